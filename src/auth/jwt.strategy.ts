@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { PassportStrategy } from '@nestjs/passport';
+import { isUUID } from 'class-validator';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import type { AppConfig } from '../config/configuration';
+import { UsersService } from '../users/users.service';
+import type { AuthUser, JwtPayload } from './auth-user';
+
+export const JWT_ALGORITHM = 'HS256';
+
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy) {
+  constructor(
+    config: ConfigService<AppConfig, true>,
+    private readonly users: UsersService,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: config.get('auth.jwtSecret', { infer: true }),
+      // Pinned: a token may not choose its own algorithm (`none`, RS256 with our secret as key).
+      algorithms: [JWT_ALGORITHM],
+      ignoreExpiration: false,
+    });
+  }
+
+  /** A signed token of a user who no longer exists is worth nothing: returning null is a 401. */
+  async validate(payload: JwtPayload): Promise<AuthUser | null> {
+    if (typeof payload.sub !== 'string' || !isUUID(payload.sub)) return null;
+    return this.users.findById(payload.sub);
+  }
+}

@@ -1,0 +1,109 @@
+import { STATUS_CODES } from 'node:http';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
+import { QueryFailedError } from 'typeorm';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string | string[];
+}
+
+// PostgreSQL SQLSTATE codes a client's input can cause; https://www.postgresql.org/docs/current/errcodes-appendix.html
+const CLIENT_SQLSTATES: Record<string, HttpStatus> = {
+  '23505': HttpStatus.CONFLICT, // unique_violation
+  '22P02': HttpStatus.BAD_REQUEST, // invalid_text_representation (e.g. a malformed uuid)
+  '22021': HttpStatus.BAD_REQUEST, // character_not_in_repertoire (NUL bytes)
+  '22001': HttpStatus.BAD_REQUEST, // string_data_right_truncation
+  '22003': HttpStatus.BAD_REQUEST, // numeric_value_out_of_range
+  '22007': HttpStatus.BAD_REQUEST, // invalid_datetime_format
+  '22008': HttpStatus.BAD_REQUEST, // datetime_field_overflow
+  '23502': HttpStatus.BAD_REQUEST, // not_null_violation
+  '23514': HttpStatus.BAD_REQUEST, // check_violation
+};
+
+// The database is down, overloaded or restarting: the client may retry later.
+const UNAVAILABLE_SQLSTATES = /^(08|53|57)/;
+const UNAVAILABLE_ERRORS =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection terminated|timeout exceeded|Query read timeout|not queryable|terminating connection|the database system is/i;
+
+export function errorBody(status: number, message: string | string[]): ErrorBody {
+  return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
+}
+
+function fromHttpException(exception: HttpException): ErrorBody {
+  const status = exception.getStatus();
+  const response = exception.getResponse();
+  let message: unknown = typeof response === 'string' ? response : undefined;
+  if (typeof response === 'object' && response !== null && 'message' in response) {
+    message = response.message;
+  }
+  const valid =
+    typeof message === 'string' ||
+    (Array.isArray(message) && message.every((m) => typeof m === 'string'));
+  return errorBody(
+    status,
+    valid ? (message as string | string[]) : (STATUS_CODES[status] ?? 'Error'),
+  );
+}
+
+function sqlState(exception: unknown): string | undefined {
+  if (!(exception instanceof QueryFailedError)) return undefined;
+  const code = (exception.driverError as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Maps any thrown value to the contract's error body; never leaks SQL, stacks or driver text. */
+export function toErrorBody(exception: unknown): ErrorBody {
+  if (exception instanceof HttpException) return fromHttpException(exception);
+
+  const state = sqlState(exception);
+  if (state && CLIENT_SQLSTATES[state]) {
+    const status = CLIENT_SQLSTATES[state];
+    return errorBody(status, status === HttpStatus.CONFLICT ? 'Conflict' : 'Invalid input');
+  }
+  const code = (exception as { code?: unknown } | null)?.code;
+  const text =
+    exception instanceof Error
+      ? `${exception.message} ${typeof code === 'string' ? code : ''}`
+      : '';
+  if ((state && UNAVAILABLE_SQLSTATES.test(state)) || UNAVAILABLE_ERRORS.test(text)) {
+    return errorBody(HttpStatus.SERVICE_UNAVAILABLE, 'Service temporarily unavailable');
+  }
+  // Fastify's own errors (malformed JSON, unsupported media type, oversized body) carry a 4xx.
+  const statusCode = (exception as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    const message = exception instanceof Error ? exception.message : undefined;
+    return errorBody(
+      statusCode,
+      message?.replace(/^FST_\w+:\s*/, '') || (STATUS_CODES[statusCode] ?? 'Error'),
+    );
+  }
+  return errorBody(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
+}
+
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  constructor(private readonly logger: PinoLogger) {
+    logger.setContext(AllExceptionsFilter.name);
+  }
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const reply = ctx.getResponse<FastifyReply>();
+    const request = ctx.getRequest<FastifyRequest>();
+    const body = toErrorBody(exception);
+
+    if (body.statusCode >= 500) {
+      // Name and code only: messages of driver errors can quote SQL or parameters.
+      const err = exception as { name?: unknown; code?: unknown };
+      this.logger.error(
+        { errType: err?.name, errCode: sqlState(exception) ?? err?.code, status: body.statusCode },
+        `${request.method} ${request.routeOptions?.url ?? 'unmatched route'} failed`,
+      );
+    }
+    if (body.statusCode === 503) void reply.header('retry-after', '5');
+    void reply.status(body.statusCode).send(body);
+  }
+}

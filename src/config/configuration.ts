@@ -1,0 +1,73 @@
+import { EnvironmentVariables, NodeEnv, validateEnv } from './env.validation';
+
+export interface AppSection {
+  nodeEnv: NodeEnv;
+  port: number;
+  host: string;
+  logLevel: string;
+  /** `true` allows any origin, `false` none. */
+  corsOrigins: string[] | boolean;
+  trustProxyHops: number;
+  shutdownTimeoutMs: number;
+}
+
+export interface AuthSection {
+  jwtSecret: string;
+  jwtExpiresIn: number;
+  rateLimit: number;
+}
+
+export interface DatabaseSection {
+  url: string;
+  poolSize: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+export interface AppConfig {
+  app: AppSection;
+  auth: AuthSection;
+  database: DatabaseSection;
+}
+
+function corsOrigins(env: EnvironmentVariables): string[] | boolean {
+  if (env.CORS_ORIGINS === undefined) return env.NODE_ENV !== 'production';
+  if (env.CORS_ORIGINS.trim() === '*') return true;
+  return env.CORS_ORIGINS.split(',').map((origin) => origin.trim().replace(/\/$/, ''));
+}
+
+/**
+ * Builds the typed configuration from the raw environment. `prepareRuntime()` has already
+ * filled in DATABASE_URL and JWT_SECRET for development, so both are required here.
+ */
+export function buildConfig(raw: Record<string, unknown>): AppConfig {
+  const env = validateEnv(raw);
+  if (!env.DATABASE_URL) {
+    throw new Error('Invalid configuration: DATABASE_URL is not set and no embedded database runs');
+  }
+  if (!env.JWT_SECRET) {
+    throw new Error('Invalid configuration: JWT_SECRET is required');
+  }
+  return {
+    app: {
+      nodeEnv: env.NODE_ENV,
+      port: env.PORT,
+      host: env.HOST ?? (env.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
+      logLevel: env.LOG_LEVEL,
+      corsOrigins: corsOrigins(env),
+      trustProxyHops: env.TRUST_PROXY_HOPS,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    },
+    auth: {
+      jwtSecret: env.JWT_SECRET,
+      jwtExpiresIn: env.JWT_EXPIRES_IN,
+      rateLimit: env.AUTH_RATE_LIMIT,
+    },
+    database: {
+      url: env.DATABASE_URL,
+      poolSize: env.DB_POOL_SIZE,
+      connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+    },
+  };
+}

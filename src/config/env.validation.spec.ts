@@ -1,0 +1,75 @@
+import { buildConfig } from './configuration';
+import { validateEnv } from './env.validation';
+
+const SECRET = 's'.repeat(32);
+
+describe('validateEnv', () => {
+  it('applies the documented defaults', () => {
+    const env = validateEnv({});
+    expect(env).toMatchObject({
+      NODE_ENV: 'development',
+      PORT: 3000,
+      JWT_EXPIRES_IN: 3600,
+      AUTH_RATE_LIMIT: 10,
+      EMBEDDED_PG_PORT: 54329,
+    });
+  });
+
+  it('parses numbers from strings', () => {
+    expect(validateEnv({ PORT: '8080', AUTH_RATE_LIMIT: ' 25 ' })).toMatchObject({
+      PORT: 8080,
+      AUTH_RATE_LIMIT: 25,
+    });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
+    [{ NODE_ENV: 'production' }, 'JWT_SECRET'],
+    [{ JWT_EXPIRES_IN: '0' }, 'JWT_EXPIRES_IN'],
+    [{ AUTH_RATE_LIMIT: '-1' }, 'AUTH_RATE_LIMIT'],
+    [{ DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL'],
+    [{ CORS_ORIGINS: 'not a url' }, 'CORS_ORIGINS'],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
+  ])('rejects %j with one line naming %s', (raw, variable) => {
+    let message = '';
+    try {
+      validateEnv(raw);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(variable);
+    expect(message).not.toContain('\n');
+  });
+
+  it('accepts a production environment with a long secret', () => {
+    expect(validateEnv({ NODE_ENV: 'production', JWT_SECRET: SECRET }).JWT_SECRET).toBe(SECRET);
+  });
+});
+
+describe('buildConfig', () => {
+  const base = { DATABASE_URL: 'postgres://u@localhost/db', JWT_SECRET: SECRET };
+
+  it('allows any CORS origin in development and none in production', () => {
+    expect(buildConfig(base).app.corsOrigins).toBe(true);
+    expect(buildConfig({ ...base, NODE_ENV: 'production' }).app.corsOrigins).toBe(false);
+  });
+
+  it('splits CORS_ORIGINS into a list', () => {
+    expect(
+      buildConfig({ ...base, CORS_ORIGINS: 'https://a.example, https://b.example/' }).app
+        .corsOrigins,
+    ).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it('listens on loopback outside production unless HOST says otherwise', () => {
+    expect(buildConfig(base).app.host).toBe('127.0.0.1');
+    expect(buildConfig({ ...base, NODE_ENV: 'production' }).app.host).toBe('0.0.0.0');
+    expect(buildConfig({ ...base, HOST: '::' }).app.host).toBe('::');
+  });
+
+  it('requires a database URL once the runtime is prepared', () => {
+    expect(() => buildConfig({ JWT_SECRET: SECRET })).toThrow(/DATABASE_URL/);
+  });
+});

@@ -1,0 +1,7 @@
+import { CreateUsers1764165600000 } from './1764165600000-CreateUsers';
+
+/**
+ * Migrations in the order they run. Listed explicitly (not globbed) so the same classes load
+ * under ts-node, Jest and the compiled app; a unit test fails when a file here is not listed.
+ */
+export const migrations = [CreateUsers1764165600000];

@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { buildTypeOrmOptions } from '../src/database/typeorm-options';
+import { TEMPLATE_DB, withDatabase } from './helpers/database';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Runs once before the e2e suite: a PostgreSQL (DATABASE_URL, or a throwaway embedded cluster)
+ * and a migrated template database that each test file clones for a clean state of its own.
+ */
+export default async function globalSetup(): Promise<void> {
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    const dir = await mkdtemp(join(tmpdir(), 'chat-e2e-'));
+    const pg = await startEmbeddedPostgres({
+      dataDir: join(dir, 'pg'),
+      port: await freePort(),
+      database: 'postgres',
+      durable: false,
+    });
+    adminUrl = pg.url;
+    globalThis.__E2E_TEARDOWN__ = async () => {
+      await pg.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  process.env.E2E_ADMIN_DATABASE_URL = adminUrl;
+
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
+  } finally {
+    await admin.end();
+  }
+  const dataSource = new DataSource({
+    ...buildTypeOrmOptions({
+      url: withDatabase(adminUrl, TEMPLATE_DB),
+      poolSize: 1,
+      connectTimeoutMs: 5000,
+      statementTimeoutMs: 30_000,
+    }),
+    migrationsRun: false,
+  });
+  await dataSource.initialize();
+  await dataSource.runMigrations();
+  await dataSource.destroy();
+}

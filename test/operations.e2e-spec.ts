@@ -1,0 +1,45 @@
+import { startTestApp, TestApp } from './helpers/app';
+
+describe('operations (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('GET /api/health is 200 while the database answers', async () => {
+    const res = await t.http.get('/api/health').expect(200);
+    expect(res.body.status).toBe('ok');
+    expect(res.body.info.database.status).toBe('up');
+  });
+
+  it('echoes a sane X-Request-Id and makes one up otherwise', async () => {
+    const given = await t.http.get('/api/health').set('x-request-id', 'trace-42').expect(200);
+    expect(given.headers['x-request-id']).toBe('trace-42');
+    const hostile = await t.http
+      .get('/api/health')
+      .set('x-request-id', 'a b\u00ff<script>')
+      .expect(200);
+    expect(hostile.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('serves Swagger UI and an OpenAPI document with bearer auth on protected routes', async () => {
+    const ui = await t.http.get('/api/docs').redirects(1).expect(200);
+    expect(ui.text).toContain('swagger-ui');
+
+    const doc = (await t.http.get('/api/docs-json').expect(200)).body;
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.paths['/api/users/me'].get.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths['/api/auth/login'].post.security).toBeUndefined();
+    const register = doc.components.schemas.RegisterDto;
+    expect(register.required).toEqual(expect.arrayContaining(['email', 'password']));
+    expect(register.properties.password).toMatchObject({ minLength: 8, maxLength: 128 });
+    expect(doc.components.schemas.UserResponseDto.properties).not.toHaveProperty('passwordHash');
+  });
+
+  it('answers an unknown route with the contract error body', async () => {
+    const res = await t.http.get('/api/does-not-exist').expect(404);
+    expect(res.body).toEqual({ statusCode: 404, error: 'Not Found', message: expect.any(String) });
+  });
+});
