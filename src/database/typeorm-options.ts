@@ -18,6 +18,8 @@ export function buildTypeOrmOptions(db: DatabaseSection): DataSourceOptions {
     migrationsTransactionMode: 'each',
     synchronize: false,
     namingStrategy: new SnakeNamingStrategy(),
+    // gen_random_uuid() is built into PostgreSQL 13+; uuid-ossp would need an extension.
+    uuidExtension: 'pgcrypto',
     applicationName: 'chat-backend',
     poolSize: db.poolSize,
     connectTimeoutMS: db.connectTimeoutMs,

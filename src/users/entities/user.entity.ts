@@ -1,7 +1,9 @@
+import type { ChatRoom } from '../../chat/entities/chat-room.entity';
 import {
   Column,
   CreateDateColumn,
   Entity,
+  OneToMany,
   PrimaryGeneratedColumn,
   Unique,
   UpdateDateColumn,
@@ -29,4 +31,8 @@ export class User {
 
   @UpdateDateColumn({ type: 'timestamptz', precision: 3 })
   updatedAt: Date;
+
+  /** Never loaded implicitly (no eager, no lazy): services load rooms explicitly. */
+  @OneToMany('ChatRoom', (room: ChatRoom) => room.owner)
+  chatRooms: ChatRoom[];
 }

@@ -1,0 +1,267 @@
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import {
+  ChatRoomPageDto,
+  ChatRoomResponseDto,
+  ChatRoomSummaryDto,
+} from './dto/chat-room-response.dto';
+import { CreateChatRoomDto, DEFAULT_ROOM_TITLE } from './dto/create-chat-room.dto';
+import { CreateMessageDto } from './dto/create-message.dto';
+import { ListChatRoomsQueryDto } from './dto/list-chat-rooms-query.dto';
+import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
+import { MessagePageDto, MessageResponseDto } from './dto/message-response.dto';
+import { UpdateChatRoomDto } from './dto/update-chat-room.dto';
+
+/** Most messages GET /chat-rooms/:id embeds; older ones are read through the message pages. */
+export const ROOM_MESSAGES_LIMIT = 1000;
+/** Most messages each room carries in a list with include=messages. */
+export const LIST_MESSAGES_PER_ROOM = 50;
+
+// The SQL is written out: each endpoint's statements are part of its contract (see README,
+// "Query budget"), and ownership is in the same statement that reads or writes.
+// Conversation order is (created_at, id), served by ix_messages_room_created.
+
+const ROOM = `r.id, r.title, r.owner_id AS "ownerId", r.created_at AS "createdAt", r.updated_at AS "updatedAt"`;
+const MESSAGE = `m.id, m.chat_room_id AS "chatRoomId", m.role, m.content, m.created_at AS "createdAt"`;
+// Timestamps have millisecond precision (what clients see); never move a room back in time.
+const NOW = `greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at)`;
+
+const LAST_MESSAGE_JOIN = `
+  LEFT JOIN LATERAL (
+    SELECT m.id, m.role, m.content, m.created_at FROM messages m
+    WHERE m.chat_room_id = r.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+  ) lm ON true`;
+const LAST_MESSAGE = `lm.id AS "lmId", lm.role AS "lmRole", lm.content AS "lmContent", lm.created_at AS "lmCreatedAt"`;
+
+const SQL = {
+  createRoom: `
+    INSERT INTO chat_rooms AS r (title, owner_id) VALUES ($1, $2) RETURNING ${ROOM}`,
+
+  listRooms: `
+    SELECT r.*, ${LAST_MESSAGE},
+           (SELECT count(*)::int FROM chat_rooms WHERE owner_id = $1) AS total
+    FROM (
+      SELECT ${ROOM}, r.message_count AS "messageCount" FROM chat_rooms r
+      WHERE r.owner_id = $1 ORDER BY r.updated_at DESC, r.id DESC LIMIT $2 OFFSET $3
+    ) r
+    ${LAST_MESSAGE_JOIN}
+    ORDER BY r."updatedAt" DESC, r.id DESC`,
+
+  countRooms: `SELECT count(*)::int AS total FROM chat_rooms WHERE owner_id = $1`,
+
+  // One query for the whole page of rooms, never one per room.
+  newestMessagesOfRooms: `
+    SELECT ${MESSAGE} FROM unnest($1::uuid[]) AS page(room_id)
+    CROSS JOIN LATERAL (
+      SELECT * FROM messages WHERE chat_room_id = page.room_id
+      ORDER BY created_at DESC, id DESC LIMIT $2
+    ) m`,
+
+  getRoom: `SELECT ${ROOM} FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2`,
+
+  newestMessages: `
+    SELECT ${MESSAGE} FROM messages m WHERE m.chat_room_id = $1
+    ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
+
+  renameRoom: `
+    WITH r AS (
+      UPDATE chat_rooms r SET title = $3, updated_at = ${NOW}
+      WHERE r.id = $1 AND r.owner_id = $2
+      RETURNING r.*
+    )
+    SELECT ${ROOM}, r.message_count AS "messageCount", ${LAST_MESSAGE} FROM r ${LAST_MESSAGE_JOIN}`,
+
+  // Wrapped in a SELECT: TypeORM answers a bare DELETE with [rows, affected], not rows.
+  deleteRoom: `
+    WITH deleted AS (DELETE FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2 RETURNING r.id)
+    SELECT id FROM deleted`,
+
+  // One statement, so one transaction: the ownership check, the room's row lock (which orders
+  // concurrent posts), the message and the room's new updatedAt all happen, or none does.
+  postMessage: `
+    WITH room AS (
+      UPDATE chat_rooms r SET updated_at = ${NOW}, message_count = r.message_count + 1
+      WHERE r.id = $1 AND r.owner_id = $2
+      RETURNING r.id, r.updated_at
+    )
+    INSERT INTO messages AS m (chat_room_id, role, content, created_at)
+    SELECT room.id, $3, $4, room.updated_at FROM room
+    RETURNING ${MESSAGE}`,
+
+  // The room (ownership) and the cursor message (must be of this room) in one look-up.
+  roomAndCursor: `
+    SELECT r.id, c.id AS "cursorId"
+    FROM chat_rooms r LEFT JOIN messages c ON c.id = $3 AND c.chat_room_id = r.id
+    WHERE r.id = $1 AND r.owner_id = $2`,
+
+  pageNewest: `
+    SELECT ${MESSAGE} FROM messages m WHERE m.chat_room_id = $1
+    ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
+  pageBefore: `
+    SELECT ${MESSAGE} FROM messages m
+    WHERE m.chat_room_id = $1
+      AND (m.created_at, m.id) < (SELECT c.created_at, c.id FROM messages c WHERE c.id = $3)
+    ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
+  pageAfter: `
+    SELECT ${MESSAGE} FROM messages m
+    WHERE m.chat_room_id = $1
+      AND (m.created_at, m.id) > (SELECT c.created_at, c.id FROM messages c WHERE c.id = $3)
+    ORDER BY m.created_at ASC, m.id ASC LIMIT $2`,
+};
+
+interface RoomRow {
+  id: string;
+  title: string;
+  ownerId: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface SummaryRow extends RoomRow {
+  messageCount: number;
+  lmId: string | null;
+  lmRole: MessageResponseDto['role'] | null;
+  lmContent: string | null;
+  lmCreatedAt: Date | null;
+}
+
+function toSummary(row: SummaryRow): ChatRoomSummaryDto {
+  return {
+    id: row.id,
+    title: row.title,
+    ownerId: row.ownerId,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    messageCount: row.messageCount,
+    lastMessage:
+      row.lmId === null
+        ? null
+        : {
+            id: row.lmId,
+            chatRoomId: row.id,
+            role: row.lmRole!,
+            content: row.lmContent!,
+            createdAt: row.lmCreatedAt!,
+          },
+  };
+}
+
+@Injectable()
+export class ChatRoomsService {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /** 1 statement. */
+  async create(ownerId: string, dto: CreateChatRoomDto): Promise<ChatRoomResponseDto> {
+    const [room] = await this.db.query<RoomRow[]>(SQL.createRoom, [
+      dto.title ?? DEFAULT_ROOM_TITLE,
+      ownerId,
+    ]);
+    return { ...room, messages: [], hasMoreMessages: false };
+  }
+
+  /** 1 statement; 2 with include=messages; 1 more when the page is empty (for the total). */
+  async list(ownerId: string, query: ListChatRoomsQueryDto): Promise<ChatRoomPageDto> {
+    const { limit, offset } = query;
+    const rows = await this.db.query<(SummaryRow & { total: number })[]>(SQL.listRooms, [
+      ownerId,
+      limit,
+      offset,
+    ]);
+    const total =
+      rows.length > 0
+        ? rows[0].total
+        : (await this.db.query<{ total: number }[]>(SQL.countRooms, [ownerId]))[0].total;
+    const items = rows.map(toSummary);
+
+    if (query.include === 'messages' && items.length > 0) {
+      const messages = await this.db.query<MessageResponseDto[]>(SQL.newestMessagesOfRooms, [
+        items.map((room) => room.id),
+        LIST_MESSAGES_PER_ROOM,
+      ]);
+      const byRoom = new Map<string, MessageResponseDto[]>(items.map((room) => [room.id, []]));
+      for (const message of messages) byRoom.get(message.chatRoomId)!.push(message);
+      for (const room of items) room.messages = byRoom.get(room.id)!.reverse();
+    }
+    return { items, total, limit, offset };
+  }
+
+  /** 2 statements, whatever the number of messages. */
+  async findOne(ownerId: string, roomId: string): Promise<ChatRoomResponseDto> {
+    const [room] = await this.db.query<RoomRow[]>(SQL.getRoom, [roomId, ownerId]);
+    if (!room) throw new NotFoundException('Chat room not found');
+    const newest = await this.db.query<MessageResponseDto[]>(SQL.newestMessages, [
+      roomId,
+      ROOM_MESSAGES_LIMIT + 1,
+    ]);
+    const hasMoreMessages = newest.length > ROOM_MESSAGES_LIMIT;
+    if (hasMoreMessages) newest.pop();
+    return { ...room, messages: newest.reverse(), hasMoreMessages };
+  }
+
+  /** 1 statement. */
+  async rename(
+    ownerId: string,
+    roomId: string,
+    dto: UpdateChatRoomDto,
+  ): Promise<ChatRoomSummaryDto> {
+    const [row] = await this.db.query<SummaryRow[]>(SQL.renameRoom, [roomId, ownerId, dto.title]);
+    if (!row) throw new NotFoundException('Chat room not found');
+    return toSummary(row);
+  }
+
+  /** 1 statement; the room's messages go with it (ON DELETE CASCADE). */
+  async remove(ownerId: string, roomId: string): Promise<void> {
+    const deleted = await this.db.query<{ id: string }[]>(SQL.deleteRoom, [roomId, ownerId]);
+    if (deleted.length === 0) throw new NotFoundException('Chat room not found');
+  }
+
+  /** 1 statement (see SQL.postMessage). */
+  async postMessage(
+    ownerId: string,
+    roomId: string,
+    dto: CreateMessageDto,
+  ): Promise<MessageResponseDto> {
+    const [message] = await this.db.query<MessageResponseDto[]>(SQL.postMessage, [
+      roomId,
+      ownerId,
+      dto.role ?? 'user',
+      dto.content,
+    ]);
+    if (!message) throw new NotFoundException('Chat room not found');
+    return message;
+  }
+
+  /** 2 statements: room and cursor, then the page. */
+  async listMessages(
+    ownerId: string,
+    roomId: string,
+    query: ListMessagesQueryDto,
+  ): Promise<MessagePageDto> {
+    if (query.before && query.after) {
+      throw new BadRequestException('Use either before or after, not both');
+    }
+    const cursorId = query.before ?? query.after ?? null;
+    const [room] = await this.db.query<{ id: string; cursorId: string | null }[]>(
+      SQL.roomAndCursor,
+      [roomId, ownerId, cursorId],
+    );
+    if (!room) throw new NotFoundException('Chat room not found');
+    if (cursorId && !room.cursorId) {
+      throw new BadRequestException('The cursor is not a message of this chat room');
+    }
+
+    const take = query.limit + 1;
+    const rows = !cursorId
+      ? await this.db.query<MessageResponseDto[]>(SQL.pageNewest, [roomId, take])
+      : await this.db.query<MessageResponseDto[]>(query.before ? SQL.pageBefore : SQL.pageAfter, [
+          roomId,
+          take,
+          cursorId,
+        ]);
+    const hasMore = rows.length > query.limit;
+    if (hasMore) rows.pop();
+    // Newest-first reads are turned around: items are always oldest first.
+    return { items: query.after ? rows : rows.reverse(), hasMore };
+  }
+}

@@ -1,0 +1,44 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { MessageResponseDto } from './message-response.dto';
+
+class ChatRoomBaseDto {
+  /** @example "3d6f0a52-3c1e-4f5b-8a7d-9e2c4b1a0f33" */
+  id: string;
+  /** @example "Trip to Lisbon" */
+  title: string;
+  /** @example "0b8f7e5c-2f7a-4d2e-9c43-5d2f3c9e8a11" */
+  ownerId: string;
+  /** @example "2026-01-31T12:00:00.000Z" */
+  createdAt: Date;
+  /** The newest message's createdAt (or the last rename). @example "2026-01-31T12:05:00.000Z" */
+  updatedAt: Date;
+}
+
+export class ChatRoomResponseDto extends ChatRoomBaseDto {
+  /** The room's messages, oldest first: all of them up to 1,000, else the newest 1,000. */
+  @ApiProperty({ type: () => [MessageResponseDto] })
+  messages: MessageResponseDto[];
+  /** True when older messages than these exist (read them with the message pages). */
+  hasMoreMessages: boolean;
+}
+
+export class ChatRoomSummaryDto extends ChatRoomBaseDto {
+  /** @example 12 */
+  messageCount: number;
+  @ApiProperty({ type: () => MessageResponseDto, nullable: true })
+  lastMessage: MessageResponseDto | null;
+  /** Only with `include=messages`: the newest messages (at most 50), oldest first. */
+  @ApiPropertyOptional({ type: () => [MessageResponseDto] })
+  messages?: MessageResponseDto[];
+}
+
+export class ChatRoomPageDto {
+  @ApiProperty({ type: () => [ChatRoomSummaryDto] })
+  items: ChatRoomSummaryDto[];
+  /** All of the caller's rooms. @example 42 */
+  total: number;
+  /** @example 20 */
+  limit: number;
+  /** @example 0 */
+  offset: number;
+}

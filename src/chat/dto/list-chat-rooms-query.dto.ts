@@ -1,0 +1,25 @@
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { ToInt } from '../../common/validation/transforms';
+
+export class ListChatRoomsQueryDto {
+  /** Page size, 1 to 100. @example 20 */
+  @IsOptional()
+  @ToInt()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit: number = 20;
+
+  /** Rooms to skip. @example 0 */
+  @IsOptional()
+  @ToInt()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000)
+  offset: number = 0;
+
+  /** `messages`: every item also carries its room's newest messages (at most 50, oldest first). */
+  @IsOptional()
+  @IsIn(['messages'])
+  include?: 'messages';
+}

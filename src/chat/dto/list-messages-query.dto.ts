@@ -1,0 +1,22 @@
+import { IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { ToInt } from '../../common/validation/transforms';
+
+export class ListMessagesQueryDto {
+  /** Page size, 1 to 200. @example 50 */
+  @IsOptional()
+  @ToInt()
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  limit: number = 50;
+
+  /** A message id of this room: the page holds the messages just older than it. */
+  @IsOptional()
+  @IsUUID()
+  before?: string;
+
+  /** A message id of this room: the page holds the messages just newer than it. */
+  @IsOptional()
+  @IsUUID()
+  after?: string;
+}

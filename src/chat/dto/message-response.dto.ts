@@ -1,0 +1,23 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { MESSAGE_ROLES, type MessageRole } from '../entities/message.entity';
+
+export class MessageResponseDto {
+  /** @example "6f1c1b8e-8a0e-4c4f-9d4a-2b7f0d3c9e51" */
+  id: string;
+  /** @example "3d6f0a52-3c1e-4f5b-8a7d-9e2c4b1a0f33" */
+  chatRoomId: string;
+  @ApiProperty({ enum: MESSAGE_ROLES, example: 'user' })
+  role: MessageRole;
+  /** @example "What should I see in Lisbon in two days?" */
+  content: string;
+  /** @example "2026-01-31T12:00:00.000Z" */
+  createdAt: Date;
+}
+
+export class MessagePageDto {
+  /** Oldest first. */
+  @ApiProperty({ type: () => [MessageResponseDto] })
+  items: MessageResponseDto[];
+  /** Whether more messages exist beyond this page in the direction of travel. */
+  hasMore: boolean;
+}

@@ -1,0 +1,48 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  OneToMany,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
+import { User } from '../../users/entities/user.entity';
+import { Message } from './message.entity';
+
+@Entity({ name: 'chat_rooms' })
+// Serves "the owner's rooms, most recently active first" (scanned backwards for DESC).
+@Index('ix_chat_rooms_owner_updated', ['ownerId', 'updatedAt', 'id'])
+export class ChatRoom {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_chat_rooms' })
+  id: string;
+
+  @Column({ type: 'varchar', length: 200 })
+  title: string;
+
+  @Column({ type: 'uuid' })
+  ownerId: string;
+
+  @ManyToOne(() => User, (user) => user.chatRooms, { nullable: false, onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'owner_id', foreignKeyConstraintName: 'fk_chat_rooms_owner' })
+  owner: User;
+
+  @OneToMany(() => Message, (message) => message.chatRoom)
+  messages: Message[];
+
+  /**
+   * Kept by the statement that inserts a message (messages are never deleted one by one), so
+   * listing rooms does not count rows: its cost does not grow with the history.
+   */
+  @Column({ type: 'integer', default: 0 })
+  messageCount: number;
+
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 })
+  createdAt: Date;
+
+  /** The newest message's createdAt, or the last rename. */
+  @UpdateDateColumn({ type: 'timestamptz', precision: 3 })
+  updatedAt: Date;
+}

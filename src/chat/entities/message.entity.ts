@@ -1,0 +1,39 @@
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
+import { ChatRoom } from './chat-room.entity';
+
+export const MESSAGE_ROLES = ['user', 'assistant', 'system'] as const;
+export type MessageRole = (typeof MESSAGE_ROLES)[number];
+
+@Entity({ name: 'messages' })
+@Check('ck_messages_role', `"role" IN ('user', 'assistant', 'system')`)
+// Conversation order within a room, and the cursor comparisons on (created_at, id).
+@Index('ix_messages_room_created', ['chatRoomId', 'createdAt', 'id'])
+export class Message {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_messages' })
+  id: string;
+
+  @Column({ type: 'uuid' })
+  chatRoomId: string;
+
+  @ManyToOne(() => ChatRoom, (room) => room.messages, { nullable: false, onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'chat_room_id', foreignKeyConstraintName: 'fk_messages_chat_room' })
+  chatRoom: ChatRoom;
+
+  @Column({ type: 'varchar', length: 16 })
+  role: MessageRole;
+
+  @Column({ type: 'text' })
+  content: string;
+
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 })
+  createdAt: Date;
+}

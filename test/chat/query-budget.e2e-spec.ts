@@ -1,0 +1,79 @@
+import { seedRooms } from '../factories/chat';
+import { registerUser, RegisteredUser } from '../factories/users';
+import { startTestApp, TestApp } from '../helpers/app';
+import { countQueries } from '../helpers/query-counter';
+
+/**
+ * The number of SQL statements per request is fixed: it must not grow with rooms or messages.
+ * One of them is the JWT strategy's look-up of the caller. The README lists these numbers.
+ */
+describe('query budget (e2e)', () => {
+  let t: TestApp;
+  let small: RegisteredUser;
+  let large: RegisteredUser;
+  let smallRooms: string[];
+  let largeRooms: string[];
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    small = await registerUser(t.http);
+    large = await registerUser(t.http);
+    smallRooms = await seedRooms(t.db, small.id, 1, 1);
+    largeRooms = await seedRooms(t.db, large.id, 100, 50);
+  });
+  afterAll(() => t.close());
+
+  async function statements(
+    user: RegisteredUser,
+    method: 'get' | 'post' | 'patch',
+    url: string,
+    body?: object,
+  ) {
+    const { result, count } = await countQueries(async () => {
+      const req = t.http[method](url).set(user.auth);
+      return body ? req.send(body) : req;
+    });
+    expect(result.status).toBeLessThan(300);
+    return count;
+  }
+
+  it('list with include=messages: the same for 1 room as for 100 rooms of 50 messages', async () => {
+    const one = await statements(small, 'get', '/api/chat-rooms?include=messages&limit=100');
+    const hundred = await statements(large, 'get', '/api/chat-rooms?include=messages&limit=100');
+    expect(hundred).toBe(one);
+    expect(hundred).toBe(3);
+  });
+
+  it('list without messages: 2 statements', async () => {
+    expect(await statements(small, 'get', '/api/chat-rooms')).toBe(2);
+    expect(await statements(large, 'get', '/api/chat-rooms?limit=100')).toBe(2);
+  });
+
+  it('get one room: the same for 0 and 1,000 messages', async () => {
+    const user = await registerUser(t.http);
+    const [empty] = await seedRooms(t.db, user.id, 1, 0);
+    const [full] = await seedRooms(t.db, user.id, 1, 1000);
+    const none = await statements(user, 'get', `/api/chat-rooms/${empty}`);
+    const thousand = await statements(user, 'get', `/api/chat-rooms/${full}`);
+    expect(thousand).toBe(none);
+    expect(thousand).toBe(3);
+  });
+
+  it('message pages, posts, creates and renames: fixed counts', async () => {
+    const [room] = largeRooms;
+    const first = await t.http.get(`/api/chat-rooms/${room}/messages?limit=10`).set(large.auth);
+    const cursor = first.body.items[0].id as string;
+    expect(await statements(large, 'get', `/api/chat-rooms/${room}/messages?limit=10`)).toBe(3);
+    expect(
+      await statements(large, 'get', `/api/chat-rooms/${room}/messages?limit=10&before=${cursor}`),
+    ).toBe(3);
+    expect(
+      await statements(large, 'post', `/api/chat-rooms/${room}/messages`, { content: 'hi' }),
+    ).toBe(2);
+    expect(await statements(large, 'post', '/api/chat-rooms', { title: 'new' })).toBe(2);
+    expect(await statements(large, 'patch', `/api/chat-rooms/${room}`, { title: 'renamed' })).toBe(
+      2,
+    );
+    expect(await statements(small, 'get', `/api/chat-rooms/${smallRooms[0]}`)).toBe(3);
+  });
+});

@@ -1,0 +1,70 @@
+import type { Client } from 'pg';
+import type TestAgent from 'supertest/lib/agent';
+import type { RegisteredUser } from './users';
+
+export async function createRoom(http: TestAgent, user: RegisteredUser, title?: string) {
+  const res = await http
+    .post('/api/chat-rooms')
+    .set(user.auth)
+    .send(title === undefined ? {} : { title })
+    .expect(201);
+  return res.body as { id: string; title: string; updatedAt: string; createdAt: string };
+}
+
+export async function postMessage(
+  http: TestAgent,
+  user: RegisteredUser,
+  roomId: string,
+  content: string,
+  role?: string,
+) {
+  const res = await http
+    .post(`/api/chat-rooms/${roomId}/messages`)
+    .set(user.auth)
+    .send(role ? { content, role } : { content })
+    .expect(201);
+  return res.body as {
+    id: string;
+    chatRoomId: string;
+    role: string;
+    content: string;
+    createdAt: string;
+  };
+}
+
+/**
+ * Bulk-seeds rooms and messages straight in SQL (fast, for volume tests): `messages` per room,
+ * one millisecond apart starting at `start`, keeping chat_rooms.message_count and updated_at
+ * as the API would. Returns the room ids, newest room first.
+ */
+export async function seedRooms(
+  db: Client,
+  ownerId: string,
+  rooms: number,
+  messages: number,
+  { start = new Date('2026-01-01T00:00:00.000Z'), sameTimestamp = false } = {},
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO chat_rooms (title, owner_id, created_at, updated_at)
+     SELECT 'Seeded ' || i, $1, $2::timestamptz, $2::timestamptz + i * interval '1 second'
+     FROM generate_series(1, $3::int) AS i RETURNING id`,
+    [ownerId, start, rooms],
+  );
+  const ids = rows.map((r) => r.id);
+  if (messages > 0) {
+    await db.query(
+      `INSERT INTO messages (chat_room_id, role, content, created_at)
+       SELECT room_id, CASE WHEN n % 2 = 0 THEN 'assistant' ELSE 'user' END, 'message ' || n,
+              $2::timestamptz + CASE WHEN $4 THEN interval '0' ELSE n * interval '1 millisecond' END
+       FROM unnest($1::uuid[]) AS room_id, generate_series(1, $3::int) AS n`,
+      [ids, start, messages, sameTimestamp],
+    );
+    await db.query(
+      `UPDATE chat_rooms r SET message_count = $2::int,
+              updated_at = greatest(r.updated_at, (SELECT max(created_at) FROM messages m WHERE m.chat_room_id = r.id))
+       WHERE r.id = ANY($1::uuid[])`,
+      [ids, messages],
+    );
+  }
+  return ids.reverse();
+}
