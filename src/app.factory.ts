@@ -1,8 +1,13 @@
+import helmet from '@fastify/helmet';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
+import { toErrorBody } from './common/filters/all-exceptions.filter';
+import { limitJsonDepth } from './common/json-body';
 import { requestId } from './common/logging.module';
 import { AppConfig, buildConfig } from './config/configuration';
 
@@ -12,7 +17,24 @@ export const BODY_LIMIT_BYTES = 256 * 1024;
 export interface CreateAppOptions {
   /** Layered over process.env (the runtime's generated values, or a test's settings). */
   env?: Record<string, string | undefined>;
+  /** Where log lines go instead of stdout (tests read them back). */
+  logStream?: DestinationStream;
 }
+
+/**
+ * Helmet's defaults, with what Swagger UI needs: its inline styles and the data: images of its
+ * theme. Scripts stay 'self' only: Nest serves Swagger UI's initialiser as a file.
+ */
+const CONTENT_SECURITY_POLICY = {
+  directives: {
+    defaultSrc: ["'self'"],
+    styleSrc: ["'self'", "'unsafe-inline'"],
+    imgSrc: ["'self'", 'data:'],
+    scriptSrc: ["'self'"],
+    connectSrc: ["'self'"],
+    frameAncestors: ["'none'"],
+  },
+};
 
 function setUpSwagger(app: NestFastifyApplication): void {
   const document = SwaggerModule.createDocument(
@@ -43,21 +65,38 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.app.trustProxyHops > 0 ? config.app.trustProxyHops : false,
     genReqId: requestId,
+    // Errors Fastify raises before routing (a malformed %-escape in the path) get our body too.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const body = toErrorBody(error);
+      void reply.status(body.statusCode).send(body);
+    },
     // Request logs come from nestjs-pino.
     logger: false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    bufferLogs: true,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, options.logStream),
+    adapter,
+    // Fastify's own body parsers are used (see limitJsonDepth), not Nest's copies of them.
+    { bufferLogs: true, bodyParser: false },
+  );
   app.useLogger(app.get(Logger));
   app.flushLogs();
+  await app.register(helmet, { contentSecurityPolicy: CONTENT_SECURITY_POLICY });
+  // Bearer tokens, not cookies: credentials stay off, so no origin can ride a session.
+  app.enableCors({
+    origin: config.app.corsOrigins,
+    credentials: false,
+    exposedHeaders: ['x-request-id', 'retry-after'],
+    maxAge: 600,
+    // A bare OPTIONS is answered like a preflight instead of a text/plain 400.
+    strictPreflight: false,
+  });
   app.setGlobalPrefix('api');
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRequest', async (request, reply) => {
-      void reply.header('x-request-id', request.id);
-    });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  limitJsonDepth(fastify);
   setUpSwagger(app);
   await app.init();
   return app;

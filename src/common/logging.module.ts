@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Module, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import type { AppConfig } from '../config/configuration';
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
@@ -17,32 +18,43 @@ export function requestId(req: IncomingMessage): string {
  * Structured request logs (nestjs-pino). Serializers whitelist what is logged — method, path,
  * status, client address — so headers (Authorization) and bodies (passwords) never are.
  */
-@Module({
-  imports: [
-    LoggerModule.forRootAsync({
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => ({
-        forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
-        pinoHttp: {
-          level: config.get('app.logLevel', { infer: true }),
-          // Fastify has already given the request its id (see createApp).
-          genReqId: (req) => (req as IncomingMessage & { id?: string }).id ?? requestId(req),
-          customLogLevel: (_req, res, err) =>
-            err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-          serializers: {
-            req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-              id: req.id,
-              method: req.method,
-              url: req.url,
-              remoteAddress: req.remoteAddress,
-            }),
-            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-            err: (err: Error & { code?: unknown }) => ({ type: err.name, code: err.code }),
-          },
-          redact: { paths: ['req.headers', 'res.headers'], remove: true },
-        },
-      }),
-    }),
-  ],
-})
-export class LoggingModule {}
+@Module({})
+export class LoggingModule {
+  static forRoot(stream?: DestinationStream): DynamicModule {
+    return {
+      module: LoggingModule,
+      imports: [
+        LoggerModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: (config: ConfigService<AppConfig, true>) => ({
+            forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
+            pinoHttp: {
+              level: config.get('app.logLevel', { infer: true }),
+              // Fastify has already given the request its id (see createApp).
+              genReqId: (req) => (req as IncomingMessage & { id?: string }).id ?? requestId(req),
+              customLogLevel: (_req, res, err) =>
+                err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+              serializers: {
+                req: (req: {
+                  id: string;
+                  method: string;
+                  url: string;
+                  remoteAddress?: string;
+                }) => ({
+                  id: req.id,
+                  method: req.method,
+                  url: req.url,
+                  remoteAddress: req.remoteAddress,
+                }),
+                res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+                err: (err: Error & { code?: unknown }) => ({ type: err.name, code: err.code }),
+              },
+              redact: { paths: ['req.headers', 'res.headers'], remove: true },
+              stream,
+            },
+          }),
+        }),
+      ],
+    };
+  }
+}

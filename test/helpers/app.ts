@@ -1,5 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
+import type { DestinationStream } from 'pino';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import { createApp } from '../../src/app.factory';
@@ -20,15 +21,21 @@ export interface TestApp {
  * The production app (same factory as main.ts) on a fresh database of its own. Rate limits are
  * raised so that only the tests about them meet them.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: { logStream?: DestinationStream; databaseUrl?: string } = {},
+): Promise<TestApp> {
+  const database = options.databaseUrl
+    ? { url: options.databaseUrl, drop: async () => {} }
+    : await createTestDatabase();
   const app = await createApp({
+    logStream: options.logStream,
     env: {
       NODE_ENV: 'test',
       DATABASE_URL: database.url,
       JWT_SECRET: TEST_JWT_SECRET,
       AUTH_RATE_LIMIT: '100000',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      LOG_LEVEL: options.logStream ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
       ...env,
     },
   });

@@ -18,9 +18,15 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     return isPublic ? true : super.canActivate(context);
   }
 
-  /** One answer for every failure (no token, bad signature, expired, deleted user). */
+  /**
+   * One answer for every token failure (none, bad signature, expired, deleted user). An error
+   * is not a token failure: the user look-up failed (database down), so it is passed on to
+   * become a 503 instead of telling a valid client to sign in again.
+   */
   override handleRequest<TUser>(err: unknown, user: TUser | false): TUser {
-    if (err || !user) throw new UnauthorizedException('Unauthorized');
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrown as is for the filter
+    if (err) throw err;
+    if (!user) throw new UnauthorizedException('Unauthorized');
     return user;
   }
 }

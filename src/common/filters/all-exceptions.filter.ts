@@ -63,22 +63,17 @@ export function toErrorBody(exception: unknown): ErrorBody {
     const status = CLIENT_SQLSTATES[state];
     return errorBody(status, status === HttpStatus.CONFLICT ? 'Conflict' : 'Invalid input');
   }
-  const code = (exception as { code?: unknown } | null)?.code;
-  const text =
-    exception instanceof Error
-      ? `${exception.message} ${typeof code === 'string' ? code : ''}`
-      : '';
+  // Duck-typed, not `instanceof Error`: socket errors can come from another realm.
+  const { message, code } = (exception ?? {}) as { message?: unknown; code?: unknown };
+  const text = `${typeof message === 'string' ? message : ''} ${typeof code === 'string' ? code : ''}`;
   if ((state && UNAVAILABLE_SQLSTATES.test(state)) || UNAVAILABLE_ERRORS.test(text)) {
     return errorBody(HttpStatus.SERVICE_UNAVAILABLE, 'Service temporarily unavailable');
   }
   // Fastify's own errors (malformed JSON, unsupported media type, oversized body) carry a 4xx.
   const statusCode = (exception as { statusCode?: unknown } | null)?.statusCode;
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
-    const message = exception instanceof Error ? exception.message : undefined;
-    return errorBody(
-      statusCode,
-      message?.replace(/^FST_\w+:\s*/, '') || (STATUS_CODES[statusCode] ?? 'Error'),
-    );
+    const reason = typeof message === 'string' ? message.replace(/^FST_\w+:\s*/, '') : '';
+    return errorBody(statusCode, reason || (STATUS_CODES[statusCode] ?? 'Error'));
   }
   return errorBody(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error');
 }
