@@ -1,0 +1,189 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expectNoLeaks } from '../helpers/leaks';
+import { freePort } from '../helpers/ports';
+
+const ROOT = resolve(__dirname, '../..');
+// Keep-alive connections, as browsers use; destroyed at the end so Jest can exit.
+const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+
+interface Answer {
+  status: number;
+  json<T>(): T;
+}
+
+/** A small fetch() over node:http, so the sockets are ours to close. */
+function fetch(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
+  return new Promise((done, fail) => {
+    const req = request(
+      url,
+      { method: init.method ?? 'GET', headers: init.headers, agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', fail);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          done({
+            status: res.statusCode ?? 0,
+            json: <T>() => JSON.parse(text) as T,
+          });
+        });
+      },
+    );
+    req.on('error', fail);
+    req.end(init.body);
+  });
+}
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+interface Child {
+  process: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+/**
+ * The real entry point (src/main.ts) in a child process, on an embedded PostgreSQL of its own
+ * (no DATABASE_URL), exactly as `npm start` runs it but from source.
+ */
+function startServer(env: Record<string, string>): Child {
+  const inherited = { ...process.env };
+  delete inherited.DATABASE_URL;
+  const child = spawn(
+    process.execPath,
+    ['--require', 'ts-node/register/transpile-only', 'src/main.ts'],
+    {
+      cwd: ROOT,
+      env: { ...inherited, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const output: string[] = [];
+  child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  return { process: child, output, exited };
+}
+
+async function waitForHealth(base: string, child: Child): Promise<void> {
+  for (let waited = 0; waited < 60_000; waited += 200) {
+    if (child.process.exitCode !== null) throw new Error(`server exited: ${child.output.join('')}`);
+    const ok = await fetch(`${base}/api/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return;
+    await sleep(200);
+  }
+  throw new Error('server did not become healthy');
+}
+
+describe('graceful shutdown of the real process (e2e)', () => {
+  let dataDir: string;
+  let env: Record<string, string>;
+  let base: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'chat-shutdown-'));
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    env = {
+      NODE_ENV: 'development',
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      EMBEDDED_PG_PORT: String(await freePort()),
+      AUTH_RATE_LIMIT: '1000',
+      LOG_LEVEL: 'info',
+      SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+    };
+  });
+  afterAll(async () => {
+    agent.destroy();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('on SIGTERM under load: answers in-flight requests, keeps every 201, stops PostgreSQL, exits 0', async () => {
+    let server = startServer(env);
+    await waitForHealth(base, server);
+
+    const password = 'shutdown-password-1';
+    const register = await fetch(`${base}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'shutdown@example.com', password }),
+    });
+    expect(register.status).toBe(201);
+    const { accessToken } = register.json<{ accessToken: string }>();
+    const auth = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
+    const room = (
+      await fetch(`${base}/api/chat-rooms`, { method: 'POST', headers: auth, body: '{}' })
+    ).json<{ id: string }>();
+
+    const acknowledged: string[] = [];
+    const outcomes: string[] = [];
+    let running = true;
+    const worker = async (w: number) => {
+      for (let i = 0; running; i++) {
+        try {
+          const res = await fetch(`${base}/api/chat-rooms/${room.id}/messages`, {
+            method: 'POST',
+            headers: auth,
+            body: JSON.stringify({ content: `load ${w}.${i}` }),
+          });
+          outcomes.push(String(res.status));
+          if (res.status === 201) acknowledged.push(res.json<{ id: string }>().id);
+        } catch {
+          outcomes.push('refused'); // the listener is closed: new connections fail
+          await sleep(20);
+        }
+      }
+    };
+    const workers = Array.from({ length: 16 }, (_, w) => worker(w));
+    await sleep(500);
+    const pidFile = join(dataDir, 'pg', 'postmaster.pid');
+    expect(existsSync(pidFile)).toBe(true);
+
+    server.process.kill('SIGTERM');
+    const code = await Promise.race([
+      server.exited,
+      sleep(SHUTDOWN_TIMEOUT_MS + 5000, 'hung', { ref: false }),
+    ]);
+    running = false;
+    await Promise.all(workers);
+
+    expect(code).toBe(0);
+    expect(existsSync(pidFile)).toBe(false); // PostgreSQL shut down cleanly with the app
+    expect(acknowledged.length).toBeGreaterThan(0);
+    expect(outcomes.filter((o) => !['201', '503', 'refused'].includes(o))).toEqual([]);
+    expect(outcomes).toContain('refused');
+    expect(server.output.join('')).toContain('SIGTERM received');
+    expectNoLeaks(server.output.join(''), [password, accessToken]);
+
+    // Start again on the same data: every acknowledged message is there.
+    server = startServer(env);
+    await waitForHealth(base, server);
+    const stored = new Set<string>();
+    let before = '';
+    for (;;) {
+      const res = await fetch(`${base}/api/chat-rooms/${room.id}/messages?limit=200${before}`, {
+        headers: auth,
+      });
+      const page = res.json<{ items: { id: string }[]; hasMore: boolean }>();
+      page.items.forEach((m) => stored.add(m.id));
+      if (!page.hasMore) break;
+      before = `&before=${page.items[0].id}`;
+    }
+    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    server.process.kill('SIGINT');
+    expect(await server.exited).toBe(0);
+  }, 120_000);
+});
