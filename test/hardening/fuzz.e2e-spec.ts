@@ -75,6 +75,7 @@ const RAW_BODIES = [
   '{"content":"\\u0000"}',
   `{"title":${'['.repeat(5000)}${']'.repeat(5000)}}`,
   '\u0000',
+  `{"content":"${'x'.repeat(300 * 1024)}"}`, // over the 256 KiB body limit
 ];
 
 interface Body {
