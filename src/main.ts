@@ -37,6 +37,17 @@ function handleShutdown(app: NestFastifyApplication, runtime: Runtime, timeoutMs
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+
+  // Under `npm start`, a `kill -9` of npm would leave this process (and its database) running
+  // with nobody to stop it; when the parent is gone the process is re-parented: shut down.
+  if (process.env.npm_lifecycle_event) {
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(watch);
+      shutdown('SIGTERM');
+    }, 1000).unref();
+  }
 }
 
 async function bootstrap(): Promise<void> {
