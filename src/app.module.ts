@@ -10,6 +10,7 @@ import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { LoggingModule } from './common/logging.module';
 import type { DestinationStream } from 'pino';
 import type { AppConfig } from './config/configuration';
+import { DatabaseModule } from './database/database.module';
 import { buildTypeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
 import { UsersModule } from './users/users.module';
@@ -34,6 +35,7 @@ export class AppModule {
             { ttl: 60_000, limit: cfg.get('auth.rateLimit', { infer: true }) },
           ],
         }),
+        DatabaseModule,
         UsersModule,
         AuthModule,
         ChatModule,

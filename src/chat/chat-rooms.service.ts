@@ -1,6 +1,5 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { Sql, statement } from '../database/sql.service';
 import {
   ChatRoomPageDto,
   ChatRoomResponseDto,
@@ -35,10 +34,15 @@ const LAST_MESSAGE_JOIN = `
 const LAST_MESSAGE = `lm.id AS "lmId", lm.role AS "lmRole", lm.content AS "lmContent", lm.created_at AS "lmCreatedAt"`;
 
 const SQL = {
-  createRoom: `
+  createRoom: statement(
+    'chat.createRoom',
+    `
     INSERT INTO chat_rooms AS r (title, owner_id) VALUES ($1, $2) RETURNING ${ROOM}`,
+  ),
 
-  listRooms: `
+  listRooms: statement(
+    'chat.listRooms',
+    `
     SELECT r.*, ${LAST_MESSAGE},
            (SELECT count(*)::int FROM chat_rooms WHERE owner_id = $1) AS total
     FROM (
@@ -47,39 +51,59 @@ const SQL = {
     ) r
     ${LAST_MESSAGE_JOIN}
     ORDER BY r."updatedAt" DESC, r.id DESC`,
+  ),
 
-  countRooms: `SELECT count(*)::int AS total FROM chat_rooms WHERE owner_id = $1`,
+  countRooms: statement(
+    'chat.countRooms',
+    `SELECT count(*)::int AS total FROM chat_rooms WHERE owner_id = $1`,
+  ),
 
   // One query for the whole page of rooms, never one per room.
-  newestMessagesOfRooms: `
+  newestMessagesOfRooms: statement(
+    'chat.newestMessagesOfRooms',
+    `
     SELECT ${MESSAGE} FROM unnest($1::uuid[]) AS page(room_id)
     CROSS JOIN LATERAL (
       SELECT * FROM messages WHERE chat_room_id = page.room_id
       ORDER BY created_at DESC, id DESC LIMIT $2
     ) m`,
+  ),
 
-  getRoom: `SELECT ${ROOM} FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2`,
+  getRoom: statement(
+    'chat.getRoom',
+    `SELECT ${ROOM} FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2`,
+  ),
 
-  newestMessages: `
+  newestMessages: statement(
+    'chat.newestMessages',
+    `
     SELECT ${MESSAGE} FROM messages m WHERE m.chat_room_id = $1
     ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
+  ),
 
-  renameRoom: `
+  renameRoom: statement(
+    'chat.renameRoom',
+    `
     WITH r AS (
       UPDATE chat_rooms r SET title = $3, updated_at = ${NOW}
       WHERE r.id = $1 AND r.owner_id = $2
       RETURNING r.*
     )
     SELECT ${ROOM}, r.message_count AS "messageCount", ${LAST_MESSAGE} FROM r ${LAST_MESSAGE_JOIN}`,
+  ),
 
-  // Wrapped in a SELECT: TypeORM answers a bare DELETE with [rows, affected], not rows.
-  deleteRoom: `
+  deleteRoom: statement(
+    'chat.deleteRoom',
+    `
     WITH deleted AS (DELETE FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2 RETURNING r.id)
     SELECT id FROM deleted`,
+  ),
 
   // One statement, so one transaction: the ownership check, the room's row lock (which orders
   // concurrent posts), the message and the room's new updatedAt all happen, or none does.
-  postMessage: `
+  postMessage: statement(
+    'chat.postMessage',
+    `
     WITH room AS (
       UPDATE chat_rooms r SET updated_at = ${NOW}, message_count = r.message_count + 1
       WHERE r.id = $1 AND r.owner_id = $2
@@ -88,26 +112,39 @@ const SQL = {
     INSERT INTO messages AS m (chat_room_id, role, content, created_at)
     SELECT room.id, $3, $4, room.updated_at FROM room
     RETURNING ${MESSAGE}`,
+  ),
 
   // The room (ownership) and the cursor message (must be of this room) in one look-up.
-  roomAndCursor: `
+  roomAndCursor: statement(
+    'chat.roomAndCursor',
+    `
     SELECT r.id, c.id AS "cursorId"
     FROM chat_rooms r LEFT JOIN messages c ON c.id = $3 AND c.chat_room_id = r.id
     WHERE r.id = $1 AND r.owner_id = $2`,
+  ),
 
-  pageNewest: `
+  pageNewest: statement(
+    'chat.pageNewest',
+    `
     SELECT ${MESSAGE} FROM messages m WHERE m.chat_room_id = $1
     ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
-  pageBefore: `
+  ),
+  pageBefore: statement(
+    'chat.pageBefore',
+    `
     SELECT ${MESSAGE} FROM messages m
     WHERE m.chat_room_id = $1
       AND (m.created_at, m.id) < (SELECT c.created_at, c.id FROM messages c WHERE c.id = $3)
     ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
-  pageAfter: `
+  ),
+  pageAfter: statement(
+    'chat.pageAfter',
+    `
     SELECT ${MESSAGE} FROM messages m
     WHERE m.chat_room_id = $1
       AND (m.created_at, m.id) > (SELECT c.created_at, c.id FROM messages c WHERE c.id = $3)
     ORDER BY m.created_at ASC, m.id ASC LIMIT $2`,
+  ),
 };
 
 interface RoomRow {
@@ -149,11 +186,11 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
 
 @Injectable()
 export class ChatRoomsService {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(private readonly sql: Sql) {}
 
   /** 1 statement. */
   async create(ownerId: string, dto: CreateChatRoomDto): Promise<ChatRoomResponseDto> {
-    const [room] = await this.db.query<RoomRow[]>(SQL.createRoom, [
+    const [room] = await this.sql.rows<RoomRow>(SQL.createRoom, [
       dto.title ?? DEFAULT_ROOM_TITLE,
       ownerId,
     ]);
@@ -163,7 +200,7 @@ export class ChatRoomsService {
   /** 1 statement; 2 with include=messages; 1 more when the page is empty (for the total). */
   async list(ownerId: string, query: ListChatRoomsQueryDto): Promise<ChatRoomPageDto> {
     const { limit, offset } = query;
-    const rows = await this.db.query<(SummaryRow & { total: number })[]>(SQL.listRooms, [
+    const rows = await this.sql.rows<SummaryRow & { total: number }>(SQL.listRooms, [
       ownerId,
       limit,
       offset,
@@ -171,11 +208,11 @@ export class ChatRoomsService {
     const total =
       rows.length > 0
         ? rows[0].total
-        : (await this.db.query<{ total: number }[]>(SQL.countRooms, [ownerId]))[0].total;
+        : (await this.sql.rows<{ total: number }>(SQL.countRooms, [ownerId]))[0].total;
     const items = rows.map(toSummary);
 
     if (query.include === 'messages' && items.length > 0) {
-      const messages = await this.db.query<MessageResponseDto[]>(SQL.newestMessagesOfRooms, [
+      const messages = await this.sql.rows<MessageResponseDto>(SQL.newestMessagesOfRooms, [
         items.map((room) => room.id),
         LIST_MESSAGES_PER_ROOM,
       ]);
@@ -188,9 +225,9 @@ export class ChatRoomsService {
 
   /** 2 statements, whatever the number of messages. */
   async findOne(ownerId: string, roomId: string): Promise<ChatRoomResponseDto> {
-    const [room] = await this.db.query<RoomRow[]>(SQL.getRoom, [roomId, ownerId]);
+    const [room] = await this.sql.rows<RoomRow>(SQL.getRoom, [roomId, ownerId]);
     if (!room) throw new NotFoundException('Chat room not found');
-    const newest = await this.db.query<MessageResponseDto[]>(SQL.newestMessages, [
+    const newest = await this.sql.rows<MessageResponseDto>(SQL.newestMessages, [
       roomId,
       ROOM_MESSAGES_LIMIT + 1,
     ]);
@@ -205,14 +242,14 @@ export class ChatRoomsService {
     roomId: string,
     dto: UpdateChatRoomDto,
   ): Promise<ChatRoomSummaryDto> {
-    const [row] = await this.db.query<SummaryRow[]>(SQL.renameRoom, [roomId, ownerId, dto.title]);
+    const [row] = await this.sql.rows<SummaryRow>(SQL.renameRoom, [roomId, ownerId, dto.title]);
     if (!row) throw new NotFoundException('Chat room not found');
     return toSummary(row);
   }
 
   /** 1 statement; the room's messages go with it (ON DELETE CASCADE). */
   async remove(ownerId: string, roomId: string): Promise<void> {
-    const deleted = await this.db.query<{ id: string }[]>(SQL.deleteRoom, [roomId, ownerId]);
+    const deleted = await this.sql.rows<{ id: string }>(SQL.deleteRoom, [roomId, ownerId]);
     if (deleted.length === 0) throw new NotFoundException('Chat room not found');
   }
 
@@ -222,7 +259,7 @@ export class ChatRoomsService {
     roomId: string,
     dto: CreateMessageDto,
   ): Promise<MessageResponseDto> {
-    const [message] = await this.db.query<MessageResponseDto[]>(SQL.postMessage, [
+    const [message] = await this.sql.rows<MessageResponseDto>(SQL.postMessage, [
       roomId,
       ownerId,
       dto.role ?? 'user',
@@ -242,10 +279,11 @@ export class ChatRoomsService {
       throw new BadRequestException('Use either before or after, not both');
     }
     const cursorId = query.before ?? query.after ?? null;
-    const [room] = await this.db.query<{ id: string; cursorId: string | null }[]>(
-      SQL.roomAndCursor,
-      [roomId, ownerId, cursorId],
-    );
+    const [room] = await this.sql.rows<{ id: string; cursorId: string | null }>(SQL.roomAndCursor, [
+      roomId,
+      ownerId,
+      cursorId,
+    ]);
     if (!room) throw new NotFoundException('Chat room not found');
     if (cursorId && !room.cursorId) {
       throw new BadRequestException('The cursor is not a message of this chat room');
@@ -253,8 +291,8 @@ export class ChatRoomsService {
 
     const take = query.limit + 1;
     const rows = !cursorId
-      ? await this.db.query<MessageResponseDto[]>(SQL.pageNewest, [roomId, take])
-      : await this.db.query<MessageResponseDto[]>(query.before ? SQL.pageBefore : SQL.pageAfter, [
+      ? await this.sql.rows<MessageResponseDto>(SQL.pageNewest, [roomId, take])
+      : await this.sql.rows<MessageResponseDto>(query.before ? SQL.pageBefore : SQL.pageAfter, [
           roomId,
           take,
           cursorId,

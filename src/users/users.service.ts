@@ -2,7 +2,13 @@ import { ConflictException, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
 import type { AuthUser } from '../auth/auth-user';
+import { Sql, statement } from '../database/sql.service';
 import { User } from './entities/user.entity';
+
+const FIND_BY_ID = statement(
+  'users.findById',
+  `SELECT id, email, display_name AS "displayName", created_at AS "createdAt" FROM users WHERE id = $1`,
+);
 
 export interface NewUser {
   email: string;
@@ -12,7 +18,10 @@ export interface NewUser {
 
 @Injectable()
 export class UsersService {
-  constructor(@InjectRepository(User) private readonly users: Repository<User>) {}
+  constructor(
+    @InjectRepository(User) private readonly users: Repository<User>,
+    private readonly sql: Sql,
+  ) {}
 
   async create(data: NewUser): Promise<User> {
     try {
@@ -36,16 +45,12 @@ export class UsersService {
   }
 
   /**
-   * Runs on every authenticated request (the JWT strategy), so it is one plain statement:
+   * Runs on every authenticated request (the JWT strategy), so it is one prepared statement:
    * a repository find() costs several times the CPU for the same row.
    */
   async findById(id: string): Promise<AuthUser | null> {
-    const rows = await this.users.query<AuthUser[]>(
-      `SELECT id, email, display_name AS "displayName", created_at AS "createdAt"
-       FROM users WHERE id = $1`,
-      [id],
-    );
-    return rows[0] ?? null;
+    const [user] = await this.sql.rows<AuthUser>(FIND_BY_ID, [id]);
+    return user ?? null;
   }
 
   /** The only read that includes the password hash: login needs it, nothing else may. */

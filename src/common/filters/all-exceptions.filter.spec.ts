@@ -29,6 +29,23 @@ describe('toErrorBody', () => {
     expect(malformed).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Invalid input' });
   });
 
+  it('reads the SQLSTATE of errors node-postgres throws directly', () => {
+    const raw = Object.assign(new Error('invalid input syntax for type uuid: "x"'), {
+      severity: 'ERROR',
+      code: '22P02',
+    });
+    expect(toErrorBody(raw)).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'Invalid input',
+    });
+    const shutdown = Object.assign(new Error('terminating connection'), {
+      severity: 'FATAL',
+      code: '57P01',
+    });
+    expect(toErrorBody(shutdown).statusCode).toBe(503);
+  });
+
   it('answers 503 when the database is unreachable', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
       code: 'ECONNREFUSED',

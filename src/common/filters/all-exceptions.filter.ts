@@ -48,10 +48,16 @@ function fromHttpException(exception: HttpException): ErrorBody {
   );
 }
 
+/** The SQLSTATE of a PostgreSQL error, whether TypeORM wrapped it or node-postgres threw it. */
 function sqlState(exception: unknown): string | undefined {
-  if (!(exception instanceof QueryFailedError)) return undefined;
-  const code = (exception.driverError as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
+  const error =
+    exception instanceof QueryFailedError
+      ? (exception.driverError as unknown)
+      : (exception as { severity?: unknown } | null)?.severity !== undefined
+        ? exception
+        : undefined;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
 /** Maps any thrown value to the contract's error body; never leaks SQL, stacks or driver text. */

@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Pool } from 'pg';
+import { DataSource } from 'typeorm';
+
+/** A statement PostgreSQL parses and plans once per connection, then only executes. */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+/**
+ * Runs the hot-path statements as named prepared statements on TypeORM's own pool (same
+ * connections, limits and timeouts). TypeORM cannot name statements, and its query runner
+ * per call costs more than the statement itself for the small reads of this API.
+ */
+@Injectable()
+export class Sql {
+  private readonly pool: Pool;
+
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+  }
+
+  async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
+    const result = await this.pool.query({ name: statement.name, text: statement.text, values });
+    return result.rows as T[];
+  }
+}
+
+/** Declares a named statement; names must be unique (checked at start-up). */
+const declared = new Set<string>();
+export function statement(name: string, text: string): Statement {
+  if (declared.has(name)) throw new Error(`Duplicate SQL statement name: ${name}`);
+  declared.add(name);
+  return { name, text: text.replace(/\s+/g, ' ').trim() };
+}
