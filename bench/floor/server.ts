@@ -1,0 +1,454 @@
+/**
+ * The FLOOR: the benchmarked routes of the API contract with nothing but node:http, pg and
+ * argon2 — no framework, no ORM. It answers with the same status codes and JSON shapes as the
+ * app, runs the SQL in ./sql.ts over a pg.Pool of the same size, and accepts the app's tokens
+ * (and issues tokens the app accepts). The bench runs it side by side with the app on the same
+ * database; the app/floor ratio is the price of the framework stack.
+ *
+ * Honest, not crippled, not cheating: pooled connections, named prepared statements, HS256
+ * verification plus a user lookup on every authenticated request, argon2id on login, request
+ * validation by hand, JSON.stringify for every response.
+ *
+ * Environment: DATABASE_URL, PORT, HOST (127.0.0.1), JWT_SECRET, JWT_EXPIRES_IN (3600),
+ * DB_POOL_SIZE (10).
+ */
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { argon2id, hash, verify } from 'argon2';
+import { pg, PgDatabaseError, PgQueryConfig, PgResult } from '../lib/deps';
+import { Jwt } from './jwt';
+import { buildSql, ROOM_MESSAGES_MAX, SCHEMA_PROBE, SchemaFeatures, Sql, Statement } from './sql';
+import {
+  badRequest,
+  emailField,
+  HttpError,
+  intParam,
+  isUuid,
+  objectBody,
+  queryParams,
+  requireUuid,
+  roleField,
+  STATUS_TEXT,
+  stringField,
+} from './validate';
+
+const MAX_BODY_BYTES = 256 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// configuration
+// ---------------------------------------------------------------------------------------------
+
+function env(name: string, fallback?: string): string {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined || value === '') {
+    console.error(`floor: ${name} is required`);
+    process.exit(1);
+  }
+  return value;
+}
+
+const config = {
+  databaseUrl: env('DATABASE_URL'),
+  port: Number(env('PORT', '3001')),
+  host: env('HOST', '127.0.0.1'),
+  jwtSecret: env('JWT_SECRET'),
+  jwtExpiresIn: Number(env('JWT_EXPIRES_IN', '3600')),
+  poolSize: Number(env('DB_POOL_SIZE', '10')),
+};
+if (config.jwtSecret.length < 32) {
+  console.error('floor: JWT_SECRET must be at least 32 characters');
+  process.exit(1);
+}
+
+const pool = new pg.Pool({
+  connectionString: config.databaseUrl,
+  max: config.poolSize,
+  idleTimeoutMillis: 30_000,
+  connectionTimeoutMillis: 2_000,
+  application_name: 'bench-floor',
+  keepAlive: true,
+});
+pool.on('error', (err) => console.error('floor: idle client error', err.message));
+
+const jwt = new Jwt(config.jwtSecret, config.jwtExpiresIn);
+
+/** The statements for this database's schema variant; set before the server listens. */
+let SQL: Sql;
+
+/** Runs a named (prepared) statement. */
+function run<R>(statement: Statement, values: unknown[]): Promise<PgResult<R>> {
+  const query: PgQueryConfig = { name: statement.name, text: statement.text, values };
+  return pool.query<R>(query);
+}
+
+// ---------------------------------------------------------------------------------------------
+// rows → API shapes
+// ---------------------------------------------------------------------------------------------
+
+interface UserRow {
+  id: string;
+  email: string;
+  display_name: string | null;
+  created_at: Date;
+}
+
+interface RoomRow {
+  id: string;
+  title: string;
+  owner_id: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface MessageRow {
+  id: string;
+  chat_room_id: string;
+  role: string;
+  content: string;
+  created_at: Date;
+}
+
+interface ListRow extends RoomRow {
+  total: number;
+  message_count: number;
+  lm_id: string | null;
+  lm_role: string;
+  lm_content: string;
+  lm_created_at: Date;
+}
+
+const toUser = (u: UserRow) => ({
+  id: u.id,
+  email: u.email,
+  displayName: u.display_name,
+  createdAt: u.created_at,
+});
+
+const toMessage = (m: MessageRow) => ({
+  id: m.id,
+  chatRoomId: m.chat_room_id,
+  role: m.role,
+  content: m.content,
+  createdAt: m.created_at,
+});
+
+type Message = ReturnType<typeof toMessage>;
+
+const authResult = (u: UserRow) => ({
+  user: toUser(u),
+  accessToken: jwt.sign(u.id),
+  tokenType: 'Bearer',
+  expiresIn: jwt.expiresIn,
+});
+
+// ---------------------------------------------------------------------------------------------
+// HTTP plumbing
+// ---------------------------------------------------------------------------------------------
+
+function send(res: ServerResponse, status: number, payload?: unknown): void {
+  if (payload === undefined) {
+    res.writeHead(status).end();
+    return;
+  }
+  const body = JSON.stringify(payload);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, status: number, message: string | string[]): void {
+  send(res, status, { statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message });
+}
+
+/** The parsed JSON body (or undefined when there is none), at most MAX_BODY_BYTES. */
+function readJson(req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES)
+    return Promise.reject(new HttpError(413, 'request body is too large'));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      if (tooLarge) return reject(new HttpError(413, 'request body is too large'));
+      if (size === 0) return resolve(undefined);
+      const type = req.headers['content-type'] ?? '';
+      if (!type.toLowerCase().startsWith('application/json')) {
+        return reject(new HttpError(415, 'the body must be application/json'));
+      }
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks, size).toString('utf8')));
+      } catch {
+        reject(badRequest('the body is not valid JSON'));
+      }
+    });
+  });
+}
+
+/** Verifies the bearer token, then that its user still exists; the user row is returned. */
+async function authenticate(req: IncomingMessage): Promise<UserRow> {
+  const header = req.headers.authorization;
+  const userId =
+    header !== undefined && header.startsWith('Bearer ')
+      ? jwt.verify(header.slice(7).trim())
+      : null;
+  if (userId === null || !isUuid(userId)) throw new HttpError(401, 'Unauthorized');
+  const { rows } = await run<UserRow>(SQL.authUser, [userId]);
+  if (rows.length === 0) throw new HttpError(401, 'Unauthorized');
+  return rows[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// routes
+// ---------------------------------------------------------------------------------------------
+
+// A real hash to verify against when the email is unknown, so both 401s cost the same.
+const dummyHash = hash('not-a-real-password', { type: argon2id });
+
+async function register(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = objectBody(await readJson(req), ['email', 'password', 'displayName']);
+  const email = emailField(body.email);
+  const password = stringField(body.password, 'password', { min: 8, max: 128 });
+  const displayName =
+    body.displayName === undefined || body.displayName === null
+      ? null
+      : stringField(body.displayName, 'displayName', { min: 1, max: 50, trim: true });
+  const passwordHash = await hash(password, { type: argon2id });
+  const { rows } = await run<UserRow>(SQL.insertUser, [email, passwordHash, displayName]);
+  if (rows.length === 0) throw new HttpError(409, 'email is already registered');
+  send(res, 201, authResult(rows[0]));
+}
+
+async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = objectBody(await readJson(req), ['email', 'password']);
+  const email = emailField(body.email);
+  const password = stringField(body.password, 'password', { min: 1, max: 128 });
+  const { rows } = await run<UserRow & { password_hash: string }>(SQL.userByEmail, [email]);
+  const user = rows[0];
+  const ok = await verify(user?.password_hash ?? (await dummyHash), password);
+  if (!user || !ok) throw new HttpError(401, 'Invalid email or password');
+  send(res, 200, authResult(user));
+}
+
+async function me(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  send(res, 200, toUser(await authenticate(req)));
+}
+
+async function createRoom(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const [user, raw] = await Promise.all([authenticate(req), readJson(req)]);
+  const body = objectBody(raw ?? {}, ['title']);
+  const title =
+    body.title === undefined
+      ? 'New chat'
+      : stringField(body.title, 'title', { min: 1, max: 200, trim: true });
+  const { rows } = await run<RoomRow>(SQL.insertRoom, [user.id, title]);
+  const room = rows[0];
+  send(res, 201, {
+    id: room.id,
+    title: room.title,
+    ownerId: room.owner_id,
+    createdAt: room.created_at,
+    updatedAt: room.updated_at,
+    messages: [],
+    hasMoreMessages: false,
+  });
+}
+
+async function listRooms(req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
+  const user = await authenticate(req);
+  const params = queryParams(search, ['limit', 'offset', 'include']);
+  const limit = intParam(params, 'limit', 1, 100, 20);
+  const offset = intParam(params, 'offset', 0, 1_000_000_000, 0);
+  const include = params.get('include');
+  if (include !== undefined && include !== 'messages')
+    throw badRequest('include must be "messages"');
+
+  const { rows } = await run<ListRow>(SQL.listRooms, [user.id, limit, offset]);
+  const total = rows[0]?.total ?? 0;
+  const items = rows
+    .filter((r) => r.id !== null) // an offset past the end yields one row: just the total
+    .map((r) => ({
+      id: r.id,
+      title: r.title,
+      ownerId: r.owner_id,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      messageCount: r.message_count,
+      lastMessage:
+        r.lm_id === null
+          ? null
+          : {
+              id: r.lm_id,
+              chatRoomId: r.id,
+              role: r.lm_role,
+              content: r.lm_content,
+              createdAt: r.lm_created_at,
+            },
+      messages: undefined as Message[] | undefined,
+    }));
+
+  if (include === 'messages' && items.length > 0) {
+    const byRoom = new Map<string, Message[]>(items.map((item) => [item.id, []]));
+    const { rows: messages } = await run<MessageRow>(SQL.newestMessagesOfRooms, [
+      items.map((i) => i.id),
+    ]);
+    for (const m of messages) byRoom.get(m.chat_room_id)?.push(toMessage(m));
+    for (const item of items) item.messages = (byRoom.get(item.id) ?? []).reverse();
+  }
+  // `messages: undefined` disappears in JSON.stringify, so plain listings have no such key.
+  send(res, 200, { items, total, limit, offset });
+}
+
+async function getRoom(req: IncomingMessage, res: ServerResponse, roomId: string): Promise<void> {
+  const user = await authenticate(req);
+  requireUuid(roomId, 'roomId');
+  const { rows: rooms } = await run<RoomRow>(SQL.roomForOwner, [roomId, user.id]);
+  if (rooms.length === 0) throw new HttpError(404, 'chat room not found');
+  const room = rooms[0];
+  const { rows } = await run<MessageRow>(SQL.roomMessages, [roomId]);
+  const hasMoreMessages = rows.length > ROOM_MESSAGES_MAX;
+  if (hasMoreMessages) rows.length = ROOM_MESSAGES_MAX;
+  send(res, 200, {
+    id: room.id,
+    title: room.title,
+    ownerId: room.owner_id,
+    createdAt: room.created_at,
+    updatedAt: room.updated_at,
+    messages: rows.reverse().map(toMessage),
+    hasMoreMessages,
+  });
+}
+
+async function postMessage(
+  req: IncomingMessage,
+  res: ServerResponse,
+  roomId: string,
+): Promise<void> {
+  const [user, raw] = await Promise.all([authenticate(req), readJson(req)]);
+  requireUuid(roomId, 'roomId');
+  const body = objectBody(raw, ['content', 'role']);
+  const content = stringField(body.content, 'content', { min: 1, max: 32_000, notBlank: true });
+  const role = roleField(body.role);
+  const { rows } = await run<MessageRow>(SQL.insertMessage, [roomId, user.id, role, content]);
+  if (rows.length === 0) throw new HttpError(404, 'chat room not found');
+  send(res, 201, toMessage(rows[0]));
+}
+
+async function pageMessages(
+  req: IncomingMessage,
+  res: ServerResponse,
+  roomId: string,
+  search: string,
+): Promise<void> {
+  const user = await authenticate(req);
+  requireUuid(roomId, 'roomId');
+  const params = queryParams(search, ['limit', 'before', 'after']);
+  const limit = intParam(params, 'limit', 1, 200, 50);
+  const before = params.get('before');
+  const after = params.get('after');
+  if (before !== undefined && after !== undefined)
+    throw badRequest('use either before or after, not both');
+  const cursor = before ?? after;
+  if (cursor !== undefined) requireUuid(cursor, before !== undefined ? 'before' : 'after');
+
+  const { rows: rooms } = await run<RoomRow>(SQL.roomForOwner, [roomId, user.id]);
+  if (rooms.length === 0) throw new HttpError(404, 'chat room not found');
+
+  const { rows } =
+    cursor === undefined
+      ? await run<MessageRow>(SQL.pageNewest, [roomId, limit + 1])
+      : await run<MessageRow>(before !== undefined ? SQL.pageBefore : SQL.pageAfter, [
+          roomId,
+          cursor,
+          limit + 1,
+        ]);
+  if (cursor !== undefined && rows.length === 0) {
+    const { rows: found } = await run(SQL.cursorInRoom, [cursor, roomId]);
+    if (found.length === 0) throw badRequest('the cursor is not a message of this chat room');
+  }
+  const hasMore = rows.length > limit;
+  if (hasMore) rows.length = limit;
+  if (after === undefined) rows.reverse(); // newest-first from SQL → oldest first
+  send(res, 200, { items: rows.map(toMessage), hasMore });
+}
+
+async function health(res: ServerResponse): Promise<void> {
+  try {
+    await run(SQL.health, []);
+    send(res, 200, { status: 'ok' });
+  } catch {
+    send(res, 503, { status: 'error' });
+  }
+}
+
+async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const search = q === -1 ? '' : url.slice(q + 1);
+  const method = req.method ?? 'GET';
+
+  if (path === '/api/health' && method === 'GET') return health(res);
+  if (path === '/api/auth/login' && method === 'POST') return login(req, res);
+  if (path === '/api/auth/register' && method === 'POST') return register(req, res);
+  if (path === '/api/users/me' && method === 'GET') return me(req, res);
+  if (path === '/api/chat-rooms') {
+    if (method === 'GET') return listRooms(req, res, search);
+    if (method === 'POST') return createRoom(req, res);
+  } else if (path.startsWith('/api/chat-rooms/')) {
+    const [roomId, sub, extra] = path.slice('/api/chat-rooms/'.length).split('/');
+    if (extra === undefined) {
+      if (sub === undefined && method === 'GET')
+        return getRoom(req, res, decodeURIComponent(roomId));
+      if (sub === 'messages' && method === 'GET')
+        return pageMessages(req, res, decodeURIComponent(roomId), search);
+      if (sub === 'messages' && method === 'POST')
+        return postMessage(req, res, decodeURIComponent(roomId));
+    }
+  }
+  throw new HttpError(404, `Cannot ${method} ${path}`);
+}
+
+const server = createServer((req, res) => {
+  route(req, res).catch((err: unknown) => {
+    if (res.headersSent) return;
+    if (err instanceof HttpError) return sendError(res, err.status, err.details);
+    // invalid_text_representation & co. mean the input slipped past validation: still a 400.
+    const code = (err as PgDatabaseError).code;
+    if (code === '22P02' || code === '22021') return sendError(res, 400, 'invalid input');
+    console.error('floor: unhandled error', err);
+    sendError(res, 500, 'Internal server error');
+  });
+});
+
+pool
+  .query<SchemaFeatures>(SCHEMA_PROBE)
+  .then(({ rows }) => {
+    SQL = buildSql(rows[0]);
+    server.listen(config.port, config.host, () => {
+      console.log(
+        `floor: listening on http://${config.host}:${config.port} ` +
+          `(message_count column: ${rows[0].messageCountColumn ? 'yes' : 'no'})`,
+      );
+    });
+  })
+  .catch((err: unknown) => {
+    console.error('floor: cannot read the schema', err);
+    process.exit(1);
+  });
+
+function shutdown(): void {
+  server.close();
+  server.closeIdleConnections();
+  void pool.end().finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 5_000).unref();
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

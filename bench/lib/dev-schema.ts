@@ -1,0 +1,37 @@
+/**
+ * The schema the app's migrations create (src/database/migrations, CreateUsers + CreateChat),
+ * for `--floor-only` runs, where no app runs its migrations. Keep it in step with them; a full
+ * run never uses it: there the app creates the schema and the harness only checks that the chat
+ * tables exist. (The floor copes with and without chat_rooms.message_count: see floor/sql.ts.)
+ */
+export const DEV_SCHEMA = `
+CREATE TABLE IF NOT EXISTS users (
+  id uuid NOT NULL DEFAULT gen_random_uuid() CONSTRAINT pk_users PRIMARY KEY,
+  email varchar(254) NOT NULL CONSTRAINT uq_users_email UNIQUE,
+  password_hash text NOT NULL,
+  display_name varchar(50),
+  created_at timestamptz(3) NOT NULL DEFAULT now(),
+  updated_at timestamptz(3) NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS chat_rooms (
+  id uuid NOT NULL DEFAULT gen_random_uuid() CONSTRAINT pk_chat_rooms PRIMARY KEY,
+  title varchar(200) NOT NULL,
+  owner_id uuid NOT NULL CONSTRAINT fk_chat_rooms_owner REFERENCES users (id) ON DELETE CASCADE,
+  message_count integer NOT NULL DEFAULT 0,
+  created_at timestamptz(3) NOT NULL DEFAULT now(),
+  updated_at timestamptz(3) NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS ix_chat_rooms_owner_updated ON chat_rooms (owner_id, updated_at, id);
+CREATE TABLE IF NOT EXISTS messages (
+  id uuid NOT NULL DEFAULT gen_random_uuid() CONSTRAINT pk_messages PRIMARY KEY,
+  chat_room_id uuid NOT NULL
+    CONSTRAINT fk_messages_chat_room REFERENCES chat_rooms (id) ON DELETE CASCADE,
+  role varchar(16) NOT NULL CONSTRAINT ck_messages_role CHECK (role IN ('user', 'assistant', 'system')),
+  content text NOT NULL,
+  created_at timestamptz(3) NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS ix_messages_room_created ON messages (chat_room_id, created_at, id);
+`;
+
+/** Tables the bench needs; a full run fails early, with a hint, when the app lacks one. */
+export const REQUIRED_TABLES = ['users', 'chat_rooms', 'messages'] as const;

@@ -1,0 +1,34 @@
+import { createServer } from 'node:net';
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the usual listen(0)-and-close trick). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+/** The same connection string with another host, port or database. */
+export function withUrl(
+  url: string,
+  change: { host?: string; port?: number; database?: string },
+): string {
+  const parsed = new URL(url);
+  if (change.host !== undefined) parsed.hostname = change.host;
+  if (change.port !== undefined) parsed.port = String(change.port);
+  if (change.database !== undefined) parsed.pathname = `/${encodeURIComponent(change.database)}`;
+  return parsed.toString();
+}
+
+/** The connection string with its password masked, for printing. */
+export function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

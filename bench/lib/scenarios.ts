@@ -1,0 +1,216 @@
+/**
+ * The benchmark scenarios: what each one requests, with which tokens and bodies. Shared by the
+ * harness (sanity and parity checks send the very first request of a scenario) and by the load
+ * worker (autocannon sends the rest), so both see the same requests.
+ */
+import { corpus, logUniform, prng, Random, textOfLength } from './random';
+
+export const SCENARIO_NAMES = [
+  'login',
+  'me',
+  'list-rooms',
+  'list-rooms-messages',
+  'get-room-100',
+  'get-room-1000',
+  'page-messages',
+  'create-room',
+  'post-message',
+] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+export interface Scenario {
+  name: ScenarioName;
+  title: string;
+  /** HTTP status every request must get. */
+  expectedStatus: number;
+  /**
+   * How app and floor responses to the same request must match: `exact` (same JSON, key order
+   * aside) for reads of seeded data; `shape` (same keys and value types) for writes, whose ids
+   * and timestamps differ; login tokens differ only by `iat`/`exp`.
+   */
+  parity: 'exact' | 'shape';
+}
+
+export const SCENARIOS: Record<ScenarioName, Scenario> = {
+  login: {
+    name: 'login',
+    title: 'POST /api/auth/login (argon2id verify)',
+    expectedStatus: 200,
+    parity: 'shape',
+  },
+  me: { name: 'me', title: 'GET /api/users/me (auth only)', expectedStatus: 200, parity: 'exact' },
+  'list-rooms': {
+    name: 'list-rooms',
+    title: 'GET /api/chat-rooms?limit=20',
+    expectedStatus: 200,
+    parity: 'exact',
+  },
+  'list-rooms-messages': {
+    name: 'list-rooms-messages',
+    title: 'GET /api/chat-rooms?limit=20&include=messages',
+    expectedStatus: 200,
+    parity: 'exact',
+  },
+  'get-room-100': {
+    name: 'get-room-100',
+    title: 'GET /api/chat-rooms/:id (100 messages)',
+    expectedStatus: 200,
+    parity: 'exact',
+  },
+  'get-room-1000': {
+    name: 'get-room-1000',
+    title: 'GET /api/chat-rooms/:id (1,000 messages)',
+    expectedStatus: 200,
+    parity: 'exact',
+  },
+  'page-messages': {
+    name: 'page-messages',
+    title: 'GET /api/chat-rooms/:id/messages?limit=50&before=…',
+    expectedStatus: 200,
+    parity: 'exact',
+  },
+  'create-room': {
+    name: 'create-room',
+    title: 'POST /api/chat-rooms',
+    expectedStatus: 201,
+    parity: 'shape',
+  },
+  'post-message': {
+    name: 'post-message',
+    title: 'POST /api/chat-rooms/:id/messages',
+    expectedStatus: 201,
+    parity: 'shape',
+  },
+};
+
+/** A seeded user whose token reads: exactly 20 rooms, among them one of 100 and one of 1,000 messages. */
+export interface Reader {
+  token: string;
+  room100: string;
+  room1000: string;
+  /** Messages of room1000 with at least 50 older ones: `before` cursors that give full pages. */
+  cursors: string[];
+}
+
+/** A seeded user whose token writes (new rooms, new messages): never one of the readers. */
+export interface Writer {
+  token: string;
+  rooms: string[];
+}
+
+export interface Credentials {
+  email: string;
+  password: string;
+}
+
+export interface ScenarioData {
+  readers: Reader[];
+  writers: Writer[];
+  logins: Credentials[];
+  /** Size range of posted message contents. */
+  minChars: number;
+  maxChars: number;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/**
+ * A generator of requests for one load-generator connection (`client`). Connections are spread
+ * round-robin over the users, so with 32 connections and 16 readers every reader's token is
+ * used by two connections; bodies and cursors vary per request, deterministically from `seed`.
+ */
+export function requestGenerator(
+  name: ScenarioName,
+  data: ScenarioData,
+  client: number,
+  seed: number,
+): () => HttpRequest {
+  const random: Random = prng(seed * 7919 + client);
+  const reader = data.readers[client % data.readers.length];
+  const writer = data.writers[client % data.writers.length];
+  let n = 0;
+
+  switch (name) {
+    case 'login': {
+      // Every request logs in as another user (connections start at different offsets).
+      return () => {
+        const who = data.logins[(client + n++ * 7) % data.logins.length];
+        return {
+          method: 'POST',
+          path: '/api/auth/login',
+          headers: JSON_HEADERS,
+          body: JSON.stringify(who),
+        };
+      };
+    }
+    case 'me':
+      return () => ({ method: 'GET', path: '/api/users/me', headers: bearer(reader.token) });
+    case 'list-rooms':
+      return () => ({
+        method: 'GET',
+        path: '/api/chat-rooms?limit=20',
+        headers: bearer(reader.token),
+      });
+    case 'list-rooms-messages':
+      return () => ({
+        method: 'GET',
+        path: '/api/chat-rooms?limit=20&include=messages',
+        headers: bearer(reader.token),
+      });
+    case 'get-room-100':
+      return () => ({
+        method: 'GET',
+        path: `/api/chat-rooms/${reader.room100}`,
+        headers: bearer(reader.token),
+      });
+    case 'get-room-1000':
+      return () => ({
+        method: 'GET',
+        path: `/api/chat-rooms/${reader.room1000}`,
+        headers: bearer(reader.token),
+      });
+    case 'page-messages':
+      return () => {
+        const cursor = reader.cursors[n++ % reader.cursors.length];
+        return {
+          method: 'GET',
+          path: `/api/chat-rooms/${reader.room1000}/messages?limit=50&before=${cursor}`,
+          headers: bearer(reader.token),
+        };
+      };
+    case 'create-room':
+      return () => ({
+        method: 'POST',
+        path: '/api/chat-rooms',
+        headers: { ...JSON_HEADERS, ...bearer(writer.token) },
+        body: JSON.stringify({ title: `Bench room ${client}-${n++}` }),
+      });
+    case 'post-message': {
+      // A pool of realistic contents (log-uniform sizes) per connection, cycled through.
+      const source = corpus(random, 64 * 1024);
+      const bodies = Array.from({ length: 64 }, () =>
+        JSON.stringify({
+          content: textOfLength(random, source, logUniform(random, data.minChars, data.maxChars)),
+          role: 'user',
+        }),
+      );
+      return () => {
+        const i = n++;
+        return {
+          method: 'POST',
+          path: `/api/chat-rooms/${writer.rooms[i % writer.rooms.length]}/messages`,
+          headers: { ...JSON_HEADERS, ...bearer(writer.token) },
+          body: bodies[i % bodies.length],
+        };
+      };
+    }
+  }
+}
