@@ -164,7 +164,7 @@ export function buildSql(schema: SchemaFeatures) {
       text: `
       WITH room AS (
         UPDATE chat_rooms
-        SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), updated_at)${counter ? ',\n            message_count = message_count + 1' : ''}
+        SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), updated_at + interval '1 millisecond')${counter ? ',\n            message_count = message_count + 1' : ''}
         WHERE id = $1 AND owner_id = $2
         RETURNING id, updated_at
       )

@@ -25,6 +25,9 @@ const ROOM = `r.id, r.title, r.owner_id AS "ownerId", r.created_at AS "createdAt
 const MESSAGE = `m.id, m.chat_room_id AS "chatRoomId", m.role, m.content, m.created_at AS "createdAt"`;
 // Timestamps have millisecond precision (what clients see); never move a room back in time.
 const NOW = `greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at)`;
+// A message is at least a millisecond newer than the room's last activity, so messages of a
+// room never share a createdAt: conversation order is the order they were posted in.
+const NEXT_MESSAGE_AT = `greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond')`;
 
 const LAST_MESSAGE_JOIN = `
   LEFT JOIN LATERAL (
@@ -105,7 +108,7 @@ const SQL = {
     'chat.postMessage',
     `
     WITH room AS (
-      UPDATE chat_rooms r SET updated_at = ${NOW}, message_count = r.message_count + 1
+      UPDATE chat_rooms r SET updated_at = ${NEXT_MESSAGE_AT}, message_count = r.message_count + 1
       WHERE r.id = $1 AND r.owner_id = $2
       RETURNING r.id, r.updated_at
     )

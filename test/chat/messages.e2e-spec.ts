@@ -158,6 +158,8 @@ describe('messages: order, cursors, concurrency (e2e)', () => {
     const messages = res.body.messages as Msg[];
     expect(messages).toHaveLength(N);
     expect(inOrder(messages)).toBe(true);
+    // A room's messages never share a createdAt: the order is the order they were posted in.
+    expect(new Set(messages.map((m) => m.createdAt)).size).toBe(N);
     expect(res.body.updatedAt).toBe(messages[N - 1].createdAt);
     const summary = await t.http.get('/api/chat-rooms?limit=100').set(user.auth).expect(200);
     const listed = summary.body.items.find((r: { id: string }) => r.id === room.id);
