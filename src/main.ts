@@ -5,6 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory';
 import type { AppConfig } from './config/configuration';
 import { prepareRuntime, Runtime } from './config/runtime';
+import { Sql } from './database/sql.service';
 
 /**
  * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish, close the pool,
@@ -24,8 +25,14 @@ function handleShutdown(app: NestFastifyApplication, runtime: Runtime, timeoutMs
       logger.error('Shutdown timed out: exiting');
       process.exit(1);
     }, timeoutMs).unref();
+    // The HTTP server first: Nest's close() destroys modules (the database pool) before it
+    // stops the server, which would fail the requests still in flight.
     void app
+      .getHttpAdapter()
+      .getInstance()
       .close()
+      .then(() => app.get(Sql).settle())
+      .then(() => app.close())
       .then(() => runtime.stop())
       .then(
         () => process.exit(0),

@@ -36,7 +36,8 @@ const LAST_MESSAGE_JOIN = `
   ) lm ON true`;
 const LAST_MESSAGE = `lm.id AS "lmId", lm.role AS "lmRole", lm.content AS "lmContent", lm.created_at AS "lmCreatedAt"`;
 
-const SQL = {
+/** Exported for bench/history.ts, which has PostgreSQL EXPLAIN these very statements. */
+export const SQL = {
   createRoom: statement(
     'chat.createRoom',
     `

@@ -22,6 +22,19 @@ export class Sql {
     this.pool = (dataSource.driver as unknown as { master: Pool }).master;
   }
 
+  /**
+   * Resolves once no statement has run for two checks in a row: requests whose clients already
+   * hung up are still being handled after the HTTP server has closed, and must finish before
+   * the pool is closed under them.
+   */
+  async settle(intervalMs = 20): Promise<void> {
+    const busy = () => this.pool.totalCount > this.pool.idleCount || this.pool.waitingCount > 0;
+    for (let quiet = 0; quiet < 2;) {
+      quiet = busy() ? 0 : quiet + 1;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+
   async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
     const result = await this.pool.query({ name: statement.name, text: statement.text, values });
     return result.rows as T[];
