@@ -36,6 +36,9 @@ const CONTENT_SECURITY_POLICY = {
     scriptSrc: ["'self'"],
     connectSrc: ["'self'"],
     frameAncestors: ["'none'"],
+    // Served over plain HTTP on a LAN address, Swagger UI's own files would be upgraded to
+    // https and fail; TLS is the reverse proxy's business.
+    upgradeInsecureRequests: null,
   },
 };
 

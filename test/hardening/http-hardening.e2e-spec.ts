@@ -127,6 +127,7 @@ describe('HTTP hardening (e2e)', () => {
       const csp: string = page.headers['content-security-policy'];
       expect(csp).toContain("script-src 'self'");
       expect(csp).toMatch(/style-src [^;]*'unsafe-inline'/);
+      expect(csp).not.toContain('upgrade-insecure-requests');
       const scripts = [...page.text.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
       expect(scripts.length).toBeGreaterThan(0);
       for (const [, attributes, inline] of scripts) {
