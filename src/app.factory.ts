@@ -98,13 +98,12 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   });
   app.setGlobalPrefix('api');
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onRequest', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
-  });
+  // One synchronous hook for the per-request headers: it runs on every request.
   const securityHeaders = helmet({ contentSecurityPolicy: CONTENT_SECURITY_POLICY });
-  fastify.addHook('onRequest', (request, reply, done) =>
-    securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error as Error | undefined)),
-  );
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error as Error | undefined));
+  });
   limitJsonDepth(fastify);
   setUpSwagger(app);
   await app.init();

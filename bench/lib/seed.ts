@@ -13,20 +13,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PgPool } from './deps';
+import type { BenchOptions } from './options';
 import { SCHEMA_PROBE } from '../floor/sql';
 import { corpus, intBetween, logUniform, prng, Random, textOfLength } from './random';
 import { Credentials, Reader, ScenarioData, Writer } from './scenarios';
 
-export interface SeedSettings {
-  users: number;
-  rooms: number;
-  tokens: number;
-  minMessages: number;
-  maxMessages: number;
-  minChars: number;
-  maxChars: number;
-  seed: number;
-}
+/** The data-set part of the bench options. */
+export type SeedSettings = Pick<
+  BenchOptions,
+  'users' | 'rooms' | 'tokens' | 'minMessages' | 'maxMessages' | 'minChars' | 'maxChars' | 'seed'
+>;
 
 export interface SeedStats {
   users: number;

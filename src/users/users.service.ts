@@ -62,8 +62,7 @@ export class UsersService {
   }
 
   /** Deletes the user; their rooms and messages go with them (ON DELETE CASCADE). */
-  async remove(id: string): Promise<boolean> {
-    const result = await this.users.delete({ id });
-    return (result.affected ?? 0) > 0;
+  async remove(id: string): Promise<void> {
+    await this.users.delete({ id });
   }
 }
