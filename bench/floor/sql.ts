@@ -11,15 +11,18 @@
  *    from it, and posting a message increments it in the same statement — as the app does;
  *  - it does not: messageCount is counted per listed room over ix_messages_room_created.
  *
- * Statements per request (auth = 1 statement: the user behind the token must still exist):
+ * Statements per request. Tokens are verified in node. A deleted user's token must be refused
+ * (401) everywhere, but only `/api/users/me` looks the user up (authUser): the chat statements
+ * prove the caller exists (rooms are found with their owner; a new room's foreign key refuses a
+ * missing user), and authUser runs only when they find nothing (401 rather than 404):
  *   POST /api/auth/login                 1   userByEmail (+ argon2id verify in node)
  *   GET  /api/users/me                   1   authUser (it returns the public user row)
- *   POST /api/chat-rooms                 2   authUser, insertRoom
- *   GET  /api/chat-rooms                 2   authUser, listRooms
- *   GET  /api/chat-rooms?include=messages 3  authUser, listRooms, newestMessagesOfRooms
- *   GET  /api/chat-rooms/:id             3   authUser, roomForOwner, roomMessages
- *   POST /api/chat-rooms/:id/messages    2   authUser, insertMessage
- *   GET  /api/chat-rooms/:id/messages    3   authUser, roomForOwner, page*  (+ cursorInRoom
+ *   POST /api/chat-rooms                 1   insertRoom
+ *   GET  /api/chat-rooms                 1   listRooms
+ *   GET  /api/chat-rooms?include=messages 2  listRooms, newestMessagesOfRooms
+ *   GET  /api/chat-rooms/:id             2   roomForOwner, roomMessages
+ *   POST /api/chat-rooms/:id/messages    1   insertMessage
+ *   GET  /api/chat-rooms/:id/messages    2   roomForOwner, page*  (+ cursorInRoom
  *                                            only when a cursor page comes back empty)
  */
 
@@ -53,9 +56,8 @@ export function buildSql(schema: SchemaFeatures) {
     health: { name: 'health', text: 'SELECT 1' },
 
     /**
-     * Per-request authentication: the token's signature and expiry are checked in node, then this
-     * confirms the user still exists (a deleted user's tokens stop working). It returns the public
-     * user so that `GET /api/users/me` needs nothing else.
+     * The user behind a token still exists (a deleted user's tokens stop working): all of
+     * `GET /api/users/me`, and the 401-or-404 question when a chat statement finds nothing.
      */
     authUser: {
       name: 'auth_user',

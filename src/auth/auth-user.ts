@@ -1,7 +1,13 @@
 import type { User } from '../users/entities/user.entity';
 
-/** The caller, as loaded once per request by the JWT strategy. */
+/** The caller, loaded by JwtAuthGuard on routes that need the user's row. */
 export type AuthUser = Pick<User, 'id' | 'email' | 'displayName' | 'createdAt'>;
+
+/**
+ * The caller as far as a verified token tells: on @CallerCheckedByQuery() routes nothing more is
+ * loaded, and the route's statements show that the user still exists.
+ */
+export type TokenCaller = Pick<User, 'id'>;
 
 /** Claims of our access tokens. */
 export interface JwtPayload {

@@ -22,7 +22,8 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { AuthUser } from '../auth/auth-user';
+import type { TokenCaller } from '../auth/auth-user';
+import { CallerCheckedByQuery } from '../auth/decorators/caller-checked-by-query.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
 import { ChatRoomsService } from './chat-rooms.service';
@@ -45,9 +46,10 @@ const NOT_FOUND = 'No such chat room of the caller (another user’s room is als
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({
   type: ErrorResponseDto,
-  description: 'Missing, invalid or expired token',
+  description: 'Missing, invalid or expired token, or its user was deleted',
 })
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid body, query or id' })
+@CallerCheckedByQuery()
 @Controller('chat-rooms')
 export class ChatRoomsController {
   constructor(private readonly rooms: ChatRoomsService) {}
@@ -56,7 +58,7 @@ export class ChatRoomsController {
   @Post()
   @ApiCreatedResponse({ type: ChatRoomResponseDto })
   create(
-    @CurrentUser() user: AuthUser,
+    @CurrentUser() user: TokenCaller,
     @Body() dto: CreateChatRoomDto,
   ): Promise<ChatRoomResponseDto> {
     return this.rooms.create(user.id, dto);
@@ -69,7 +71,7 @@ export class ChatRoomsController {
   @Get()
   @ApiOkResponse({ type: ChatRoomPageDto })
   list(
-    @CurrentUser() user: AuthUser,
+    @CurrentUser() user: TokenCaller,
     @Query() query: ListChatRoomsQueryDto,
   ): Promise<ChatRoomPageDto> {
     return this.rooms.list(user.id, query);
@@ -83,7 +85,10 @@ export class ChatRoomsController {
   @ApiParam({ name: 'roomId', format: 'uuid' })
   @ApiOkResponse({ type: ChatRoomResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
-  findOne(@CurrentUser() user: AuthUser, @RoomId() roomId: string): Promise<ChatRoomResponseDto> {
+  findOne(
+    @CurrentUser() user: TokenCaller,
+    @RoomId() roomId: string,
+  ): Promise<ChatRoomResponseDto> {
     return this.rooms.findOne(user.id, roomId);
   }
 
@@ -93,7 +98,7 @@ export class ChatRoomsController {
   @ApiOkResponse({ type: ChatRoomSummaryDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
   rename(
-    @CurrentUser() user: AuthUser,
+    @CurrentUser() user: TokenCaller,
     @RoomId() roomId: string,
     @Body() dto: UpdateChatRoomDto,
   ): Promise<ChatRoomSummaryDto> {
@@ -106,7 +111,7 @@ export class ChatRoomsController {
   @ApiParam({ name: 'roomId', format: 'uuid' })
   @ApiNoContentResponse({ description: 'Deleted, with its messages' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
-  remove(@CurrentUser() user: AuthUser, @RoomId() roomId: string): Promise<void> {
+  remove(@CurrentUser() user: TokenCaller, @RoomId() roomId: string): Promise<void> {
     return this.rooms.remove(user.id, roomId);
   }
 
@@ -116,7 +121,7 @@ export class ChatRoomsController {
   @ApiCreatedResponse({ type: MessageResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
   postMessage(
-    @CurrentUser() user: AuthUser,
+    @CurrentUser() user: TokenCaller,
     @RoomId() roomId: string,
     @Body() dto: CreateMessageDto,
   ): Promise<MessageResponseDto> {
@@ -134,7 +139,7 @@ export class ChatRoomsController {
   @ApiOkResponse({ type: MessagePageDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
   listMessages(
-    @CurrentUser() user: AuthUser,
+    @CurrentUser() user: TokenCaller,
     @RoomId() roomId: string,
     @Query() query: ListMessagesQueryDto,
   ): Promise<MessagePageDto> {

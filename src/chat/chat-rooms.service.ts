@@ -1,4 +1,10 @@
-import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import {
+  BadRequestException,
+  Injectable,
+  NotFoundException,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { DatabaseError } from 'pg';
 import { Sql, statement } from '../database/sql.service';
 import {
   ChatRoomPageDto,
@@ -18,7 +24,9 @@ export const ROOM_MESSAGES_LIMIT = 1000;
 export const LIST_MESSAGES_PER_ROOM = 50;
 
 // The SQL is written out: each endpoint's statements are part of its contract (see README,
-// "Query budget"), and ownership is in the same statement that reads or writes.
+// "Query budget"), and ownership is in the same statement that reads or writes. The caller's
+// existence is too (the routes are @CallerCheckedByQuery()): a room of theirs, or the foreign key
+// to users, proves it; only when a statement finds nothing is the users table asked.
 // Conversation order is (created_at, id), served by ix_messages_room_created.
 
 const ROOM = `r.id, r.title, r.owner_id AS "ownerId", r.created_at AS "createdAt", r.updated_at AS "updatedAt"`;
@@ -59,7 +67,14 @@ export const SQL = {
 
   countRooms: statement(
     'chat.countRooms',
-    `SELECT count(*)::int AS total FROM chat_rooms WHERE owner_id = $1`,
+    `
+    SELECT count(*)::int AS total, EXISTS (SELECT 1 FROM users WHERE id = $1) AS "callerExists"
+    FROM chat_rooms WHERE owner_id = $1`,
+  ),
+
+  callerExists: statement(
+    'chat.callerExists',
+    `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS "callerExists"`,
   ),
 
   // One query for the whole page of rooms, never one per room.
@@ -192,13 +207,20 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
 export class ChatRoomsService {
   constructor(private readonly sql: Sql) {}
 
-  /** 1 statement. */
+  /** 1 statement; the foreign key to users refuses a caller who no longer exists. */
   async create(ownerId: string, dto: CreateChatRoomDto): Promise<ChatRoomResponseDto> {
-    const [room] = await this.sql.rows<RoomRow>(SQL.createRoom, [
-      dto.title ?? DEFAULT_ROOM_TITLE,
-      ownerId,
-    ]);
-    return { ...room, messages: [], hasMoreMessages: false };
+    try {
+      const [room] = await this.sql.rows<RoomRow>(SQL.createRoom, [
+        dto.title ?? DEFAULT_ROOM_TITLE,
+        ownerId,
+      ]);
+      return { ...room, messages: [], hasMoreMessages: false };
+    } catch (error) {
+      if (error instanceof DatabaseError && error.constraint === 'fk_chat_rooms_owner') {
+        throw new UnauthorizedException('Unauthorized');
+      }
+      throw error;
+    }
   }
 
   /** 1 statement; 2 with include=messages; 1 more when the page is empty (for the total). */
@@ -209,10 +231,17 @@ export class ChatRoomsService {
       limit,
       offset,
     ]);
-    const total =
-      rows.length > 0
-        ? rows[0].total
-        : (await this.sql.rows<{ total: number }>(SQL.countRooms, [ownerId]))[0].total;
+    let total: number;
+    if (rows.length > 0) {
+      total = rows[0].total;
+    } else {
+      const [count] = await this.sql.rows<{ total: number; callerExists: boolean }>(
+        SQL.countRooms,
+        [ownerId],
+      );
+      if (!count.callerExists) throw new UnauthorizedException('Unauthorized');
+      total = count.total;
+    }
     const items = rows.map(toSummary);
 
     if (query.include === 'messages' && items.length > 0) {
@@ -230,7 +259,7 @@ export class ChatRoomsService {
   /** 2 statements, whatever the number of messages. */
   async findOne(ownerId: string, roomId: string): Promise<ChatRoomResponseDto> {
     const [room] = await this.sql.rows<RoomRow>(SQL.getRoom, [roomId, ownerId]);
-    if (!room) throw new NotFoundException('Chat room not found');
+    if (!room) return this.notFound(ownerId);
     const newest = await this.sql.rows<MessageResponseDto>(SQL.newestMessages, [
       roomId,
       ROOM_MESSAGES_LIMIT + 1,
@@ -247,14 +276,14 @@ export class ChatRoomsService {
     dto: UpdateChatRoomDto,
   ): Promise<ChatRoomSummaryDto> {
     const [row] = await this.sql.rows<SummaryRow>(SQL.renameRoom, [roomId, ownerId, dto.title]);
-    if (!row) throw new NotFoundException('Chat room not found');
+    if (!row) return this.notFound(ownerId);
     return toSummary(row);
   }
 
   /** 1 statement; the room's messages go with it (ON DELETE CASCADE). */
   async remove(ownerId: string, roomId: string): Promise<void> {
     const deleted = await this.sql.rows<{ id: string }>(SQL.deleteRoom, [roomId, ownerId]);
-    if (deleted.length === 0) throw new NotFoundException('Chat room not found');
+    if (deleted.length === 0) return this.notFound(ownerId);
   }
 
   /** 1 statement (see SQL.postMessage). */
@@ -269,7 +298,7 @@ export class ChatRoomsService {
       dto.role ?? 'user',
       dto.content,
     ]);
-    if (!message) throw new NotFoundException('Chat room not found');
+    if (!message) return this.notFound(ownerId);
     return message;
   }
 
@@ -288,7 +317,7 @@ export class ChatRoomsService {
       ownerId,
       cursorId,
     ]);
-    if (!room) throw new NotFoundException('Chat room not found');
+    if (!room) return this.notFound(ownerId);
     if (cursorId && !room.cursorId) {
       throw new BadRequestException('The cursor is not a message of this chat room');
     }
@@ -305,5 +334,18 @@ export class ChatRoomsService {
     if (hasMore) rows.pop();
     // Newest-first reads are turned around: items are always oldest first.
     return { items: query.after ? rows : rows.reverse(), hasMore };
+  }
+
+  /**
+   * A statement found no room of the caller's: 404, or 401 when the caller no longer exists
+   * (their rooms went with them). One more statement, on this path only.
+   */
+  private async notFound(ownerId: string): Promise<never> {
+    const [{ callerExists }] = await this.sql.rows<{ callerExists: boolean }>(SQL.callerExists, [
+      ownerId,
+    ]);
+    throw callerExists
+      ? new NotFoundException('Chat room not found')
+      : new UnauthorizedException('Unauthorized');
   }
 }

@@ -16,13 +16,13 @@ import { UsersService } from './users.service';
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({
   type: ErrorResponseDto,
-  description: 'Missing, invalid or expired token',
+  description: 'Missing, invalid or expired token, or its user was deleted',
 })
 @Controller('users')
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 
-  /** The signed-in user (already loaded by the JWT strategy: no second query). */
+  /** The signed-in user (already loaded by JwtAuthGuard: no second query). */
   @Get('me')
   @ApiOkResponse({ type: UserResponseDto })
   me(@CurrentUser() user: AuthUser): UserResponseDto {

@@ -45,8 +45,8 @@ export class UsersService {
   }
 
   /**
-   * Runs on every authenticated request (the JWT strategy), so it is one prepared statement:
-   * a repository find() costs several times the CPU for the same row.
+   * JwtAuthGuard runs it on every request of a route without @CallerCheckedByQuery(), so it is
+   * one prepared statement: a repository find() costs several times the CPU for the same row.
    */
   async findById(id: string): Promise<AuthUser | null> {
     const [user] = await this.sql.rows<AuthUser>(FIND_BY_ID, [id]);

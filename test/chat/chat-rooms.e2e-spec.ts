@@ -394,5 +394,38 @@ describe('chat rooms (e2e)', () => {
       expect(othersAfter.rows[0].n).toBe(othersBefore.rows[0].n);
       expectErrorBody(await t.http.get('/api/chat-rooms').set(carol.auth), 401);
     });
+
+    // Chat routes do not look the caller up before they run; each must still refuse the token.
+    it('makes their token 401 on every chat route, and nothing changes', async () => {
+      const dave = await registerUser(t.http);
+      const room = await createRoom(t.http, dave);
+      const message = await postMessage(t.http, dave, room.id, 'hello');
+      const bobsRoom = await createRoom(t.http, bob);
+      await t.http.delete('/api/users/me').set(dave.auth).expect(204);
+      const before = await snapshot();
+      const usersBefore = await count('users');
+
+      for (const id of [room.id, bobsRoom.id, MISSING]) {
+        const routes = [
+          t.http.get(`/api/chat-rooms/${id}`),
+          t.http.patch(`/api/chat-rooms/${id}`).send({ title: 'mine now' }),
+          t.http.delete(`/api/chat-rooms/${id}`),
+          t.http.post(`/api/chat-rooms/${id}/messages`).send({ content: 'still here?' }),
+          t.http.get(`/api/chat-rooms/${id}/messages`),
+          t.http.get(`/api/chat-rooms/${id}/messages?before=${message.id}`),
+        ];
+        for (const request of routes) expectErrorBody(await request.set(dave.auth), 401);
+      }
+      for (const request of [
+        t.http.get('/api/chat-rooms'),
+        t.http.get('/api/chat-rooms?include=messages&offset=5'),
+        t.http.post('/api/chat-rooms').send({ title: 'a new start' }),
+        t.http.post('/api/chat-rooms').send({}),
+      ]) {
+        expectErrorBody(await request.set(dave.auth), 401);
+      }
+      expect(await snapshot()).toEqual(before);
+      expect(await count('users')).toBe(usersBefore);
+    });
   });
 });

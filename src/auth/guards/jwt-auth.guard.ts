@@ -1,27 +1,42 @@
 import { ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
+import { UsersService } from '../../users/users.service';
+import type { AuthUser, TokenCaller } from '../auth-user';
+import { CALLER_CHECKED_BY_QUERY_KEY } from '../decorators/caller-checked-by-query.decorator';
 import { IS_PUBLIC_KEY } from '../decorators/public.decorator';
 
-/** Registered globally (APP_GUARD): every route needs a valid token unless marked @Public(). */
+/**
+ * Registered globally (APP_GUARD): every route needs a valid token unless marked @Public(), and
+ * the token's user must still exist: looked up here, unless the route is
+ * @CallerCheckedByQuery().
+ */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard('jwt') {
-  constructor(private readonly reflector: Reflector) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly users: UsersService,
+  ) {
     super();
   }
 
-  override canActivate(context: ExecutionContext) {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    return isPublic ? true : super.canActivate(context);
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
+    await super.canActivate(context);
+    if (this.reflector.getAllAndOverride<boolean>(CALLER_CHECKED_BY_QUERY_KEY, targets)) {
+      return true;
+    }
+    const request = context.switchToHttp().getRequest<{ user: TokenCaller | AuthUser }>();
+    const user = await this.users.findById(request.user.id);
+    if (!user) throw new UnauthorizedException('Unauthorized');
+    request.user = user;
+    return true;
   }
 
   /**
-   * One answer for every token failure (none, bad signature, expired, deleted user). An error
-   * is not a token failure: the user look-up failed (database down), so it is passed on to
-   * become a 503 instead of telling a valid client to sign in again.
+   * One answer for every token failure (none, bad signature, expired, not a user id). An error
+   * is not a token failure (the key provider failed): it is passed on as is.
    */
   override handleRequest<TUser>(err: unknown, user: TUser | false): TUser {
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrown as is for the filter
