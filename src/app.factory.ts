@@ -3,12 +3,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
-import { Logger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { toErrorBody } from './common/filters/all-exceptions.filter';
 import { limitJsonDepth } from './common/json-body';
-import { requestId } from './common/logging.module';
+import { createLogger, logRequests, PinoNestLogger, requestId } from './common/logging.module';
 import { AppConfig, buildConfig } from './config/configuration';
 
 /** Bodies above this are refused with 413 before they are parsed. */
@@ -76,16 +75,17 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
       const body = toErrorBody(error);
       void reply.status(body.statusCode).send(body);
     },
-    // Request logs come from nestjs-pino.
+    // Request logs come from one onResponse hook (logRequests), not a child logger per request.
     logger: false,
   });
+  const logger = createLogger(config.app.logLevel, options.logStream);
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, options.logStream),
+    AppModule.forRoot(config, logger),
     adapter,
     // Fastify's own body parsers are used (see limitJsonDepth), not Nest's copies of them.
     { bufferLogs: true, bodyParser: false },
   );
-  app.useLogger(app.get(Logger));
+  app.useLogger(new PinoNestLogger(logger));
   app.flushLogs();
   // Bearer tokens, not cookies: credentials stay off, so no origin can ride a session.
   app.enableCors({
@@ -104,6 +104,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     void reply.header('x-request-id', request.id);
     securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error as Error | undefined));
   });
+  logRequests(fastify, logger);
   limitJsonDepth(fastify);
   setUpSwagger(app);
   await app.init();

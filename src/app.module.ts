@@ -8,7 +8,7 @@ import { ChatModule } from './chat/chat.module';
 import { JwtAuthGuard } from './auth/guards/jwt-auth.guard';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { LoggingModule } from './common/logging.module';
-import type { DestinationStream } from 'pino';
+import type { Logger } from 'pino';
 import type { AppConfig } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
 import { buildTypeOrmOptions } from './database/typeorm-options';
@@ -18,12 +18,12 @@ import { UsersModule } from './users/users.module';
 @Module({})
 export class AppModule {
   /** The configuration is built and validated before the module graph, by createApp(). */
-  static forRoot(config: AppConfig, logStream?: DestinationStream): DynamicModule {
+  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
-        LoggingModule.forRoot(logStream),
+        LoggingModule.forRoot(logger),
         TypeOrmModule.forRootAsync({
           inject: [ConfigService],
           useFactory: (cfg: ConfigService<AppConfig, true>) =>

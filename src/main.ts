@@ -1,7 +1,7 @@
+import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { config as loadDotenv } from 'dotenv';
-import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory';
 import type { AppConfig } from './config/configuration';
 import { prepareRuntime, Runtime } from './config/runtime';
@@ -12,7 +12,7 @@ import { Sql } from './database/sql.service';
  * stop the embedded database, exit 0. A second signal or the timeout exits 1 at once.
  */
 function handleShutdown(app: NestFastifyApplication, runtime: Runtime, timeoutMs: number): void {
-  const logger = app.get(Logger);
+  const logger = new Logger('Shutdown');
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (closing) {
@@ -37,7 +37,7 @@ function handleShutdown(app: NestFastifyApplication, runtime: Runtime, timeoutMs
       .then(
         () => process.exit(0),
         (error: unknown) => {
-          logger.error({ errType: (error as Error)?.name }, 'Shutdown failed');
+          logger.error(`Shutdown failed: ${(error as Error)?.name ?? 'unknown error'}`);
           process.exit(1);
         },
       );
@@ -68,7 +68,7 @@ async function bootstrap(): Promise<void> {
       .get('app', { infer: true });
     handleShutdown(app, runtime, shutdownTimeoutMs);
     await app.listen({ port, host });
-    app.get(Logger).log(`Listening on http://${host}:${port}/api (docs at /api/docs)`);
+    new Logger('Main').log(`Listening on http://${host}:${port}/api (docs at /api/docs)`);
   } catch (error) {
     await app?.close().catch(() => undefined);
     await runtime.stop().catch(() => undefined);

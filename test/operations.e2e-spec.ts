@@ -1,4 +1,6 @@
 import { startTestApp, TestApp } from './helpers/app';
+import { LogCapture } from './helpers/leaks';
+import { registerUser } from './factories/users';
 
 describe('operations (e2e)', () => {
   let t: TestApp;
@@ -21,6 +23,44 @@ describe('operations (e2e)', () => {
       .set('x-request-id', 'a b\u00ff<script>')
       .expect(200);
     expect(hostile.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('logs one line per request: id, method, path, status, address and time, no headers', async () => {
+    const logs = new LogCapture();
+    const logged = await startTestApp({}, { logStream: logs.stream });
+    try {
+      const user = await registerUser(logged.http);
+      await logged.http.get('/api/chat-rooms?limit=5').set(user.auth).set('x-request-id', 'op-1');
+      await logged.http
+        .get('/api/chat-rooms/not-a-uuid')
+        .set(user.auth)
+        .set('x-request-id', 'op-2');
+      const lines = logs.lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.msg === 'request completed');
+      const byId = (id: string) => lines.filter((line) => (line.req as { id: string }).id === id);
+
+      expect(byId('op-1')).toEqual([
+        expect.objectContaining({
+          level: 30,
+          req: {
+            id: 'op-1',
+            method: 'GET',
+            url: '/api/chat-rooms?limit=5',
+            remoteAddress: expect.any(String),
+          },
+          res: { statusCode: 200 },
+          responseTime: expect.any(Number),
+        }),
+      ]);
+      expect(byId('op-2')).toEqual([
+        expect.objectContaining({ level: 40, res: { statusCode: 400 } }),
+      ]);
+      expect(logs.text).not.toContain(user.token);
+      expect(logs.text).not.toMatch(/authorization|user-agent/i);
+    } finally {
+      await logged.close();
+    }
   });
 
   it('serves Swagger UI and an OpenAPI document with bearer auth on protected routes', async () => {

@@ -1,8 +1,9 @@
 import { STATUS_CODES } from 'node:http';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { PinoLogger } from 'nestjs-pino';
+import type { Logger } from 'pino';
 import { QueryFailedError } from 'typeorm';
+import { InjectLogger } from '../logging.module';
 
 export interface ErrorBody {
   statusCode: number;
@@ -86,9 +87,7 @@ export function toErrorBody(exception: unknown): ErrorBody {
 
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
-  constructor(private readonly logger: PinoLogger) {
-    logger.setContext(AllExceptionsFilter.name);
-  }
+  constructor(@InjectLogger() private readonly logger: Logger) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
@@ -100,7 +99,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
       // Name and code only: messages of driver errors can quote SQL or parameters.
       const err = exception as { name?: unknown; code?: unknown };
       this.logger.error(
-        { errType: err?.name, errCode: sqlState(exception) ?? err?.code, status: body.statusCode },
+        {
+          context: AllExceptionsFilter.name,
+          reqId: request.id,
+          errType: err?.name,
+          errCode: sqlState(exception) ?? err?.code,
+          status: body.statusCode,
+        },
         `${request.method} ${request.routeOptions?.url ?? 'unmatched route'} failed`,
       );
     }
