@@ -167,6 +167,10 @@ describe('auth and users (e2e)', () => {
       beforeAll(async () => {
         user = await registerUser(t.http);
         reference = (await t.http.get('/api/users/me')).body;
+        // Verified tokens are remembered: the genuine one is used first, so the forgeries below
+        // (the tampered payload keeps its signature) meet a warm cache.
+        await t.http.get('/api/users/me').set(user.auth).expect(200);
+        await t.http.get('/api/chat-rooms').set(user.auth).expect(200);
       });
 
       const cases: [string, () => Record<string, string>][] = [
@@ -228,6 +232,18 @@ describe('auth and users (e2e)', () => {
         const res = await t.http.get('/api/users/me').set(headers());
         expectErrorBody(res, 401);
         expect(res.body).toEqual(reference);
+        // Chat routes skip the user look-up: the token check alone must refuse it.
+        expect((await t.http.get('/api/chat-rooms').set(headers())).body).toEqual(reference);
+      });
+
+      it('a token that was accepted stops working when it expires', async () => {
+        const exp = nowSeconds() + 2;
+        const token = signJwt({ sub: user.id, exp }, { secret: TEST_JWT_SECRET });
+        const auth = { Authorization: `Bearer ${token}` };
+        await t.http.get('/api/chat-rooms').set(auth).expect(200);
+        await new Promise((resolve) => setTimeout(resolve, exp * 1000 + 50 - Date.now()));
+        expectErrorBody(await t.http.get('/api/chat-rooms').set(auth), 401);
+        expectErrorBody(await t.http.get('/api/users/me').set(auth), 401);
       });
 
       it('while the genuine token still works', async () => {

@@ -1,0 +1,37 @@
+/**
+ * Tokens whose signature passport-jwt has already verified, each until its own expiry, so a
+ * client's next requests with the same token skip the HMAC, base64 and JSON work (a tenth of the
+ * CPU of a small read in the benchmark). The key is the whole token: only the exact string that
+ * was verified hits. Bounded: when full, the oldest entry goes.
+ */
+export class VerifiedTokenCache {
+  private readonly entries = new Map<string, { subject: string; expiresAtMs: number }>();
+
+  constructor(
+    private readonly maxEntries = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The token's subject while it is unexpired, else undefined. */
+  get(token: string): string | undefined {
+    const entry = this.entries.get(token);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAtMs <= this.now()) {
+      this.entries.delete(token);
+      return undefined;
+    }
+    return entry.subject;
+  }
+
+  /** Remembers a verified token; `expiresAt` is its `exp` claim (seconds). */
+  set(token: string, subject: string, expiresAt: number): void {
+    if (this.entries.size >= this.maxEntries && !this.entries.has(token)) {
+      this.entries.delete(this.entries.keys().next().value!);
+    }
+    this.entries.set(token, { subject, expiresAtMs: expiresAt * 1000 });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
