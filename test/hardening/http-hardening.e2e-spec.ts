@@ -122,6 +122,37 @@ describe('HTTP hardening (e2e)', () => {
       expect(res.headers['x-powered-by']).toBeUndefined();
     });
 
+    it('sets every helmet header on errors and on every route too', async () => {
+      const headers = [
+        'content-security-policy',
+        'cross-origin-opener-policy',
+        'cross-origin-resource-policy',
+        'origin-agent-cluster',
+        'referrer-policy',
+        'strict-transport-security',
+        'x-content-type-options',
+        'x-dns-prefetch-control',
+        'x-download-options',
+        'x-frame-options',
+        'x-permitted-cross-domain-policies',
+        'x-xss-protection',
+      ];
+      const reference = await t.http.get('/api/health');
+      for (const name of headers) expect(reference.headers[name]).toMatch(/\S/);
+      for (const res of [
+        reference,
+        await t.http.get('/api/chat-rooms').set(user.auth),
+        await t.http.post('/api/chat-rooms').set(user.auth).send({ title: 'headers' }),
+        await t.http.get('/api/chat-rooms'),
+        await t.http.get('/api/nowhere'),
+        await t.http.post('/api/chat-rooms').set(user.auth).send('{"title":'),
+      ]) {
+        for (const name of headers) expect(res.headers[name]).toBe(reference.headers[name]);
+      }
+      expect(reference.headers['x-xss-protection']).toBe('0');
+      expect(reference.headers['referrer-policy']).toBe('no-referrer');
+    });
+
     it('has a CSP under which Swagger UI loads: its scripts are same-origin files', async () => {
       const page = await t.http.get('/api/docs').redirects(1).expect(200);
       const csp: string = page.headers['content-security-policy'];
