@@ -5,7 +5,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { DatabaseError } from 'pg';
-import { Sql, statement } from '../database/sql.service';
+import { Sql, statement as sqlStatement } from '../database/sql.service';
 import {
   ChatRoomPageDto,
   ChatRoomResponseDto,
@@ -43,6 +43,9 @@ const LAST_MESSAGE_JOIN = `
     WHERE m.chat_room_id = r.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
   ) lm ON true`;
 const LAST_MESSAGE = `lm.id AS "lmId", lm.role AS "lmRole", lm.content AS "lmContent", lm.created_at AS "lmCreatedAt"`;
+
+// Timestamps leave PostgreSQL as the ISO strings the API answers with: no Date in between.
+const statement = (name: string, text: string) => sqlStatement(name, text, { isoTimestamps: true });
 
 /** Exported for bench/history.ts, which has PostgreSQL EXPLAIN these very statements. */
 export const SQL = {
@@ -170,8 +173,8 @@ interface RoomRow {
   id: string;
   title: string;
   ownerId: string;
-  createdAt: Date;
-  updatedAt: Date;
+  createdAt: string;
+  updatedAt: string;
 }
 
 interface SummaryRow extends RoomRow {
@@ -179,7 +182,7 @@ interface SummaryRow extends RoomRow {
   lmId: string | null;
   lmRole: MessageResponseDto['role'] | null;
   lmContent: string | null;
-  lmCreatedAt: Date | null;
+  lmCreatedAt: string | null;
 }
 
 function toSummary(row: SummaryRow): ChatRoomSummaryDto {

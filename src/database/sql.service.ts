@@ -2,11 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
+import { ISO_TIMESTAMP_TYPES } from './iso-timestamps';
 
 /** A statement PostgreSQL parses and plans once per connection, then only executes. */
 export interface Statement {
   name: string;
   text: string;
+  /** Type parsers of its results; node-postgres' defaults when absent. */
+  types?: typeof ISO_TIMESTAMP_TYPES;
 }
 
 /**
@@ -36,15 +39,26 @@ export class Sql {
   }
 
   async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
-    const result = await this.pool.query({ name: statement.name, text: statement.text, values });
+    const result = await this.pool.query({ ...statement, values });
     return result.rows as T[];
   }
 }
 
-/** Declares a named statement; names must be unique (checked at start-up). */
+/**
+ * Declares a named statement; names must be unique (checked at start-up). With `isoTimestamps`,
+ * its timestamptz columns arrive as the API's ISO strings instead of Date objects.
+ */
 const declared = new Set<string>();
-export function statement(name: string, text: string): Statement {
+export function statement(
+  name: string,
+  text: string,
+  options: { isoTimestamps?: boolean } = {},
+): Statement {
   if (declared.has(name)) throw new Error(`Duplicate SQL statement name: ${name}`);
   declared.add(name);
-  return { name, text: text.replace(/\s+/g, ' ').trim() };
+  return {
+    name,
+    text: text.replace(/\s+/g, ' ').trim(),
+    ...(options.isoTimestamps && { types: ISO_TIMESTAMP_TYPES }),
+  };
 }

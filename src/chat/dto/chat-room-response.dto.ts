@@ -9,9 +9,11 @@ class ChatRoomBaseDto {
   /** @example "0b8f7e5c-2f7a-4d2e-9c43-5d2f3c9e8a11" */
   ownerId: string;
   /** @example "2026-01-31T12:00:00.000Z" */
-  createdAt: Date;
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
   /** The newest message's createdAt (or the last rename). @example "2026-01-31T12:05:00.000Z" */
-  updatedAt: Date;
+  @ApiProperty({ format: 'date-time' })
+  updatedAt: string;
 }
 
 export class ChatRoomResponseDto extends ChatRoomBaseDto {

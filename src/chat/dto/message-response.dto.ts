@@ -11,7 +11,8 @@ export class MessageResponseDto {
   /** @example "What should I see in Lisbon in two days?" */
   content: string;
   /** @example "2026-01-31T12:00:00.000Z" */
-  createdAt: Date;
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
 }
 
 export class MessagePageDto {

@@ -1,0 +1,22 @@
+import { isoTimestamp } from './iso-timestamps';
+
+describe('isoTimestamp', () => {
+  it.each([
+    ['2026-01-31 12:00:00+00', '2026-01-31T12:00:00.000Z'],
+    ['2026-01-31 12:00:00.1+00', '2026-01-31T12:00:00.100Z'],
+    ['2026-01-31 12:00:00.12+00', '2026-01-31T12:00:00.120Z'],
+    ['2026-01-31 12:00:00.123+00', '2026-01-31T12:00:00.123Z'],
+    ['1999-12-31 23:59:59.999+00', '1999-12-31T23:59:59.999Z'],
+  ])('moves %s into the API form', (text, iso) => {
+    expect(isoTimestamp(text)).toBe(iso);
+    expect(isoTimestamp(text)).toBe(new Date(iso).toISOString());
+  });
+
+  it.each([
+    ['another session time zone', '2026-01-31 14:00:00.5+02', '2026-01-31T12:00:00.500Z'],
+    ['a half-hour offset', '2026-01-31 17:30:00+05:30', '2026-01-31T12:00:00.000Z'],
+    ['microseconds', '2026-01-31 12:00:00.123456+00', '2026-01-31T12:00:00.123Z'],
+  ])('handles %s', (_case, text, iso) => {
+    expect(isoTimestamp(text)).toBe(iso);
+  });
+});
