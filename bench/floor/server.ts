@@ -17,6 +17,7 @@
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { argon2id, hash, verify } from 'argon2';
 import { pg, PgDatabaseError, PgQueryConfig, PgResult } from '../lib/deps';
+import { ISO_TIMESTAMP_TYPES } from '../../src/database/iso-timestamps';
 import { Jwt } from './jwt';
 import { buildSql, ROOM_MESSAGES_MAX, SCHEMA_PROBE, SchemaFeatures, Sql, Statement } from './sql';
 import {
@@ -77,8 +78,14 @@ const jwt = new Jwt(config.jwtSecret, config.jwtExpiresIn);
 let SQL: Sql;
 
 /** Runs a named (prepared) statement. */
+// Timestamps arrive as ISO strings, as in the app: the same driver-level type parser.
 function run<R>(statement: Statement, values: unknown[]): Promise<PgResult<R>> {
-  const query: PgQueryConfig = { name: statement.name, text: statement.text, values };
+  const query: PgQueryConfig = {
+    name: statement.name,
+    text: statement.text,
+    values,
+    types: ISO_TIMESTAMP_TYPES,
+  };
   return pool.query<R>(query);
 }
 
@@ -90,15 +97,15 @@ interface UserRow {
   id: string;
   email: string;
   display_name: string | null;
-  created_at: Date;
+  created_at: string;
 }
 
 interface RoomRow {
   id: string;
   title: string;
   owner_id: string;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 interface MessageRow {
@@ -106,7 +113,7 @@ interface MessageRow {
   chat_room_id: string;
   role: string;
   content: string;
-  created_at: Date;
+  created_at: string;
 }
 
 interface ListRow extends RoomRow {
@@ -115,7 +122,7 @@ interface ListRow extends RoomRow {
   lm_id: string | null;
   lm_role: string;
   lm_content: string;
-  lm_created_at: Date;
+  lm_created_at: string;
 }
 
 const toUser = (u: UserRow) => ({

@@ -4,7 +4,8 @@
  * floor's process — tens of MB of RSS the app (run from dist/) does not carry — and skew the
  * memory comparison. The output stays out of the repository, where ESLint and Prettier would
  * trip over it; the children find their packages through NODE_PATH (see NODE_PATH below).
- * Relative imports are followed, so only what the entry points need is built.
+ * Relative imports are followed, so only what the entry points need is built; the output keeps
+ * the repository's layout, so an import of the app's own plain helpers (src/) works too.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import * as ts from 'typescript';
 
 export const BENCH_DIR = resolve(__dirname, '..');
+const REPO_DIR = resolve(BENCH_DIR, '..');
 
 /** Where the compiled files resolve `pg`, `argon2` and `autocannon` from. */
 export const NODE_PATH = resolve(BENCH_DIR, '..', 'node_modules');
@@ -54,7 +56,7 @@ export function buildEntryPoints(entries: string[]): Build {
         }),
       );
     }
-    const out = join(dir, relative(BENCH_DIR, file)).replace(/\.ts$/, '.js');
+    const out = join(dir, relative(REPO_DIR, file)).replace(/\.ts$/, '.js');
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, outputText);
     outputs.set(relative(BENCH_DIR, file), out);

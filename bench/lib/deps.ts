@@ -19,6 +19,8 @@ export interface PgQueryConfig {
   name?: string;
   text: string;
   values?: unknown[];
+  /** Result type parsers (node-postgres' `CustomTypesConfig`). */
+  types?: unknown;
 }
 
 export interface PgResult<R> {
