@@ -1,3 +1,4 @@
+import './v8-flags';
 import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
