@@ -96,6 +96,7 @@ export const SQL = {
     `SELECT ${ROOM} FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2`,
   ),
 
+  // A room's embedded messages and the first message page (no cursor) both read the newest.
   newestMessages: statement(
     'chat.newestMessages',
     `
@@ -145,12 +146,6 @@ export const SQL = {
     WHERE r.id = $1 AND r.owner_id = $2`,
   ),
 
-  pageNewest: statement(
-    'chat.pageNewest',
-    `
-    SELECT ${MESSAGE} FROM messages m WHERE m.chat_room_id = $1
-    ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
-  ),
   pageBefore: statement(
     'chat.pageBefore',
     `
@@ -327,7 +322,7 @@ export class ChatRoomsService {
 
     const take = query.limit + 1;
     const rows = !cursorId
-      ? await this.sql.rows<MessageResponseDto>(SQL.pageNewest, [roomId, take])
+      ? await this.sql.rows<MessageResponseDto>(SQL.newestMessages, [roomId, take])
       : await this.sql.rows<MessageResponseDto>(query.before ? SQL.pageBefore : SQL.pageAfter, [
           roomId,
           take,
