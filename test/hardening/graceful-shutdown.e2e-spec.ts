@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expectNoLeaks } from '../helpers/leaks';
-import { freePort } from '../helpers/ports';
+import { freePort } from '../../bench/lib/net';
 
 const ROOT = resolve(__dirname, '../..');
 // Keep-alive connections, as browsers use; destroyed at the end so Jest can exit.
