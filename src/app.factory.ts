@@ -85,9 +85,12 @@ function setUpSwagger(app: NestFastifyApplication): void {
  */
 export async function createApp(options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
   const config: AppConfig = buildConfig({ ...process.env, ...options.env });
+  const hops = config.app.trustProxyHops;
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: config.app.trustProxyHops > 0 ? config.app.trustProxyHops : false,
+    // The nearest `hops` addresses are trusted proxies. Fastify 5.12 no longer counts hops
+    // when given a number (it trusts none), so the count is a function.
+    trustProxy: hops > 0 ? (_address: string, hop: number) => hop < hops : false,
     genReqId: requestId,
     // Errors Fastify raises before routing (a malformed %-escape in the path) get our body too.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
