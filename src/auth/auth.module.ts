@@ -8,6 +8,7 @@ import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JWT_ALGORITHM, JwtStrategy } from './jwt.strategy';
 import { PasswordService } from './password.service';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 @Module({
   imports: [
@@ -26,6 +27,13 @@ import { PasswordService } from './password.service';
     }),
   ],
   controllers: [AuthController],
-  providers: [AuthService, PasswordService, JwtStrategy],
+  providers: [
+    AuthService,
+    PasswordService,
+    JwtStrategy,
+    // One cache for the strategy, which fills it, and JwtAuthGuard, which reads it.
+    { provide: VerifiedTokenCache, useFactory: () => new VerifiedTokenCache() },
+  ],
+  exports: [VerifiedTokenCache],
 })
 export class AuthModule {}

@@ -11,19 +11,25 @@ import { VerifiedTokenCache } from './verified-token-cache';
 
 export const JWT_ALGORITHM = 'HS256';
 
-const bearerToken = ExtractJwt.fromAuthHeaderAsBearerToken();
+const extractBearerToken = ExtractJwt.fromAuthHeaderAsBearerToken();
+
+/** The token of an `Authorization: Bearer` header, exactly as passport-jwt reads it. */
+export function bearerToken(request: IncomingMessage | { headers: IncomingMessage['headers'] }) {
+  return extractBearerToken(request as Parameters<typeof extractBearerToken>[0]);
+}
 
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy) {
-  private readonly verified = new VerifiedTokenCache();
-
-  constructor(config: ConfigService<AppConfig, true>) {
+  constructor(
+    config: ConfigService<AppConfig, true>,
+    private readonly verified: VerifiedTokenCache,
+  ) {
     // A KeyObject, not the string: jsonwebtoken otherwise tries createPublicKey() on the
     // secret, fails, and builds a secret key, on every request (a sixth of the CPU of a read).
     // passport-jwt hands the key to jsonwebtoken as is; its types only name string | Buffer.
     const key = createSecretKey(Buffer.from(config.get('auth.jwtSecret', { infer: true })));
     super({
-      jwtFromRequest: bearerToken,
+      jwtFromRequest: extractBearerToken,
       secretOrKeyProvider: (_request, _token, done) => done(null, key as unknown as Buffer),
       // Pinned: a token may not choose its own algorithm (`none`, RS256 with our secret as key).
       algorithms: [JWT_ALGORITHM],
@@ -33,24 +39,13 @@ export class JwtStrategy extends PassportStrategy(Strategy) {
   }
 
   /**
-   * A token passport-jwt verified before (the very same string) is accepted until its expiry
-   * without verifying it again; every other goes through passport-jwt. `this` is passport's
-   * per-request copy of the strategy, which carries success().
-   */
-  override authenticate(req: IncomingMessage, options?: unknown): void {
-    const token = bearerToken(req as Parameters<typeof bearerToken>[0]);
-    const subject = token ? this.verified.get(token) : undefined;
-    if (subject !== undefined) return this.success({ id: subject } satisfies TokenCaller);
-    super.authenticate(req as Parameters<Strategy['authenticate']>[0], options);
-  }
-
-  /**
    * Only what the token says (null is a 401). Whether the user still exists is JwtAuthGuard's
-   * look-up, or the route's own statements (see CallerCheckedByQuery).
+   * look-up, or the route's own statements (see CallerCheckedByQuery). The verified token is
+   * remembered, so JwtAuthGuard accepts its next uses without passport.
    */
   validate(req: IncomingMessage, payload: JwtPayload): TokenCaller | null {
     if (typeof payload.sub !== 'string' || !isUUID(payload.sub)) return null;
-    const token = bearerToken(req as Parameters<typeof bearerToken>[0]);
+    const token = bearerToken(req);
     if (token && typeof payload.exp === 'number')
       this.verified.set(token, payload.sub, payload.exp);
     return { id: payload.sub };
