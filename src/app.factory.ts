@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import fastifyCors from '@fastify/cors';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -99,6 +100,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     },
     // Request logs come from one onResponse hook (logRequests), not a child logger per request.
     logger: false,
+    // No Nest middleware here, so no @fastify/middie and its hook on every request.
+    skipMiddie: true,
   });
   const logger = createLogger(config.app.logLevel, options.logStream);
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -109,17 +112,19 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   );
   app.useLogger(new PinoNestLogger(logger));
   app.flushLogs();
-  // Bearer tokens, not cookies: credentials stay off, so no origin can ride a session.
-  app.enableCors({
+  app.setGlobalPrefix('api');
+  const fastify = app.getHttpAdapter().getInstance();
+  // @fastify/cors registered as a plain plugin, not through app.enableCors(): that copies every
+  // reply's CORS headers to the raw response for Nest middleware, which this app has none of.
+  await fastify.register(fastifyCors, {
     origin: config.app.corsOrigins,
+    // Bearer tokens, not cookies: credentials stay off, so no origin can ride a session.
     credentials: false,
     exposedHeaders: ['x-request-id', 'retry-after'],
     maxAge: 600,
     // A bare OPTIONS is answered like a preflight instead of a text/plain 400.
     strictPreflight: false,
   });
-  app.setGlobalPrefix('api');
-  const fastify = app.getHttpAdapter().getInstance();
   // One synchronous hook for the per-request headers: it runs on every request.
   const securityHeaders = helmetHeaders();
   fastify.addHook('onRequest', (request, reply, done) => {
