@@ -16,7 +16,7 @@ type GuardedRequest = { headers: IncomingHttpHeaders; user: TokenCaller | AuthUs
  * the token's user must still exist: looked up here, unless the route is
  * @CallerCheckedByQuery(). A token passport-jwt verified before (the very same string) is
  * accepted until its expiry without passport: its per-request strategy copy and callbacks cost
- * a twentieth of a small write in the benchmark.
+ * about 5 % of the CPU of GET /users/me in the benchmark.
  */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard('jwt') {
