@@ -13,6 +13,7 @@ import { LIST_MESSAGES_PER_ROOM, SQL } from '../src/chat/chat-rooms.service';
 import { createBenchDatabase } from './lib/database';
 import { pg } from './lib/deps';
 import { freePort } from './lib/net';
+import { formatMarkdown } from './lib/report';
 
 const ROOT = resolve(__dirname, '..');
 const SIZES = [10, 10_000];
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
         });
       }
     }
-    report(rows);
+    await report(rows);
   } finally {
     await client.end().catch(() => undefined);
     app.kill('SIGTERM');
@@ -171,7 +172,7 @@ interface PlanNode {
 }
 const scans = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(scans)];
 
-function report(rows: Row[]): void {
+async function report(rows: Row[]): Promise<void> {
   const lines = [
     '# Listing cost against history size',
     '',
@@ -189,10 +190,11 @@ function report(rows: Row[]): void {
     'room against the newest 50 (the cap), five times the bytes.',
     '',
   ];
-  const text = lines.join('\n');
+  const file = join(__dirname, 'results', 'history.md');
+  const text = await formatMarkdown(lines.join('\n'), file);
   mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(join(__dirname, 'results', 'history.md'), text);
-  process.stdout.write(`${text}\n`);
+  writeFileSync(file, text);
+  process.stdout.write(text);
 }
 
 main().catch((error: unknown) => {

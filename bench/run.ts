@@ -30,6 +30,7 @@ import { canonical, firstDifference, shape } from './lib/parity';
 import { ProcessProbe } from './lib/proc';
 import {
   aggregate,
+  formatMarkdown,
   Environment,
   markdownReport,
   Measurement,
@@ -142,18 +143,6 @@ function environment(db: BenchDatabase): Environment {
       : 'DATABASE_URL server, fresh database',
     gitCommit,
   };
-}
-
-/** The repository's own Prettier style, so that `prettier --check .` accepts the report. */
-async function formatMarkdown(markdown: string): Promise<string> {
-  try {
-    const prettier = await import('prettier');
-    const file = join(RESULTS_DIR, 'latest.md');
-    const config = (await prettier.resolveConfig(file)) ?? {};
-    return await prettier.format(markdown, { ...config, filepath: file });
-  } catch {
-    return markdown; // prettier is a dev dependency; the report is fine without it
-  }
 }
 
 function appEntry(options: BenchOptions): string {
@@ -314,7 +303,7 @@ async function main(): Promise<number> {
     warnings,
   });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const formatted = await formatMarkdown(report);
+  const formatted = await formatMarkdown(report, join(RESULTS_DIR, 'latest.md'));
   writeFileSync(join(RESULTS_DIR, 'latest.md'), formatted);
   writeFileSync(
     join(RESULTS_DIR, `${stamp}.json`),

@@ -194,3 +194,14 @@ ${markdownTable(input.results, input.targets)}
 - **Overall peak RSS:** ${peak}.
 ${notes.length + input.warnings.length > 0 ? `\n**Notes**\n\n${[...input.warnings, ...notes].map((n) => `- ${n}`).join('\n')}\n` : ''}`;
 }
+
+/** The repository's own Prettier style for a report at `file`, so `prettier --check .` accepts it. */
+export async function formatMarkdown(markdown: string, file: string): Promise<string> {
+  try {
+    const prettier = await import('prettier');
+    const config = (await prettier.resolveConfig(file)) ?? {};
+    return await prettier.format(markdown, { ...config, filepath: file });
+  } catch {
+    return markdown; // prettier is a dev dependency; the report is fine without it
+  }
+}
