@@ -40,6 +40,14 @@ describe('HTTP hardening (e2e)', () => {
       expectErrorBody(res, 400);
     });
 
+    /** Sends `payload` as the JSON text it is, not re-serialised by supertest. */
+    const postRawRoom = (payload: string) =>
+      t.http
+        .post('/api/chat-rooms')
+        .set(user.auth)
+        .set('content-type', 'application/json')
+        .send(payload);
+
     // Found by the property test: class-transformer recursed until the stack overflowed (500).
     it.each([
       ['deeply nested arrays as a field', `{"title":${deep(50_000)}}`],
@@ -47,11 +55,7 @@ describe('HTTP hardening (e2e)', () => {
       ['deeply nested objects', `{"title":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}`],
     ])('is 400 for %s', async (_case, payload) => {
       const before = await rooms();
-      const res = await t.http
-        .post('/api/chat-rooms')
-        .set(user.auth)
-        .set('content-type', 'application/json')
-        .send(payload);
+      const res = await postRawRoom(payload);
       expectErrorBody(res, 400);
       expect(await rooms()).toBe(before);
     });
@@ -60,11 +64,7 @@ describe('HTTP hardening (e2e)', () => {
       ['__proto__', '{"title":"x","__proto__":{"polluted":true}}'],
       ['constructor.prototype', '{"title":"x","constructor":{"prototype":{"polluted":true}}}'],
     ])('rejects a %s key and pollutes nothing', async (_case, payload) => {
-      const res = await t.http
-        .post('/api/chat-rooms')
-        .set(user.auth)
-        .set('content-type', 'application/json')
-        .send(payload);
+      const res = await postRawRoom(payload);
       expectErrorBody(res, 400);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
