@@ -20,6 +20,7 @@ export interface AuthSection {
 export interface DatabaseSection {
   url: string;
   poolSize: number;
+  pipelineConnections: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
 }
@@ -66,6 +67,7 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
     database: {
       url: env.DATABASE_URL,
       poolSize: env.DB_POOL_SIZE,
+      pipelineConnections: env.DB_PIPELINE_CONNECTIONS,
       connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     },

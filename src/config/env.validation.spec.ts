@@ -12,6 +12,8 @@ describe('validateEnv', () => {
       JWT_EXPIRES_IN: 3600,
       AUTH_RATE_LIMIT: 10,
       EMBEDDED_PG_PORT: 54329,
+      DB_POOL_SIZE: 10,
+      DB_PIPELINE_CONNECTIONS: 2,
     });
   });
 
@@ -32,6 +34,7 @@ describe('validateEnv', () => {
     [{ DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL'],
     [{ CORS_ORIGINS: 'not a url' }, 'CORS_ORIGINS'],
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
+    [{ DB_PIPELINE_CONNECTIONS: '17' }, 'DB_PIPELINE_CONNECTIONS'],
   ])('rejects %j with one line naming %s', (raw, variable) => {
     let message = '';
     try {

@@ -102,6 +102,13 @@ export class EnvironmentVariables {
   @Max(200)
   DB_POOL_SIZE = 10;
 
+  /** Connections beside the pool on which concurrent requests' statements share round trips. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(16)
+  DB_PIPELINE_CONNECTIONS = 2;
+
   @Transform(toInt)
   @IsInt()
   @Min(100)

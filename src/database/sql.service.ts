@@ -1,8 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/configuration';
 import { ISO_TIMESTAMP_TYPES } from './iso-timestamps';
+import { PipelinedConnections } from './pipelined-connections';
+import { pgConnectionOptions } from './typeorm-options';
 
 /** A statement PostgreSQL parses and plans once per connection, then only executes. */
 export interface Statement {
@@ -13,16 +17,37 @@ export interface Statement {
 }
 
 /**
- * Runs the hot-path statements as named prepared statements on TypeORM's own pool (same
- * connections, limits and timeouts). TypeORM cannot name statements, and its query runner
+ * Runs the hot-path statements as named prepared statements, on a few pipelined connections
+ * (DB_PIPELINE_CONNECTIONS) where concurrent requests share round trips, or else on TypeORM's
+ * own pool (same limits and timeouts). TypeORM cannot name statements, and its query runner
  * per call costs more than the statement itself for the small reads of this API.
  */
 @Injectable()
-export class Sql {
+export class Sql implements OnModuleInit, OnModuleDestroy {
   private readonly pool: Pool;
+  private readonly pipeline: PipelinedConnections;
+  private readonly logger = new Logger('Database');
 
-  constructor(@InjectDataSource() dataSource: DataSource) {
+  constructor(@InjectDataSource() dataSource: DataSource, config: ConfigService<AppConfig, true>) {
     this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+    const db = config.get('database', { infer: true });
+    this.pipeline = new PipelinedConnections(pgConnectionOptions(db), {
+      connections: db.pipelineConnections,
+      // Name and code only, as for failed requests: driver messages can quote too much.
+      onError: (error) => {
+        const code = (error as { code?: unknown }).code;
+        const suffix = typeof code === 'string' ? ` (${code})` : '';
+        this.logger.warn(`Pipelined connection failed: ${error.name}${suffix}`);
+      },
+    });
+  }
+
+  onModuleInit(): void {
+    this.pipeline.open();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.pipeline.close();
   }
 
   /**
@@ -31,7 +56,10 @@ export class Sql {
    * the pool is closed under them.
    */
   async settle(intervalMs = 20): Promise<void> {
-    const busy = () => this.pool.totalCount > this.pool.idleCount || this.pool.waitingCount > 0;
+    const busy = () =>
+      this.pool.totalCount > this.pool.idleCount ||
+      this.pool.waitingCount > 0 ||
+      this.pipeline.inFlight > 0;
     for (let quiet = 0; quiet < 2;) {
       quiet = busy() ? 0 : quiet + 1;
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
@@ -39,7 +67,8 @@ export class Sql {
   }
 
   async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
-    const result = await this.pool.query({ ...statement, values });
+    const config = { ...statement, values };
+    const result = await (this.pipeline.query(config) ?? this.pool.query(config));
     return result.rows as T[];
   }
 }

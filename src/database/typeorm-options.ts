@@ -1,14 +1,18 @@
+import type { ClientConfig } from 'pg';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseSection } from '../config/configuration';
 import { entities } from './entities';
 import { migrations } from './migrations';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
+/** What the connections need; the pipelined connections' count is Sql's business. */
+type ConnectionSettings = Omit<DatabaseSection, 'pipelineConnections'>;
+
 /**
  * The one place TypeORM options are built: the app (TypeOrmModule.forRootAsync) and the
  * migration CLI (ormconfig.ts) both call it, so they cannot drift apart.
  */
-export function buildTypeOrmOptions(db: DatabaseSection): DataSourceOptions {
+export function buildTypeOrmOptions(db: ConnectionSettings): DataSourceOptions {
   return {
     type: 'postgres',
     url: db.url,
@@ -20,19 +24,33 @@ export function buildTypeOrmOptions(db: DatabaseSection): DataSourceOptions {
     namingStrategy: new SnakeNamingStrategy(),
     // gen_random_uuid() is built into PostgreSQL 13+; uuid-ossp would need an extension.
     uuidExtension: 'pgcrypto',
-    applicationName: 'chat-backend',
+    applicationName: APPLICATION_NAME,
     poolSize: db.poolSize,
     connectTimeoutMS: db.connectTimeoutMs,
     extra: {
-      // node-postgres Pool options: fail fast instead of queueing forever when the database
-      // is down or overloaded, and never leave a transaction holding locks.
+      ...pgConnectionOptions(db),
+      // node-postgres Pool options.
       max: db.poolSize,
-      connectionTimeoutMillis: db.connectTimeoutMs,
       idleTimeoutMillis: 30_000,
-      statement_timeout: db.statementTimeoutMs,
-      query_timeout: db.statementTimeoutMs + 1000,
-      idle_in_transaction_session_timeout: db.statementTimeoutMs * 2,
-      keepAlive: true,
     },
+  };
+}
+
+const APPLICATION_NAME = 'chat-backend';
+
+/**
+ * What every connection of the app shares, the pool's and the pipelined ones (Sql): fail fast
+ * instead of waiting forever when the database is down or overloaded, and never leave a
+ * transaction holding locks.
+ */
+export function pgConnectionOptions(db: ConnectionSettings): ClientConfig {
+  return {
+    connectionString: db.url,
+    application_name: APPLICATION_NAME,
+    connectionTimeoutMillis: db.connectTimeoutMs,
+    statement_timeout: db.statementTimeoutMs,
+    query_timeout: db.statementTimeoutMs + 1000,
+    idle_in_transaction_session_timeout: db.statementTimeoutMs * 2,
+    keepAlive: true,
   };
 }

@@ -1,0 +1,131 @@
+import { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, QueryResult } from 'pg';
+import { PipelinedConnections } from '../../src/database/pipelined-connections';
+import { createTestDatabase } from '../helpers/database';
+
+/** The pipelined connections against a real PostgreSQL (no HTTP: this is the layer under Sql). */
+describe('pipelined connections (e2e)', () => {
+  let db: { url: string; drop(): Promise<void> };
+  let admin: Client;
+  const open: PipelinedConnections[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    admin = new Client({ connectionString: db.url });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((p) => p.close()));
+    await admin.end();
+    await db.drop();
+  });
+
+  async function connected(
+    options: Partial<ConstructorParameters<typeof PipelinedConnections>[1]> = {},
+  ): Promise<PipelinedConnections> {
+    const pipeline = new PipelinedConnections(
+      { connectionString: db.url },
+      { connections: 1, ...options },
+    );
+    open.push(pipeline);
+    pipeline.open();
+    await until(() => pipeline.query({ text: 'SELECT 1' }));
+    return pipeline;
+  }
+
+  /** Retries `attempt` until a pipelined connection takes it. */
+  async function until(attempt: () => Promise<QueryResult> | undefined): Promise<QueryResult> {
+    for (let waited = 0; waited < 5000; waited += 20) {
+      const result = attempt();
+      if (result) return result;
+      await sleep(20);
+    }
+    throw new Error('no pipelined connection came up');
+  }
+
+  const backendPid = async (pipeline: PipelinedConnections) =>
+    (await pipeline.query({ text: 'SELECT pg_backend_pid() AS pid' })!).rows[0].pid as number;
+
+  it('sends the statements of one turn of the event loop in one write, each with its answer', async () => {
+    const pipeline = await connected();
+    const writes = [
+      jest.spyOn(Socket.prototype as unknown as { _write: () => void }, '_write'),
+      jest.spyOn(Socket.prototype as unknown as { _writev: () => void }, '_writev'),
+    ];
+    try {
+      const pending = Array.from({ length: 20 }, (_, i) =>
+        pipeline.query({ name: 'echo', text: 'SELECT $1::int AS n', values: [i] }),
+      );
+      expect(pending.every(Boolean)).toBe(true);
+      const results = await Promise.all(pending as Promise<QueryResult>[]);
+      expect(results.map((r) => r.rows[0].n)).toEqual([...Array(20).keys()]);
+      expect(writes.reduce((sum, spy) => sum + spy.mock.calls.length, 0)).toBe(1);
+    } finally {
+      writes.forEach((spy) => spy.mockRestore());
+    }
+  });
+
+  it('fails a statement alone: the ones around it still succeed', async () => {
+    const pipeline = await connected();
+    const outcomes = await Promise.allSettled([
+      pipeline.query({ text: 'SELECT 1 AS n' })!,
+      pipeline.query({ text: 'SELECT 1 / 0 AS n' })!,
+      pipeline.query({ text: 'SELECT 3 AS n' })!,
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: '22012' });
+    expect((outcomes[2] as PromiseFulfilledResult<QueryResult>).value.rows).toEqual([{ n: 3 }]);
+  });
+
+  it('hands over to the pool while a lost connection is replaced, then reconnects', async () => {
+    const errors: Error[] = [];
+    const pipeline = await connected({ retryDelayMs: 200, onError: (e) => errors.push(e) });
+    const before = await backendPid(pipeline);
+
+    await admin.query('SELECT pg_terminate_backend($1)', [before]);
+    for (let waited = 0; waited < 5000 && errors.length === 0; waited += 20) await sleep(20);
+    expect(errors).toMatchObject([{ code: '57P01' }]);
+    expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
+
+    const after = (await until(() => pipeline.query({ text: 'SELECT pg_backend_pid() AS pid' })))
+      .rows[0].pid as number;
+    expect(after).not.toBe(before);
+  });
+
+  it('takes at most maxInFlight statements per connection, spread over the least busy', async () => {
+    const pipeline = await connected({ connections: 2, maxInFlight: 2 });
+    const pids = () =>
+      Array.from({ length: 5 }, () =>
+        pipeline.query({ text: 'SELECT pg_backend_pid() AS pid, pg_sleep(0.02)' }),
+      );
+    let pending = pids();
+    // Until the second connection is up, the first takes what it has room for.
+    const taken = () => pending.filter((p): p is Promise<QueryResult> => p !== undefined);
+    for (let tries = 0; taken().length < 4 && tries < 100; tries++) {
+      await Promise.all(taken());
+      pending = pids();
+    }
+    expect(pending.map(Boolean)).toEqual([true, true, true, true, false]);
+    expect(pipeline.inFlight).toBe(4);
+    const served = (await Promise.all(taken())).map((r) => r.rows[0].pid as number);
+    expect(new Set(served).size).toBe(2);
+    expect(served[0]).toBe(served[2]);
+    expect(served[1]).toBe(served[3]);
+    expect(pipeline.inFlight).toBe(0);
+  });
+
+  it('opens nothing again once closed', async () => {
+    const pipeline = await connected({ retryDelayMs: 0 });
+    const pid = await backendPid(pipeline);
+    await pipeline.close();
+    expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
+    await sleep(100);
+    expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
+    const { rows } = await admin.query(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1',
+      [pid],
+    );
+    expect(rows[0].n).toBe(0);
+  });
+});
