@@ -227,6 +227,7 @@ async function main(): Promise<number> {
               ...baseEnv(),
               ...common,
               AUTH_RATE_LIMIT: '1000000',
+              DB_PIPELINE_CONNECTIONS: String(options.pipelineConnections),
               LOG_LEVEL: 'warn',
               CORS_ORIGINS: 'http://localhost',
             },

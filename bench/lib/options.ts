@@ -37,6 +37,7 @@ export interface BenchOptions {
   databaseUrl: string | undefined;
   appEntry: string | undefined;
   poolSize: number;
+  pipelineConnections: number;
 }
 
 interface NumberSetting {
@@ -190,6 +191,16 @@ const NUMBERS: NumberSetting[] = [
     min: 1,
     max: 200,
     help: 'DB pool size of both servers (DB_POOL_SIZE)',
+  },
+  {
+    key: 'pipelineConnections',
+    flag: 'pipeline-connections',
+    env: 'BENCH_PIPELINE_CONNECTIONS',
+    normal: 2,
+    quick: 2,
+    min: 0,
+    max: 16,
+    help: "the app's pipelined connections (DB_PIPELINE_CONNECTIONS; 0: pool only, like the floor)",
   },
 ];
 

@@ -189,7 +189,7 @@ ${markdownTable(input.results, input.targets)}
 
 - **Machine:** ${e.cpus} × ${e.cpu}, ${e.memory} RAM, Linux ${e.kernel}; Node ${e.node}; PostgreSQL ${e.postgres} (${e.database}; shared_buffers ${e.postgresSettings.shared_buffers ?? '?'} × 8 kB, fsync ${e.postgresSettings.fsync ?? '?'}, synchronous_commit ${e.postgresSettings.synchronous_commit ?? '?'}).
 - **Data set:** ${int(s.users)} users, ${int(s.rooms)} rooms, ${int(s.messages)} messages (average ${int(s.averageMessageChars)} characters; room sizes ${o.minMessages}–${o.maxMessages}, message sizes ${o.minChars}–${o.maxChars}, log-uniform), database ${int(s.databaseBytes / 1024 / 1024)} MB; seed ${o.seed}.
-- **Load:** autocannon in a separate process, ${o.connections} connections, ${o.warmup} s warm-up + ${o.duration} s measured per scenario and server, ${o.rounds} round(s)${input.targets.length === 2 ? ' alternating app and floor (medians)' : ''}; ${o.tokens} reading and ${o.tokens} writing users' tokens; DB pool ${o.poolSize} for both servers.
+- **Load:** autocannon in a separate process, ${o.connections} connections, ${o.warmup} s warm-up + ${o.duration} s measured per scenario and server, ${o.rounds} round(s)${input.targets.length === 2 ? ' alternating app and floor (medians)' : ''}; ${o.tokens} reading and ${o.tokens} writing users' tokens; DB pool ${o.poolSize} for both servers${input.targets.includes('app') ? `, and ${o.pipelineConnections} pipelined connection(s) beside it for the app (\`DB_PIPELINE_CONNECTIONS\`)` : ''}.
 - **SQL/req:** ${input.sqlCountMethod}.
 - **Overall peak RSS:** ${peak}.
 ${notes.length + input.warnings.length > 0 ? `\n**Notes**\n\n${[...input.warnings, ...notes].map((n) => `- ${n}`).join('\n')}\n` : ''}`;
