@@ -6,6 +6,12 @@ export interface PipelineOptions {
   connections: number;
   /** Most statements a connection carries at once; past that, statements go to the pool. */
   maxInFlight?: number;
+  /**
+   * A connection whose oldest statement has waited this long takes no more until it is answered:
+   * it is stuck behind a lock or a long statement, which must not hold up the statements of
+   * other requests (the pool serves them meanwhile).
+   */
+  stallMs?: number;
   /** After a connection fails, how long before it is tried again (the pool serves meanwhile). */
   retryDelayMs?: number;
   /** Told when a connection that was serving is lost, or a reconnect fails. */
@@ -20,7 +26,8 @@ export interface PipelineOptions {
  * per statement.
  */
 class Lane {
-  inFlight = 0;
+  /** When each statement in flight was sent, oldest first (PostgreSQL answers in order). */
+  private readonly sentAt: number[] = [];
   private client: Client | undefined;
   private socket: Socket | undefined;
   private ready = false;
@@ -30,18 +37,27 @@ class Lane {
 
   constructor(
     private readonly config: ClientConfig,
-    private readonly retryDelayMs: number,
-    private readonly onError: (error: Error) => void,
+    private readonly limits: Required<Omit<PipelineOptions, 'connections'>>,
   ) {}
 
-  /** Connected and below `limit`. A lost or never-opened connection is (re)opened here. */
-  canTake(limit: number): boolean {
-    if (this.ready) return this.inFlight < limit;
-    if (!this.client && !this.closed && Date.now() >= this.retryAt) this.open();
+  get inFlight(): number {
+    return this.sentAt.length;
+  }
+
+  /** Connected, not full and not stalled. A lost or never-opened connection is (re)opened here. */
+  canTake(now: number): boolean {
+    if (this.ready) {
+      const { sentAt } = this;
+      return (
+        sentAt.length === 0 ||
+        (sentAt.length < this.limits.maxInFlight && now - sentAt[0] < this.limits.stallMs)
+      );
+    }
+    if (!this.client && !this.closed && now >= this.retryAt) this.open();
     return false;
   }
 
-  async query(config: QueryConfig): Promise<QueryResult> {
+  async query(config: QueryConfig, now: number): Promise<QueryResult> {
     const client = this.client as Client;
     if (!this.corked && this.socket) {
       const socket = this.socket;
@@ -54,11 +70,11 @@ class Lane {
         socket.uncork();
       });
     }
-    this.inFlight++;
+    this.sentAt.push(now);
     try {
       return await client.query(config);
     } finally {
-      this.inFlight--;
+      this.sentAt.shift();
     }
   }
 
@@ -80,7 +96,7 @@ class Lane {
     // Statements in flight fail with the connection ('Connection terminated unexpectedly'),
     // which the exception filter answers with 503, as it does for the pool.
     client.on('error', (error: Error) => {
-      if (this.client === client) this.onError(error);
+      if (this.client === client) this.limits.onError(error);
       this.retire(client);
     });
     client.on('end', () => this.retire(client));
@@ -89,7 +105,7 @@ class Lane {
         if (this.client === client) this.ready = true;
       },
       (error: Error) => {
-        if (this.client === client) this.onError(error);
+        if (this.client === client) this.limits.onError(error);
         this.retire(client);
       },
     );
@@ -100,7 +116,7 @@ class Lane {
     this.client = undefined;
     this.socket = undefined;
     this.ready = false;
-    this.retryAt = Date.now() + this.retryDelayMs;
+    this.retryAt = Date.now() + this.limits.retryDelayMs;
     void client.end().catch(() => undefined);
   }
 }
@@ -113,30 +129,31 @@ class Lane {
  */
 export class PipelinedConnections {
   private readonly lanes: Lane[];
-  private readonly maxInFlight: number;
 
   constructor(config: ClientConfig, options: PipelineOptions) {
-    const onError = options.onError ?? (() => undefined);
-    const retryDelayMs = options.retryDelayMs ?? 1000;
-    this.maxInFlight = options.maxInFlight ?? 64;
-    this.lanes = Array.from(
-      { length: options.connections },
-      () => new Lane(config, retryDelayMs, onError),
-    );
+    const limits = {
+      maxInFlight: options.maxInFlight ?? 64,
+      stallMs: options.stallMs ?? 50,
+      retryDelayMs: options.retryDelayMs ?? 1000,
+      onError: options.onError ?? (() => undefined),
+    };
+    this.lanes = Array.from({ length: options.connections }, () => new Lane(config, limits));
   }
 
   /** Opens the connections now rather than at the first statement. */
   open(): void {
-    for (const lane of this.lanes) lane.canTake(this.maxInFlight);
+    const now = Date.now();
+    for (const lane of this.lanes) lane.canTake(now);
   }
 
   /** Runs the statement on a pipelined connection; undefined when none can take it now. */
   query(config: QueryConfig): Promise<QueryResult> | undefined {
+    const now = Date.now();
     let best: Lane | undefined;
     for (const lane of this.lanes) {
-      if (lane.canTake(this.maxInFlight) && (!best || lane.inFlight < best.inFlight)) best = lane;
+      if (lane.canTake(now) && (!best || lane.inFlight < best.inFlight)) best = lane;
     }
-    return best?.query(config);
+    return best?.query(config, now);
   }
 
   get inFlight(): number {

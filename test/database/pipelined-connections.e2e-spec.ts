@@ -115,6 +115,18 @@ describe('pipelined connections (e2e)', () => {
     expect(pipeline.inFlight).toBe(0);
   });
 
+  it('gives a connection stuck behind a long statement nothing more until it is answered', async () => {
+    const pipeline = await connected({ stallMs: 50 });
+    const long = pipeline.query({ text: 'SELECT pg_sleep(0.3)' });
+    const behind = pipeline.query({ text: 'SELECT 2 AS n' });
+    expect([long, behind].every(Boolean)).toBe(true);
+    await sleep(120);
+    expect(pipeline.query({ text: 'SELECT 3 AS n' })).toBeUndefined();
+    await long;
+    expect((await behind)!.rows).toEqual([{ n: 2 }]);
+    expect((await pipeline.query({ text: 'SELECT 4 AS n' }))!.rows).toEqual([{ n: 4 }]);
+  });
+
   it('opens nothing again once closed', async () => {
     const pipeline = await connected({ retryDelayMs: 0 });
     const pid = await backendPid(pipeline);
