@@ -122,10 +122,10 @@ class Lane {
 }
 
 /**
- * A few pipelined connections beside the pool, for the short statements of the hot path: under
- * load, the statements of concurrent requests share writes and round trips. Statements go to
- * the least busy connection that is up and has room, and to the pool otherwise, so the pool's
- * limits and connect timeout still apply when PostgreSQL is slow or down.
+ * A few pipelined connections beside the pool, for the single statements of the hot path (Sql):
+ * under load, the statements of concurrent requests share writes and round trips. Statements go
+ * to the least busy connection that is up, not full and not stalled, and to the pool otherwise,
+ * so the pool's limits and connect timeout still apply when PostgreSQL is slow or down.
  */
 export class PipelinedConnections {
   private readonly lanes: Lane[];

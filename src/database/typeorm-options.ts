@@ -5,6 +5,8 @@ import { entities } from './entities';
 import { migrations } from './migrations';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
+const APPLICATION_NAME = 'chat-backend';
+
 /** What the connections need; the pipelined connections' count is Sql's business. */
 type ConnectionSettings = Omit<DatabaseSection, 'pipelineConnections'>;
 
@@ -35,8 +37,6 @@ export function buildTypeOrmOptions(db: ConnectionSettings): DataSourceOptions {
     },
   };
 }
-
-const APPLICATION_NAME = 'chat-backend';
 
 /**
  * What every connection of the app shares, the pool's and the pipelined ones (Sql): fail fast
