@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
@@ -7,6 +8,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
+import { REFRESH_COOKIE } from './auth/session-cookie';
 import { toErrorBody } from './common/filters/all-exceptions.filter';
 import { limitJsonDepth } from './common/json-body';
 import { createLogger, logRequests, PinoNestLogger, requestId } from './common/logging.module';
@@ -68,10 +70,23 @@ function setUpSwagger(app: NestFastifyApplication): void {
       .setTitle('Chat backend API')
       .setDescription(
         'Users keep conversations with an AI: chat rooms and their messages. ' +
-          'Every route except register, login and health needs `Authorization: Bearer <accessToken>`.',
+          'Every route except register, login, refresh, logout and health needs ' +
+          '`Authorization: Bearer <accessToken>` ("Authorize" with the `accessToken` of login). ' +
+          'Refresh and logout use the `refresh_token` cookie that register, login and refresh set: ' +
+          'in this page the browser sends it by itself.',
       )
       .setVersion('1')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .addCookieAuth(
+        REFRESH_COOKIE,
+        {
+          type: 'apiKey',
+          in: 'cookie',
+          name: REFRESH_COOKIE,
+          description: 'HttpOnly: set by register, login and refresh; the browser sends it itself',
+        },
+        REFRESH_COOKIE,
+      )
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, {
@@ -118,13 +133,16 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   // reply's CORS headers to the raw response for Nest middleware, which this app has none of.
   await fastify.register(fastifyCors, {
     origin: config.app.corsOrigins,
-    // Bearer tokens, not cookies: credentials stay off, so no origin can ride a session.
-    credentials: false,
+    // The refresh cookie may ride only with the origins CORS_ORIGINS lists, never with `*`
+    // (or the any-origin default of development).
+    credentials: Array.isArray(config.app.corsOrigins),
     exposedHeaders: ['x-request-id', 'retry-after'],
     maxAge: 600,
     // A bare OPTIONS is answered like a preflight instead of a text/plain 400.
     strictPreflight: false,
   });
+  // Parses the Cookie header (the refresh cookie); cookies are not signed: the token is its own proof.
+  await fastify.register(fastifyCookie);
   // One synchronous hook for the per-request headers: it runs on every request.
   const securityHeaders = helmetHeaders();
   fastify.addHook('onRequest', (request, reply, done) => {

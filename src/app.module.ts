@@ -5,7 +5,9 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
+import { accountTracker, ACCOUNT_THROTTLER } from './auth/guards/auth-throttler.guard';
 import { JwtAuthGuard } from './auth/guards/jwt-auth.guard';
+import { PgThrottlerStorage } from './auth/pg-throttler-storage';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { LoggingModule } from './common/logging.module';
 import type { Logger } from 'pino';
@@ -29,11 +31,21 @@ export class AppModule {
           useFactory: (cfg: ConfigService<AppConfig, true>) =>
             buildTypeOrmOptions(cfg.get('database', { infer: true })),
         }),
+        // Register and login: per client address; login also per account. Counted in
+        // PostgreSQL, so the limits hold across instances.
         ThrottlerModule.forRootAsync({
-          inject: [ConfigService],
-          useFactory: (cfg: ConfigService<AppConfig, true>) => [
-            { ttl: 60_000, limit: cfg.get('auth.rateLimit', { infer: true }) },
-          ],
+          imports: [AuthModule],
+          inject: [ConfigService, PgThrottlerStorage],
+          useFactory: (cfg: ConfigService<AppConfig, true>, storage: PgThrottlerStorage) => {
+            const limit = cfg.get('auth.rateLimit', { infer: true });
+            return {
+              storage,
+              throttlers: [
+                { ttl: 60_000, limit },
+                { name: ACCOUNT_THROTTLER, ttl: 60_000, limit, getTracker: accountTracker },
+              ],
+            };
+          },
         }),
         DatabaseModule,
         UsersModule,

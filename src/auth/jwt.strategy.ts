@@ -39,15 +39,18 @@ export class JwtStrategy extends PassportStrategy(Strategy) {
   }
 
   /**
-   * Only what the token says (null is a 401). Whether the user still exists is JwtAuthGuard's
-   * look-up, or the route's own statements (see CallerCheckedByQuery). The verified token is
+   * Only what the token says (null is a 401): its user and session. Whether the session is live
+   * is JwtAuthGuard's business (RevokedSessions, or its look-up); whether the user still exists
+   * is its look-up, or the route's own statements (see CallerCheckedByQuery). The verified token is
    * remembered, so JwtAuthGuard accepts its next uses without passport.
    */
   validate(req: IncomingMessage, payload: JwtPayload): TokenCaller | null {
     if (typeof payload.sub !== 'string' || !isUUID(payload.sub)) return null;
+    if (typeof payload.sid !== 'string' || !isUUID(payload.sid)) return null;
     const token = bearerToken(req);
-    if (token && typeof payload.exp === 'number')
-      this.verified.set(token, payload.sub, payload.exp);
-    return { id: payload.sub };
+    if (token && typeof payload.exp === 'number') {
+      this.verified.set(token, { subject: payload.sub, sessionId: payload.sid }, payload.exp);
+    }
+    return { id: payload.sub, sessionId: payload.sid };
   }
 }

@@ -13,8 +13,18 @@ export interface AppSection {
 
 export interface AuthSection {
   jwtSecret: string;
-  jwtExpiresIn: number;
   rateLimit: number;
+}
+
+/** Sessions, their tokens and the refresh cookie (src/auth). */
+export interface SessionSection {
+  /** Access-token lifetime, seconds (JWT_EXPIRES_IN). */
+  accessTokenTtlSeconds: number;
+  idleDays: number;
+  maxDays: number;
+  cookieSecure: boolean;
+  /** Origins besides the service's own that may use the cookie routes (CORS_ORIGINS, never `*`). */
+  trustedOrigins: string[];
 }
 
 export interface DatabaseSection {
@@ -28,6 +38,7 @@ export interface DatabaseSection {
 export interface AppConfig {
   app: AppSection;
   auth: AuthSection;
+  session: SessionSection;
   database: DatabaseSection;
 }
 
@@ -49,20 +60,30 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
   if (!env.JWT_SECRET) {
     throw new Error('Invalid configuration: JWT_SECRET is required');
   }
+  const cors = corsOrigins(env);
   return {
     app: {
       nodeEnv: env.NODE_ENV,
       port: env.PORT,
       host: env.HOST ?? (env.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
       logLevel: env.LOG_LEVEL,
-      corsOrigins: corsOrigins(env),
+      corsOrigins: cors,
       trustProxyHops: env.TRUST_PROXY_HOPS,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     },
     auth: {
       jwtSecret: env.JWT_SECRET,
-      jwtExpiresIn: env.JWT_EXPIRES_IN,
       rateLimit: env.AUTH_RATE_LIMIT,
+    },
+    session: {
+      accessTokenTtlSeconds: env.JWT_EXPIRES_IN,
+      idleDays: env.SESSION_IDLE_DAYS,
+      maxDays: env.SESSION_MAX_DAYS,
+      cookieSecure:
+        env.COOKIE_SECURE === undefined
+          ? env.NODE_ENV === 'production'
+          : env.COOKIE_SECURE === 'true',
+      trustedOrigins: Array.isArray(cors) ? cors : [],
     },
     database: {
       url: env.DATABASE_URL,

@@ -9,7 +9,9 @@ describe('validateEnv', () => {
     expect(env).toMatchObject({
       NODE_ENV: 'development',
       PORT: 3000,
-      JWT_EXPIRES_IN: 3600,
+      JWT_EXPIRES_IN: 900,
+      SESSION_IDLE_DAYS: 7,
+      SESSION_MAX_DAYS: 30,
       AUTH_RATE_LIMIT: 10,
       EMBEDDED_PG_PORT: 54329,
       DB_POOL_SIZE: 10,
@@ -30,6 +32,9 @@ describe('validateEnv', () => {
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
     [{ NODE_ENV: 'production' }, 'JWT_SECRET'],
     [{ JWT_EXPIRES_IN: '0' }, 'JWT_EXPIRES_IN'],
+    [{ SESSION_IDLE_DAYS: '0' }, 'SESSION_IDLE_DAYS'],
+    [{ SESSION_MAX_DAYS: 'month' }, 'SESSION_MAX_DAYS'],
+    [{ COOKIE_SECURE: 'yes' }, 'COOKIE_SECURE'],
     [{ AUTH_RATE_LIMIT: '-1' }, 'AUTH_RATE_LIMIT'],
     [{ DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL'],
     [{ CORS_ORIGINS: 'not a url' }, 'CORS_ORIGINS'],
@@ -64,6 +69,23 @@ describe('buildConfig', () => {
       buildConfig({ ...base, CORS_ORIGINS: 'https://a.example, https://b.example/' }).app
         .corsOrigins,
     ).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it('sets Secure on the refresh cookie in production only, unless COOKIE_SECURE says otherwise', () => {
+    expect(buildConfig(base).session.cookieSecure).toBe(false);
+    expect(buildConfig({ ...base, NODE_ENV: 'production' }).session.cookieSecure).toBe(true);
+    expect(
+      buildConfig({ ...base, NODE_ENV: 'production', COOKIE_SECURE: 'false' }).session.cookieSecure,
+    ).toBe(false);
+    expect(buildConfig({ ...base, COOKIE_SECURE: 'true' }).session.cookieSecure).toBe(true);
+  });
+
+  it('trusts the listed CORS origins for the cookie routes, never `*`', () => {
+    expect(buildConfig({ ...base, CORS_ORIGINS: '*' }).session.trustedOrigins).toEqual([]);
+    expect(buildConfig(base).session.trustedOrigins).toEqual([]);
+    expect(
+      buildConfig({ ...base, CORS_ORIGINS: 'https://app.example' }).session.trustedOrigins,
+    ).toEqual(['https://app.example']);
   });
 
   it('listens on loopback outside production unless HOST says otherwise', () => {

@@ -59,8 +59,28 @@ export class EnvironmentVariables {
   @Transform(toInt)
   @IsInt()
   @Min(60)
-  @Max(30 * 24 * 3600)
-  JWT_EXPIRES_IN = 3600;
+  @Max(24 * 3600)
+  JWT_EXPIRES_IN = 900;
+
+  /** A session ends after this many days without a refresh. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(365)
+  SESSION_IDLE_DAYS = 7;
+
+  /** A session ends this many days after sign-in, whatever happens. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  SESSION_MAX_DAYS = 30;
+
+  /** `Secure` on the refresh cookie; unset: true in production, false elsewhere. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'COOKIE_SECURE must be true or false' })
+  COOKIE_SECURE?: 'true' | 'false';
 
   @Transform(toInt)
   @IsInt()
@@ -137,7 +157,14 @@ export class ConfigValidationError extends Error {
 export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
   const known = Object.keys(new EnvironmentVariables());
   const relevant: Record<string, unknown> = {};
-  for (const key of [...known, 'JWT_SECRET', 'DATABASE_URL', 'HOST', 'CORS_ORIGINS']) {
+  for (const key of [
+    ...known,
+    'JWT_SECRET',
+    'DATABASE_URL',
+    'HOST',
+    'CORS_ORIGINS',
+    'COOKIE_SECURE',
+  ]) {
     if (raw[key] !== undefined) relevant[key] = raw[key];
   }
   const env = plainToInstance(EnvironmentVariables, relevant);

@@ -66,12 +66,37 @@ export class Sql implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /**
+   * Runs `work` as one transaction on one pooled connection: BEGIN, its statements, COMMIT (or
+   * ROLLBACK when it throws). For what must hold a row lock across statements.
+   */
+  async transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(
+        async <R>(s: Statement, values: unknown[]) =>
+          (await client.query({ ...s, values })).rows as R[],
+      );
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
     const config = { ...statement, values };
     const result = await (this.pipeline.query(config) ?? this.pool.query(config));
     return result.rows as T[];
   }
 }
+
+export type TransactionQuery = <R>(statement: Statement, values: unknown[]) => Promise<R[]>;
 
 /**
  * Declares a named statement; names must be unique (checked at start-up). With `isoTimestamps`,

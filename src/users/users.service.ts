@@ -10,6 +10,11 @@ const FIND_BY_ID = statement(
   `SELECT id, email, display_name AS "displayName", created_at AS "createdAt" FROM users WHERE id = $1`,
 );
 
+const PASSWORD_HASH = statement(
+  'users.passwordHash',
+  `SELECT password_hash AS "passwordHash" FROM users WHERE id = $1`,
+);
+
 export interface NewUser {
   email: string;
   passwordHash: string;
@@ -61,7 +66,13 @@ export class UsersService {
     });
   }
 
-  /** Deletes the user; their rooms and messages go with them (ON DELETE CASCADE). */
+  /** The stored hash, for a password change (null when the user is gone). */
+  async passwordHashOf(id: string): Promise<string | null> {
+    const [row] = await this.sql.rows<{ passwordHash: string }>(PASSWORD_HASH, [id]);
+    return row?.passwordHash ?? null;
+  }
+
+  /** Deletes the user; their rooms, messages and sessions go with them (ON DELETE CASCADE). */
   async remove(id: string): Promise<void> {
     await this.users.delete({ id });
   }

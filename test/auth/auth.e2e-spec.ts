@@ -34,7 +34,7 @@ describe('auth and users (e2e)', () => {
         },
         accessToken: expect.any(String),
         tokenType: 'Bearer',
-        expiresIn: 3600,
+        expiresIn: 900,
       });
       const { rows } = await t.db.query('SELECT email, password_hash FROM users WHERE id = $1', [
         res.body.user.id,
@@ -180,19 +180,19 @@ describe('auth and users (e2e)', () => {
         [
           'alg none',
           () => ({
-            Authorization: `Bearer ${unsignedJwt({ sub: user.id, exp: nowSeconds() + 60 })}`,
+            Authorization: `Bearer ${unsignedJwt({ sub: user.id, sid: user.sessionId, exp: nowSeconds() + 60 })}`,
           }),
         ],
         [
           'another secret',
           () => ({
-            Authorization: `Bearer ${signJwt({ sub: user.id, exp: nowSeconds() + 60 }, { secret: 'x'.repeat(40) })}`,
+            Authorization: `Bearer ${signJwt({ sub: user.id, sid: user.sessionId, exp: nowSeconds() + 60 }, { secret: 'x'.repeat(40) })}`,
           }),
         ],
         [
           'HS512 with the right secret',
           () => ({
-            Authorization: `Bearer ${signJwt({ sub: user.id, exp: nowSeconds() + 60 }, { secret: TEST_JWT_SECRET, header: { alg: 'HS512', typ: 'JWT' } })}`,
+            Authorization: `Bearer ${signJwt({ sub: user.id, sid: user.sessionId, exp: nowSeconds() + 60 }, { secret: TEST_JWT_SECRET, header: { alg: 'HS512', typ: 'JWT' } })}`,
           }),
         ],
         [
@@ -211,7 +211,7 @@ describe('auth and users (e2e)', () => {
         [
           'an expired token',
           () => ({
-            Authorization: `Bearer ${signJwt({ sub: user.id, iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 }, { secret: TEST_JWT_SECRET })}`,
+            Authorization: `Bearer ${signJwt({ sub: user.id, sid: user.sessionId, iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 }, { secret: TEST_JWT_SECRET })}`,
           }),
         ],
         [
@@ -221,9 +221,15 @@ describe('auth and users (e2e)', () => {
           }),
         ],
         [
+          'a genuine token without a session id',
+          () => ({
+            Authorization: `Bearer ${signJwt({ sub: user.id, exp: nowSeconds() + 60 }, { secret: TEST_JWT_SECRET })}`,
+          }),
+        ],
+        [
           'a subject of no user',
           () => ({
-            Authorization: `Bearer ${signJwt({ sub: '00000000-0000-4000-8000-000000000000', exp: nowSeconds() + 60 }, { secret: TEST_JWT_SECRET })}`,
+            Authorization: `Bearer ${signJwt({ sub: '00000000-0000-4000-8000-000000000000', sid: '00000000-0000-4000-8000-000000000001', exp: nowSeconds() + 60 }, { secret: TEST_JWT_SECRET })}`,
           }),
         ],
       ];
@@ -238,7 +244,10 @@ describe('auth and users (e2e)', () => {
 
       it('a token that was accepted stops working when it expires', async () => {
         const exp = nowSeconds() + 2;
-        const token = signJwt({ sub: user.id, exp }, { secret: TEST_JWT_SECRET });
+        const token = signJwt(
+          { sub: user.id, sid: user.sessionId, exp },
+          { secret: TEST_JWT_SECRET },
+        );
         const auth = { Authorization: `Bearer ${token}` };
         await t.http.get('/api/chat-rooms').set(auth).expect(200);
         await new Promise((resolve) => setTimeout(resolve, exp * 1000 + 50 - Date.now()));

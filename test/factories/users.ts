@@ -7,6 +7,26 @@ export interface RegisteredUser {
   password: string;
   token: string;
   auth: { Authorization: string };
+  /** The session's id (the access token's `sid`). */
+  sessionId: string;
+  /** `refresh_token=…`, to send as a Cookie header to /api/auth/refresh and /logout. */
+  refreshCookie: string;
+}
+
+/** The `name=value` of the refresh cookie a response sets, or undefined. */
+export function refreshCookieOf(res: { headers: Record<string, unknown> }): string | undefined {
+  const setCookie = res.headers['set-cookie'] as string[] | string | undefined;
+  const all = Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [];
+  const cookie = all.find((c) => c.startsWith('refresh_token='));
+  return cookie?.split(';')[0];
+}
+
+/** The session id of an access token. */
+export function sessionIdOf(accessToken: string): string {
+  const payload = JSON.parse(Buffer.from(accessToken.split('.')[1], 'base64url').toString()) as {
+    sid: string;
+  };
+  return payload.sid;
 }
 
 export function uniqueEmail(prefix = 'user'): string {
@@ -31,5 +51,7 @@ export async function registerUser(
     password,
     token,
     auth: { Authorization: `Bearer ${token}` },
+    sessionId: sessionIdOf(token),
+    refreshCookie: refreshCookieOf(res)!,
   };
 }

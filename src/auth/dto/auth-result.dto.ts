@@ -8,6 +8,9 @@ export class AuthResultDto {
   accessToken: string;
   @ApiProperty({ enum: ['Bearer'], example: 'Bearer' })
   tokenType: 'Bearer';
-  /** Lifetime of the token in seconds. @example 3600 */
+  /**
+   * Lifetime of the access token in seconds (`JWT_EXPIRES_IN`, never past the session's end).
+   * @example 900
+   */
   expiresIn: number;
 }
