@@ -1,4 +1,4 @@
-import { uniqueEmail } from '../factories/users';
+import { registerUser, uniqueEmail } from '../factories/users';
 import { startTestApp, TestApp } from '../helpers/app';
 import { expectErrorBody } from '../helpers/expect-error';
 
@@ -37,5 +37,40 @@ describe('auth rate limiting (e2e)', () => {
 
   it('does not limit other routes', async () => {
     for (let i = 0; i < LIMIT + 2; i++) await t.http.get('/api/health').expect(200);
+  });
+});
+
+describe('login rate limiting per account (e2e)', () => {
+  let t: TestApp;
+  const LIMIT = 3;
+
+  beforeAll(async () => {
+    t = await startTestApp({ AUTH_RATE_LIMIT: String(LIMIT), TRUST_PROXY_HOPS: '1' });
+  });
+  afterAll(() => t.close());
+
+  const login = (email: string, address: string, password = 'wrong-password-1') =>
+    t.http.post('/api/auth/login').set('X-Forwarded-For', address).send({ email, password });
+
+  it('limits guesses at one account from many addresses, and counts the e-mail as stored', async () => {
+    const user = await registerUser(t.http, { password: 'the-right-password' });
+    const variants = [user.email, `  ${user.email.toUpperCase()}`, user.email];
+    for (let i = 0; i < LIMIT; i++) {
+      expect((await login(variants[i], `198.51.100.${i + 1}`)).status).toBe(401);
+    }
+    // A new address, even with the right password: the account is limited.
+    const limited = await login(user.email, '198.51.100.200', 'the-right-password');
+    expectErrorBody(limited, 429);
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    // Another account from those addresses is not limited.
+    expect((await login(uniqueEmail(), '198.51.100.1')).status).toBe(401);
+  });
+
+  it('keeps the counters in PostgreSQL, hashed: no e-mail or address is stored', async () => {
+    const { rows } = await t.db.query<{ key: string }>('SELECT key FROM rate_limits');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const { key } of rows) expect(key).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -173,7 +173,7 @@ describe('HTTP hardening (e2e)', () => {
   });
 
   describe('CORS', () => {
-    it('allows a listed origin, without credentials', async () => {
+    it('allows a listed origin, with credentials (the refresh cookie)', async () => {
       const res = await t.http
         .options('/api/chat-rooms')
         .set('Origin', 'https://app.example.com')
@@ -181,7 +181,20 @@ describe('HTTP hardening (e2e)', () => {
         .set('Access-Control-Request-Headers', 'authorization,content-type');
       expect(res.status).toBe(204);
       expect(res.headers['access-control-allow-origin']).toBe('https://app.example.com');
-      expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+      expect(res.headers['access-control-allow-credentials']).toBe('true');
+    });
+
+    it('never allows credentials for `*`', async () => {
+      const any = await startTestApp({ CORS_ORIGINS: '*' });
+      try {
+        const res = await any.http
+          .options('/api/auth/refresh')
+          .set('Origin', 'https://evil.example.com')
+          .set('Access-Control-Request-Method', 'POST');
+        expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+      } finally {
+        await any.close();
+      }
     });
 
     it('gives an unlisted origin no CORS headers', async () => {
