@@ -95,7 +95,7 @@ async function main(): Promise<void> {
         const url = `${base}/api/chat-rooms?${query}`;
         load(token, url, 2); // warm-up
         const result = load(token, url, DURATION);
-        const plan = await explain(client, id, query.includes('messages'));
+        const plan = await explain(client, id, token, query.includes('messages'));
         rows.push({
           size,
           route: `GET /api/chat-rooms?${query}`,
@@ -135,9 +135,13 @@ function load(token: string, url: string, seconds: number) {
 async function explain(
   client: InstanceType<typeof pg.Client>,
   ownerId: string,
+  token: string,
   withMessages: boolean,
 ) {
-  const steps: [string, unknown[]][] = [[SQL.listRooms.text, [ownerId, 20, 0]]];
+  const { sid } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
+    sid: string;
+  };
+  const steps: [string, unknown[]][] = [[SQL.listRooms.text, [ownerId, 20, 0, sid]]];
   if (withMessages) {
     const { rows } = await client.query<{ id: string }>(
       'SELECT id FROM chat_rooms WHERE owner_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 20',

@@ -23,6 +23,9 @@ const LOAD = statement(
 @Injectable()
 export class RevokedSessions implements OnModuleInit, OnModuleDestroy {
   private readonly revoked = new Map<string, number>();
+  /** Revocations this instance's listener has heard of lately, and who waits to hear of one. */
+  private readonly noticed = new Map<string, number>();
+  private readonly waiting = new Map<string, () => void>();
   private current = false;
   private sweep: NodeJS.Timeout | undefined;
 
@@ -61,10 +64,39 @@ export class RevokedSessions implements OnModuleInit, OnModuleDestroy {
   }
 
   addPayload(payload: string): void {
+    const now = Date.now();
     for (const entry of payload.split(',')) {
       const [id, until] = entry.split(':');
-      if (id && until) this.add(id, Number(until));
+      if (!id || !until) continue;
+      this.add(id, Number(until));
+      this.noticed.set(id, now);
+      this.waiting.get(id)?.();
     }
+  }
+
+  /**
+   * Resolves once this instance's own LISTEN connection has received the notices of these
+   * revocations (at most `timeoutMs`). PostgreSQL signals every listener at the same commit, so
+   * a revoking request that waits for it answers only after the notice has reached the other
+   * instances too: their next request is refused, not merely one a few milliseconds later.
+   */
+  async noticeOf(sessionIds: string[], timeoutMs = 1000): Promise<void> {
+    if (!this.current) return;
+    const pending = sessionIds.filter((id) => !this.noticed.has(id));
+    if (pending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      let left = pending.length;
+      for (const id of pending) {
+        this.waiting.set(id, () => {
+          this.waiting.delete(id);
+          if (--left === 0) resolve();
+        });
+      }
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+    for (const id of pending) this.waiting.delete(id);
   }
 
   get size(): number {
@@ -80,5 +112,6 @@ export class RevokedSessions implements OnModuleInit, OnModuleDestroy {
   private dropExpired(): void {
     const now = Date.now();
     for (const [id, until] of this.revoked) if (until <= now) this.revoked.delete(id);
+    for (const [id, at] of this.noticed) if (at < now - 60_000) this.noticed.delete(id);
   }
 }

@@ -253,7 +253,10 @@ export class SessionsService {
       }
       return { kind: 'refused' };
     });
-    if (outcome.kind === 'reused') this.revoked.add(claims.sessionId, outcome.accessExpiresAtMs);
+    if (outcome.kind === 'reused') {
+      this.revoked.add(claims.sessionId, outcome.accessExpiresAtMs);
+      await this.revoked.noticeOf([claims.sessionId]);
+    }
     return outcome.kind === 'issued' ? outcome.issued : null;
   }
 
@@ -310,6 +313,7 @@ export class SessionsService {
       ...values,
     ]);
     for (const row of rows) this.revoked.add(row.id, row.accessExpiresAtMs);
+    await this.revoked.noticeOf(rows.map((row) => row.id));
     return rows.length;
   }
 

@@ -61,7 +61,7 @@ export class ChatRoomsController {
     @CurrentUser() user: TokenCaller,
     @Body() dto: CreateChatRoomDto,
   ): Promise<ChatRoomResponseDto> {
-    return this.rooms.create(user.id, dto);
+    return this.rooms.create(user, dto);
   }
 
   /**
@@ -74,7 +74,7 @@ export class ChatRoomsController {
     @CurrentUser() user: TokenCaller,
     @Query() query: ListChatRoomsQueryDto,
   ): Promise<ChatRoomPageDto> {
-    return this.rooms.list(user.id, query);
+    return this.rooms.list(user, query);
   }
 
   /**
@@ -89,7 +89,7 @@ export class ChatRoomsController {
     @CurrentUser() user: TokenCaller,
     @RoomId() roomId: string,
   ): Promise<ChatRoomResponseDto> {
-    return this.rooms.findOne(user.id, roomId);
+    return this.rooms.findOne(user, roomId);
   }
 
   /** Renames a room (this also counts as activity: updatedAt moves). */
@@ -102,7 +102,7 @@ export class ChatRoomsController {
     @RoomId() roomId: string,
     @Body() dto: UpdateChatRoomDto,
   ): Promise<ChatRoomSummaryDto> {
-    return this.rooms.rename(user.id, roomId, dto);
+    return this.rooms.rename(user, roomId, dto);
   }
 
   /** Deletes a room and all its messages. */
@@ -112,7 +112,7 @@ export class ChatRoomsController {
   @ApiNoContentResponse({ description: 'Deleted, with its messages' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
   remove(@CurrentUser() user: TokenCaller, @RoomId() roomId: string): Promise<void> {
-    return this.rooms.remove(user.id, roomId);
+    return this.rooms.remove(user, roomId);
   }
 
   /** Adds a message; the room's updatedAt becomes the message's createdAt, atomically. */
@@ -125,7 +125,7 @@ export class ChatRoomsController {
     @RoomId() roomId: string,
     @Body() dto: CreateMessageDto,
   ): Promise<MessageResponseDto> {
-    return this.rooms.postMessage(user.id, roomId, dto);
+    return this.rooms.postMessage(user, roomId, dto);
   }
 
   /**
@@ -143,6 +143,6 @@ export class ChatRoomsController {
     @RoomId() roomId: string,
     @Query() query: ListMessagesQueryDto,
   ): Promise<MessagePageDto> {
-    return this.rooms.listMessages(user.id, roomId, query);
+    return this.rooms.listMessages(user, roomId, query);
   }
 }

@@ -5,6 +5,8 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { DatabaseError } from 'pg';
+import type { TokenCaller } from '../auth/auth-user';
+import { liveSession } from '../auth/session-proof';
 import { Sql, statement as sqlStatement } from '../database/sql.service';
 import {
   ChatRoomPageDto,
@@ -24,9 +26,10 @@ export const ROOM_MESSAGES_LIMIT = 1000;
 export const LIST_MESSAGES_PER_ROOM = 50;
 
 // The SQL is written out: each endpoint's statements are part of its contract (see README,
-// "Query budget"), and ownership is in the same statement that reads or writes. The caller's
-// existence is too (the routes are @CallerCheckedByQuery()): a room of theirs, or the foreign key
-// to users, proves it; only when a statement finds nothing is the users table asked.
+// "Query budget"), and ownership is in the same statement that reads or writes. So is the
+// caller's live session (the routes are @CallerCheckedByQuery()): liveSession() in the first
+// statement of each route, so a revoked session or a deleted user is refused at once, on every
+// instance; only when a statement finds nothing is the session asked about on its own.
 // Conversation order is (created_at, id), served by ix_messages_room_created.
 
 const ROOM = `r.id, r.title, r.owner_id AS "ownerId", r.created_at AS "createdAt", r.updated_at AS "updatedAt"`;
@@ -52,7 +55,8 @@ export const SQL = {
   createRoom: statement(
     'chat.createRoom',
     `
-    INSERT INTO chat_rooms AS r (title, owner_id) VALUES ($1, $2) RETURNING ${ROOM}`,
+    INSERT INTO chat_rooms AS r (title, owner_id) SELECT $1::text, $2::uuid
+    WHERE ${liveSession('$2', '$3')} RETURNING ${ROOM}`,
   ),
 
   listRooms: statement(
@@ -62,7 +66,8 @@ export const SQL = {
            (SELECT count(*)::int FROM chat_rooms WHERE owner_id = $1) AS total
     FROM (
       SELECT ${ROOM}, r.message_count AS "messageCount" FROM chat_rooms r
-      WHERE r.owner_id = $1 ORDER BY r.updated_at DESC, r.id DESC LIMIT $2 OFFSET $3
+      WHERE r.owner_id = $1 AND ${liveSession('$1', '$4')}
+      ORDER BY r.updated_at DESC, r.id DESC LIMIT $2 OFFSET $3
     ) r
     ${LAST_MESSAGE_JOIN}
     ORDER BY r."updatedAt" DESC, r.id DESC`,
@@ -71,13 +76,13 @@ export const SQL = {
   countRooms: statement(
     'chat.countRooms',
     `
-    SELECT count(*)::int AS total, EXISTS (SELECT 1 FROM users WHERE id = $1) AS "callerExists"
+    SELECT count(*)::int AS total, ${liveSession('$1', '$2')} AS "callerExists"
     FROM chat_rooms WHERE owner_id = $1`,
   ),
 
   callerExists: statement(
     'chat.callerExists',
-    `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS "callerExists"`,
+    `SELECT ${liveSession('$1', '$2')} AS "callerExists"`,
   ),
 
   // One query for the whole page of rooms, never one per room.
@@ -93,7 +98,7 @@ export const SQL = {
 
   getRoom: statement(
     'chat.getRoom',
-    `SELECT ${ROOM} FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2`,
+    `SELECT ${ROOM} FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2 AND ${liveSession('$2', '$3')}`,
   ),
 
   // A room's embedded messages and the first message page (no cursor) both read the newest.
@@ -109,7 +114,7 @@ export const SQL = {
     `
     WITH r AS (
       UPDATE chat_rooms r SET title = $3, updated_at = ${NOW}
-      WHERE r.id = $1 AND r.owner_id = $2
+      WHERE r.id = $1 AND r.owner_id = $2 AND ${liveSession('$2', '$4')}
       RETURNING r.*
     )
     SELECT ${ROOM}, r.message_count AS "messageCount", ${LAST_MESSAGE} FROM r ${LAST_MESSAGE_JOIN}`,
@@ -118,7 +123,10 @@ export const SQL = {
   deleteRoom: statement(
     'chat.deleteRoom',
     `
-    WITH deleted AS (DELETE FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2 RETURNING r.id)
+    WITH deleted AS (
+      DELETE FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2 AND ${liveSession('$2', '$3')}
+      RETURNING r.id
+    )
     SELECT id FROM deleted`,
   ),
 
@@ -129,7 +137,7 @@ export const SQL = {
     `
     WITH room AS (
       UPDATE chat_rooms r SET updated_at = ${NEXT_MESSAGE_AT}, message_count = r.message_count + 1
-      WHERE r.id = $1 AND r.owner_id = $2
+      WHERE r.id = $1 AND r.owner_id = $2 AND ${liveSession('$2', '$5')}
       RETURNING r.id, r.updated_at
     )
     INSERT INTO messages AS m (chat_room_id, role, content, created_at)
@@ -143,7 +151,7 @@ export const SQL = {
     `
     SELECT r.id, c.id AS "cursorId"
     FROM chat_rooms r LEFT JOIN messages c ON c.id = $3 AND c.chat_room_id = r.id
-    WHERE r.id = $1 AND r.owner_id = $2`,
+    WHERE r.id = $1 AND r.owner_id = $2 AND ${liveSession('$2', '$4')}`,
   ),
 
   pageBefore: statement(
@@ -205,13 +213,15 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
 export class ChatRoomsService {
   constructor(private readonly sql: Sql) {}
 
-  /** 1 statement; the foreign key to users refuses a caller who no longer exists. */
-  async create(ownerId: string, dto: CreateChatRoomDto): Promise<ChatRoomResponseDto> {
+  /** 1 statement; nothing is inserted unless the caller's session is live. */
+  async create(caller: TokenCaller, dto: CreateChatRoomDto): Promise<ChatRoomResponseDto> {
     try {
       const [room] = await this.sql.rows<RoomRow>(SQL.createRoom, [
         dto.title ?? DEFAULT_ROOM_TITLE,
-        ownerId,
+        caller.id,
+        caller.sessionId,
       ]);
+      if (!room) throw new UnauthorizedException('Unauthorized');
       return { ...room, messages: [], hasMoreMessages: false };
     } catch (error) {
       if (error instanceof DatabaseError && error.constraint === 'fk_chat_rooms_owner') {
@@ -222,12 +232,13 @@ export class ChatRoomsService {
   }
 
   /** 1 statement; 2 with include=messages; 1 more when the page is empty (for the total). */
-  async list(ownerId: string, query: ListChatRoomsQueryDto): Promise<ChatRoomPageDto> {
+  async list(caller: TokenCaller, query: ListChatRoomsQueryDto): Promise<ChatRoomPageDto> {
     const { limit, offset } = query;
     const rows = await this.sql.rows<SummaryRow & { total: number }>(SQL.listRooms, [
-      ownerId,
+      caller.id,
       limit,
       offset,
+      caller.sessionId,
     ]);
     let total: number;
     if (rows.length > 0) {
@@ -235,7 +246,7 @@ export class ChatRoomsService {
     } else {
       const [count] = await this.sql.rows<{ total: number; callerExists: boolean }>(
         SQL.countRooms,
-        [ownerId],
+        [caller.id, caller.sessionId],
       );
       if (!count.callerExists) throw new UnauthorizedException('Unauthorized');
       total = count.total;
@@ -255,9 +266,9 @@ export class ChatRoomsService {
   }
 
   /** 2 statements, whatever the number of messages. */
-  async findOne(ownerId: string, roomId: string): Promise<ChatRoomResponseDto> {
-    const [room] = await this.sql.rows<RoomRow>(SQL.getRoom, [roomId, ownerId]);
-    if (!room) return this.notFound(ownerId);
+  async findOne(caller: TokenCaller, roomId: string): Promise<ChatRoomResponseDto> {
+    const [room] = await this.sql.rows<RoomRow>(SQL.getRoom, [roomId, caller.id, caller.sessionId]);
+    if (!room) return this.notFound(caller);
     const newest = await this.sql.rows<MessageResponseDto>(SQL.newestMessages, [
       roomId,
       ROOM_MESSAGES_LIMIT + 1,
@@ -269,40 +280,50 @@ export class ChatRoomsService {
 
   /** 1 statement. */
   async rename(
-    ownerId: string,
+    caller: TokenCaller,
     roomId: string,
     dto: UpdateChatRoomDto,
   ): Promise<ChatRoomSummaryDto> {
-    const [row] = await this.sql.rows<SummaryRow>(SQL.renameRoom, [roomId, ownerId, dto.title]);
-    if (!row) return this.notFound(ownerId);
+    const [row] = await this.sql.rows<SummaryRow>(SQL.renameRoom, [
+      roomId,
+      caller.id,
+      dto.title,
+      caller.sessionId,
+    ]);
+    if (!row) return this.notFound(caller);
     return toSummary(row);
   }
 
   /** 1 statement; the room's messages go with it (ON DELETE CASCADE). */
-  async remove(ownerId: string, roomId: string): Promise<void> {
-    const deleted = await this.sql.rows<{ id: string }>(SQL.deleteRoom, [roomId, ownerId]);
-    if (deleted.length === 0) return this.notFound(ownerId);
+  async remove(caller: TokenCaller, roomId: string): Promise<void> {
+    const deleted = await this.sql.rows<{ id: string }>(SQL.deleteRoom, [
+      roomId,
+      caller.id,
+      caller.sessionId,
+    ]);
+    if (deleted.length === 0) return this.notFound(caller);
   }
 
   /** 1 statement (see SQL.postMessage). */
   async postMessage(
-    ownerId: string,
+    caller: TokenCaller,
     roomId: string,
     dto: CreateMessageDto,
   ): Promise<MessageResponseDto> {
     const [message] = await this.sql.rows<MessageResponseDto>(SQL.postMessage, [
       roomId,
-      ownerId,
+      caller.id,
       dto.role ?? 'user',
       dto.content,
+      caller.sessionId,
     ]);
-    if (!message) return this.notFound(ownerId);
+    if (!message) return this.notFound(caller);
     return message;
   }
 
   /** 2 statements: room and cursor, then the page. */
   async listMessages(
-    ownerId: string,
+    caller: TokenCaller,
     roomId: string,
     query: ListMessagesQueryDto,
   ): Promise<MessagePageDto> {
@@ -312,10 +333,11 @@ export class ChatRoomsService {
     const cursorId = query.before ?? query.after ?? null;
     const [room] = await this.sql.rows<{ id: string; cursorId: string | null }>(SQL.roomAndCursor, [
       roomId,
-      ownerId,
+      caller.id,
       cursorId,
+      caller.sessionId,
     ]);
-    if (!room) return this.notFound(ownerId);
+    if (!room) return this.notFound(caller);
     if (cursorId && !room.cursorId) {
       throw new BadRequestException('The cursor is not a message of this chat room');
     }
@@ -335,12 +357,13 @@ export class ChatRoomsService {
   }
 
   /**
-   * A statement found no room of the caller's: 404, or 401 when the caller no longer exists
-   * (their rooms went with them). One more statement, on this path only.
+   * A statement found no room of the caller's: 404, or 401 when the caller's session is no
+   * longer live (revoked, or the user deleted). One more statement, on this path only.
    */
-  private async notFound(ownerId: string): Promise<never> {
+  private async notFound(caller: TokenCaller): Promise<never> {
     const [{ callerExists }] = await this.sql.rows<{ callerExists: boolean }>(SQL.callerExists, [
-      ownerId,
+      caller.id,
+      caller.sessionId,
     ]);
     throw callerExists
       ? new NotFoundException('Chat room not found')
