@@ -11,6 +11,8 @@ const tsJest = [
 ];
 
 module.exports = {
+  // Global only: Jest ignores testTimeout inside a project, so the e2e value below never applied.
+  testTimeout: 30000,
   projects: [
     {
       displayName: 'unit',

@@ -55,7 +55,16 @@ const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
 );
 
-const FIELDS = ['title', 'content', 'role', 'email', 'password', 'displayName'];
+const FIELDS = [
+  'title',
+  'content',
+  'role',
+  'email',
+  'password',
+  'displayName',
+  'currentPassword',
+  'newPassword',
+];
 const bodyObject = fc.dictionary(
   fc.oneof(fc.constantFrom(...FIELDS, '__proto__', 'constructor', 'prototype'), weirdString),
   weirdValue,
@@ -154,7 +163,8 @@ describe('hostile input, property-based (e2e)', () => {
         `SELECT concat_ws('|',
            (SELECT md5(coalesce(string_agg(u::text, ',' ORDER BY u.id), '')) FROM users u),
            (SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r.id), '')) FROM chat_rooms r),
-           (SELECT md5(coalesce(string_agg(m::text, ',' ORDER BY m.id), '')) FROM messages m)) AS s`,
+           (SELECT md5(coalesce(string_agg(m::text, ',' ORDER BY m.id), '')) FROM messages m),
+           (SELECT md5(coalesce(string_agg(s::text, ',' ORDER BY s.id), '')) FROM sessions s)) AS s`,
       )
     ).rows[0].s;
 
@@ -172,7 +182,13 @@ describe('hostile input, property-based (e2e)', () => {
 
   const pathId = () =>
     fc.oneof(
-      fc.constantFrom(ownRoom, othersRoom, ownMessage, '00000000-0000-4000-8000-000000000000'),
+      fc.constantFrom(
+        ownRoom,
+        othersRoom,
+        ownMessage,
+        other.sessionId,
+        '00000000-0000-4000-8000-000000000000',
+      ),
       weirdString.map(encode),
       fc.constantFrom('%', '%ZZ', '..', '%2e%2e', 'a'.repeat(500)),
     );
@@ -181,6 +197,12 @@ describe('hostile input, property-based (e2e)', () => {
       fc.constant({ method: 'post', path: '/api/auth/register' }),
       fc.constant({ method: 'post', path: '/api/auth/login' }),
       fc.constant({ method: 'get', path: '/api/users/me' }),
+      fc.constant({ method: 'post', path: '/api/users/me/password' }),
+      fc.constant({ method: 'post', path: '/api/auth/refresh' }),
+      fc.constant({ method: 'post', path: '/api/auth/logout' }),
+      fc.constant({ method: 'get', path: '/api/auth/sessions' }),
+      fc.constant({ method: 'delete', path: '/api/auth/sessions' }),
+      pathId().map((id) => ({ method: 'delete', path: `/api/auth/sessions/${id}` })),
       fc.constant({ method: 'get', path: '/api/health' }),
       fc.constant({ method: 'post', path: '/api/chat-rooms' }),
       fc.constant({ method: 'get', path: '/api/chat-rooms' }),
@@ -202,18 +224,32 @@ describe('hostile input, property-based (e2e)', () => {
       weirdString.map((s) => `Bearer ${s}`),
     );
 
+  // Refresh cookies: none, garbage, a forged one of the right shape, another user's spent one.
+  const cookie = () =>
+    fc.oneof(
+      fc.constant(undefined),
+      weirdString.map((s) => `refresh_token=${s}`),
+      fc.constant(`refresh_token=${other.sessionId}.0.${'A'.repeat(43)}.${'B'.repeat(22)}`),
+      fc.constant('refresh_token=a; refresh_token=b'),
+    );
+  const origin = () =>
+    fc.constantFrom(undefined, 'https://evil.example.com', 'null', 'http://127.0.0.1');
+
   async function send(
     r: { method: string; path: string },
     q: string,
     b: Body,
     auth: string | undefined,
     requestId: string,
+    extra: { cookie?: string; origin?: string } = {},
   ): Promise<Response> {
     const url = q ? `${r.path}?${q}` : r.path;
     let req = t.http[r.method as 'get'](url);
     if (auth === 'owner') req = req.set(owner.auth);
     else if (auth !== undefined) req = req.set('Authorization', headerSafe(auth));
     req = req.set('x-request-id', headerSafe(requestId));
+    if (extra.cookie !== undefined) req = req.set('Cookie', headerSafe(extra.cookie));
+    if (extra.origin !== undefined) req = req.set('Origin', extra.origin);
     if (b.contentType) req = req.set('content-type', b.contentType);
     if (b.payload !== undefined && !['get', 'head', 'delete'].includes(r.method))
       req = req.send(b.payload);
@@ -228,9 +264,11 @@ describe('hostile input, property-based (e2e)', () => {
         body,
         authorization(),
         weirdString,
-        async (r, q, b, auth, rid) => {
+        cookie(),
+        origin(),
+        async (r, q, b, auth, rid, c, o) => {
           const before = await snapshot();
-          const res = await send(r, q, b, auth, rid);
+          const res = await send(r, q, b, auth, rid, { cookie: c, origin: o });
           expect(res.status).toBeLessThan(500);
           if (res.status >= 400 && r.method !== 'head') {
             expectErrorBody(res, res.status);
