@@ -78,6 +78,39 @@ describe('operations (e2e)', () => {
     expect(doc.components.schemas.UserResponseDto.properties).not.toHaveProperty('passwordHash');
   });
 
+  it('documents the session routes: the cookie scheme, every status they answer', async () => {
+    const doc = (await t.http.get('/api/docs-json').expect(200)).body;
+    expect(doc.components.securitySchemes.refresh_token).toMatchObject({
+      type: 'apiKey',
+      in: 'cookie',
+      name: 'refresh_token',
+    });
+    const statuses = (path: string, method: string) =>
+      Object.keys(doc.paths[path][method].responses).sort();
+    expect(doc.paths['/api/auth/refresh'].post.security).toEqual([{ refresh_token: [] }]);
+    expect(statuses('/api/auth/refresh', 'post')).toEqual(['200', '400', '401', '403']);
+    expect(statuses('/api/auth/logout', 'post')).toEqual(['204', '400', '403']);
+    expect(statuses('/api/auth/sessions', 'get')).toEqual(['200', '401']);
+    expect(statuses('/api/auth/sessions', 'delete')).toEqual(['204', '401']);
+    expect(statuses('/api/auth/sessions/{sessionId}', 'delete')).toEqual([
+      '204',
+      '400',
+      '401',
+      '404',
+    ]);
+    expect(statuses('/api/users/me/password', 'post')).toEqual(['204', '400', '401']);
+    expect(doc.paths['/api/auth/sessions'].get.security).toEqual([{ bearer: [] }]);
+    const session = doc.components.schemas.SessionResponseDto;
+    expect(Object.keys(session.properties).sort()).toEqual([
+      'createdAt',
+      'current',
+      'expiresAt',
+      'id',
+      'lastUsedAt',
+      'userAgent',
+    ]);
+  });
+
   it('answers an unknown route with the contract error body', async () => {
     const res = await t.http.get('/api/does-not-exist').expect(404);
     expect(res.body).toEqual({ statusCode: 404, error: 'Not Found', message: expect.any(String) });

@@ -97,6 +97,10 @@ export class AuthController {
     description: 'No, unknown, expired, revoked or reused refresh token (the cookie is cleared)',
   })
   @ApiForbiddenResponse({ type: ErrorResponseDto, description: FOREIGN_ORIGIN })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'A malformed body (none is needed)',
+  })
   async refresh(
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -118,6 +122,10 @@ export class AuthController {
     description: 'The session is revoked (if it was live) and the cookie cleared',
   })
   @ApiForbiddenResponse({ type: ErrorResponseDto, description: FOREIGN_ORIGIN })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: 'A malformed body (none is needed)',
+  })
   async logout(
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,

@@ -92,4 +92,26 @@ describe('an SPA on another origin stays signed in across reloads (browser)', ()
     );
     expect(rows).toEqual([]);
   });
+
+  it('Swagger UI: "Try it out" on POST /api/auth/refresh works with the cookie of a sign-in', async () => {
+    const user = await registerUser(t.http);
+    const page = await context.newPage();
+    await page.goto(`${api}/api/docs`);
+    // Sign in from the docs page itself (same origin), as "Try it out" on login would.
+    const status = await page.evaluate(
+      `fetch('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(${JSON.stringify({ email: user.email, password: user.password })}) })
+        .then((r) => r.status)`,
+    );
+    expect(status).toBe(200);
+    const operation = page.locator('#operations-auth-AuthController_refresh');
+    await operation.locator('.opblock-summary').click();
+    await operation.locator('.try-out__btn').click();
+    const answered = page.waitForResponse((res) => res.url() === `${api}/api/auth/refresh`);
+    await operation.locator('.execute').click();
+    expect((await answered).status()).toBe(200);
+    await operation
+      .locator('.live-responses-table .response-col_status', { hasText: '200' })
+      .waitFor();
+  });
 });
