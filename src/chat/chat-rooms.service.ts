@@ -17,6 +17,7 @@ import { ListChatRoomsQueryDto } from './dto/list-chat-rooms-query.dto';
 import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { MessagePageDto, MessageResponseDto } from './dto/message-response.dto';
 import { UpdateChatRoomDto } from './dto/update-chat-room.dto';
+import { ModelCatalog } from '../assistant/model-catalog';
 
 /** Most messages GET /chat-rooms/:id embeds; older ones are read through the message pages. */
 export const ROOM_MESSAGES_LIMIT = 1000;
@@ -29,8 +30,8 @@ export const LIST_MESSAGES_PER_ROOM = 50;
 // to users, proves it; only when a statement finds nothing is the users table asked.
 // Conversation order is (created_at, id), served by ix_messages_room_created.
 
-const ROOM = `r.id, r.title, r.owner_id AS "ownerId", r.created_at AS "createdAt", r.updated_at AS "updatedAt"`;
-const MESSAGE = `m.id, m.chat_room_id AS "chatRoomId", m.role, m.content, m.created_at AS "createdAt"`;
+const ROOM = `r.id, r.title, r.owner_id AS "ownerId", r.created_at AS "createdAt", r.updated_at AS "updatedAt", r.model, r.system_prompt AS "systemPrompt"`;
+const MESSAGE = `m.id, m.chat_room_id AS "chatRoomId", m.role, m.content, m.created_at AS "createdAt", m.status, m.model, m.generation_id AS "generationId"`;
 // Timestamps have millisecond precision (what clients see); never move a room back in time.
 const NOW = `greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at)`;
 // A message is at least a millisecond newer than the room's last activity, so messages of a
@@ -39,10 +40,10 @@ const NEXT_MESSAGE_AT = `greatest(date_trunc('milliseconds', clock_timestamp()),
 
 const LAST_MESSAGE_JOIN = `
   LEFT JOIN LATERAL (
-    SELECT m.id, m.role, m.content, m.created_at FROM messages m
+    SELECT m.id, m.role, m.content, m.created_at, m.status, m.model, m.generation_id FROM messages m
     WHERE m.chat_room_id = r.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
   ) lm ON true`;
-const LAST_MESSAGE = `lm.id AS "lmId", lm.role AS "lmRole", lm.content AS "lmContent", lm.created_at AS "lmCreatedAt"`;
+const LAST_MESSAGE = `lm.id AS "lmId", lm.role AS "lmRole", lm.content AS "lmContent", lm.created_at AS "lmCreatedAt", lm.status AS "lmStatus", lm.model AS "lmModel", lm.generation_id AS "lmGenerationId"`;
 
 // Timestamps leave PostgreSQL as the ISO strings the API answers with: no Date in between.
 const statement = (name: string, text: string) => sqlStatement(name, text, { isoTimestamps: true });
@@ -52,7 +53,8 @@ export const SQL = {
   createRoom: statement(
     'chat.createRoom',
     `
-    INSERT INTO chat_rooms AS r (title, owner_id) VALUES ($1, $2) RETURNING ${ROOM}`,
+    INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt) VALUES ($1, $2, $3, $4)
+    RETURNING ${ROOM}`,
   ),
 
   listRooms: statement(
@@ -104,11 +106,15 @@ export const SQL = {
     ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
   ),
 
-  renameRoom: statement(
-    'chat.renameRoom',
+  // Each of title, model and systemPrompt changes only when the request carries it ($4, $6).
+  updateRoom: statement(
+    'chat.updateRoom',
     `
     WITH r AS (
-      UPDATE chat_rooms r SET title = $3, updated_at = ${NOW}
+      UPDATE chat_rooms r SET title = coalesce($3, r.title),
+        model = CASE WHEN $4 THEN $5 ELSE r.model END,
+        system_prompt = CASE WHEN $6 THEN $7 ELSE r.system_prompt END,
+        updated_at = ${NOW}
       WHERE r.id = $1 AND r.owner_id = $2
       RETURNING r.*
     )
@@ -170,6 +176,8 @@ interface RoomRow {
   ownerId: string;
   createdAt: string;
   updatedAt: string;
+  model: string | null;
+  systemPrompt: string | null;
 }
 
 interface SummaryRow extends RoomRow {
@@ -178,6 +186,9 @@ interface SummaryRow extends RoomRow {
   lmRole: MessageResponseDto['role'] | null;
   lmContent: string | null;
   lmCreatedAt: string | null;
+  lmStatus: MessageResponseDto['status'] | null;
+  lmModel: string | null;
+  lmGenerationId: string | null;
 }
 
 function toSummary(row: SummaryRow): ChatRoomSummaryDto {
@@ -187,6 +198,8 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
     ownerId: row.ownerId,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    model: row.model,
+    systemPrompt: row.systemPrompt,
     messageCount: row.messageCount,
     lastMessage:
       row.lmId === null
@@ -197,20 +210,29 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
             role: row.lmRole!,
             content: row.lmContent!,
             createdAt: row.lmCreatedAt!,
+            status: row.lmStatus!,
+            model: row.lmModel,
+            generationId: row.lmGenerationId,
           },
   };
 }
 
 @Injectable()
 export class ChatRoomsService {
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    private readonly models: ModelCatalog,
+  ) {}
 
   /** 1 statement; the foreign key to users refuses a caller who no longer exists. */
   async create(ownerId: string, dto: CreateChatRoomDto): Promise<ChatRoomResponseDto> {
     try {
+      this.models.assertSelectable(dto.model);
       const [room] = await this.sql.rows<RoomRow>(SQL.createRoom, [
         dto.title ?? DEFAULT_ROOM_TITLE,
         ownerId,
+        dto.model ?? null,
+        dto.systemPrompt ?? null,
       ]);
       return { ...room, messages: [], hasMoreMessages: false };
     } catch (error) {
@@ -268,12 +290,24 @@ export class ChatRoomsService {
   }
 
   /** 1 statement. */
-  async rename(
+  async update(
     ownerId: string,
     roomId: string,
     dto: UpdateChatRoomDto,
   ): Promise<ChatRoomSummaryDto> {
-    const [row] = await this.sql.rows<SummaryRow>(SQL.renameRoom, [roomId, ownerId, dto.title]);
+    if (dto.title == null && dto.model === undefined && dto.systemPrompt === undefined) {
+      throw new BadRequestException('Send at least one of title, model and systemPrompt');
+    }
+    this.models.assertSelectable(dto.model);
+    const [row] = await this.sql.rows<SummaryRow>(SQL.updateRoom, [
+      roomId,
+      ownerId,
+      dto.title ?? null,
+      dto.model !== undefined,
+      dto.model ?? null,
+      dto.systemPrompt !== undefined,
+      dto.systemPrompt ?? null,
+    ]);
     if (!row) return this.notFound(ownerId);
     return toSummary(row);
   }

@@ -1,4 +1,5 @@
 import { EnvironmentVariables, NodeEnv, validateEnv } from './env.validation';
+import { buildLlmConfig, LlmConfig } from './llm.config';
 
 export interface AppSection {
   nodeEnv: NodeEnv;
@@ -29,6 +30,7 @@ export interface AppConfig {
   app: AppSection;
   auth: AuthSection;
   database: DatabaseSection;
+  llm: LlmConfig;
 }
 
 function corsOrigins(env: EnvironmentVariables): string[] | boolean {
@@ -71,5 +73,6 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
       connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     },
+    llm: buildLlmConfig(env),
   };
 }
