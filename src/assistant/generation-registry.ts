@@ -111,11 +111,11 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
     try {
       const swept = await this.sql.rows<{ id: string }>(SQL.sweepOrphans, [this.lease.key]);
       for (const { id } of swept) {
-        this.logger.warn({ generationId: id }, 'Generation of a stopped instance marked interrupted');
+        this.logger.warn({ msg: 'Generation of a stopped instance marked interrupted', generationId: id });
         await this.pubsub.publish(GENERATION_CHANGED, { id });
       }
     } catch (error) {
-      this.logger.warn({ errType: (error as Error)?.name }, 'Sweep for orphaned generations failed');
+      this.logger.warn({ msg: 'Sweep for orphaned generations failed', errType: (error as Error)?.name });
     }
   }
 

@@ -88,6 +88,8 @@ export class GenerationRunner {
   private flushing: Promise<void> = Promise.resolve();
   /** A high surrogate at the end of a delta waits for its other half (the next delta). */
   private carry = '';
+  /** The loop is over (with or without a terminal write). */
+  private ended = false;
   /** Resolves when the generation has ended and its terminal state is stored. */
   readonly finished: Promise<void>;
 
@@ -111,7 +113,10 @@ export class GenerationRunner {
    */
   subscribe(after: number, subscriber: Subscriber): () => void {
     for (const event of eventsAfter(this.state, after)) subscriber(event);
-    if (this.state.done) return () => undefined;
+    if (this.ended) {
+      subscriber(null);
+      return () => undefined;
+    }
     this.subscribers.add(subscriber);
     return () => this.subscribers.delete(subscriber);
   }
@@ -190,10 +195,12 @@ export class GenerationRunner {
     if (outcome === null) return this.end(null);
     if (outcome.errorCode && failure instanceof ModelError) {
       // Code and status only: the provider's text never reaches a log.
-      this.logger.warn(
-        { generationId: this.id, code: outcome.errorCode, upstreamStatus: failure.status },
-        'Generation failed upstream',
-      );
+      this.logger.warn({
+        msg: 'Generation failed upstream',
+        generationId: this.id,
+        code: outcome.errorCode,
+        upstreamStatus: failure.status,
+      });
     }
     const title = outcome.status === 'complete' ? await this.title() : null;
     usage ??= {
@@ -225,7 +232,11 @@ export class GenerationRunner {
       await this.deps.pubsub.publish(GENERATION_CHANGED, { id: this.id });
     } catch (error) {
       // The next tick tries again with everything not stored yet.
-      this.logger.warn({ generationId: this.id, errType: (error as Error)?.name }, 'Flush failed');
+      this.logger.warn({
+        msg: 'Flush failed',
+        generationId: this.id,
+        errType: (error as Error)?.name,
+      });
     }
   }
 
@@ -261,10 +272,12 @@ export class GenerationRunner {
         const given = title !== null && row.roomTitle === title ? title : null;
         return this.end({ row, title: given });
       } catch (error) {
-        this.logger.error(
-          { generationId: this.id, errType: (error as Error)?.name, attempt },
-          'Storing the end of a generation failed',
-        );
+        this.logger.error({
+          msg: 'Storing the end of a generation failed',
+          generationId: this.id,
+          errType: (error as Error)?.name,
+          attempt,
+        });
         if (attempt >= FINISH_ATTEMPTS) return this.end(null);
         await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
       }
@@ -272,6 +285,7 @@ export class GenerationRunner {
   }
 
   private end(result: { row: GenerationRow; title: string | null } | null): void {
+    this.ended = true;
     if (result) {
       if (result.title) {
         this.state.title = result.title;

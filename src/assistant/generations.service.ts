@@ -276,8 +276,9 @@ export class GenerationsService {
           for (const event of eventsAfter(state, sent)) {
             sink(event);
             sent = event.id;
-            if (event.event === 'done') return end();
           }
+          // Finished: everything after `after` is sent (nothing, if the client had it all).
+          if (state.done) return end(null);
         } while (again && !stopped);
       } finally {
         reading = false;

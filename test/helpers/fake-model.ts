@@ -148,7 +148,10 @@ export async function startFakeModel(): Promise<FakeModel> {
         return finish();
       }
       if (script.endAfter === i) return finish();
-      if (script.destroyAfter === i) return res.destroy();
+      if (script.destroyAfter === i) {
+        await sleep(50); // what was written reaches the client first
+        return res.destroy();
+      }
       if (script.silentAfter === i) return; // the client's idle timeout has to act
       if (i === tokens.length) break;
       if (script.paceMs) await sleep(script.paceMs);
