@@ -1,8 +1,5 @@
 import type { MessageResponseDto } from '../chat/dto/message-response.dto';
-import type {
-  GenerationResponseDto,
-  StartedGenerationDto,
-} from './dto/generation-response.dto';
+import type { GenerationResponseDto, StartedGenerationDto } from './dto/generation-response.dto';
 import type { GenerationErrorCode } from './entities/generation.entity';
 
 /** One event of a generation's stream: `id` is 1, 2, 3… within the generation. */
@@ -124,7 +121,11 @@ export function eventsAfter(state: StreamState, after: number): GenerationEvent[
   for (const length of state.deltaLengths) {
     id += 1;
     if (id > after) {
-      events.push({ id, event: 'delta', data: { text: state.content.slice(offset, offset + length) } });
+      events.push({
+        id,
+        event: 'delta',
+        data: { text: state.content.slice(offset, offset + length) },
+      });
     }
     offset += length;
   }

@@ -1,9 +1,4 @@
-import {
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-  OnModuleDestroy,
-} from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { PgPubSub, Unsubscribe } from '../database/pg-pubsub';
 import { Sql } from '../database/sql.service';
 import { SQL } from './generation-statements';
@@ -111,11 +106,17 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
     try {
       const swept = await this.sql.rows<{ id: string }>(SQL.sweepOrphans, [this.lease.key]);
       for (const { id } of swept) {
-        this.logger.warn({ msg: 'Generation of a stopped instance marked interrupted', generationId: id });
+        this.logger.warn({
+          msg: 'Generation of a stopped instance marked interrupted',
+          generationId: id,
+        });
         await this.pubsub.publish(GENERATION_CHANGED, { id });
       }
     } catch (error) {
-      this.logger.warn({ msg: 'Sweep for orphaned generations failed', errType: (error as Error)?.name });
+      this.logger.warn({
+        msg: 'Sweep for orphaned generations failed',
+        errType: (error as Error)?.name,
+      });
     }
   }
 

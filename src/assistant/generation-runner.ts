@@ -41,7 +41,11 @@ interface Outcome {
  * stopped (cancel), failed (upstream failure, idle timeout, shutdown); a generation that lost
  * its row to an orphan sweep stops without writing (null).
  */
-function outcomeOf(stop: StopReason | null, error: unknown, finishReason: string | null): Outcome | null {
+function outcomeOf(
+  stop: StopReason | null,
+  error: unknown,
+  finishReason: string | null,
+): Outcome | null {
   if (stop === 'lost') return null;
   if (stop === 'cancel') return { status: 'stopped', errorCode: null };
   if (stop === 'timeout') return { status: 'failed', errorCode: 'upstream_timeout' };
@@ -174,7 +178,12 @@ export class GenerationRunner {
     touch();
     try {
       const modelId = this.state.start.generation.model;
-      for await (const piece of model.stream(modelId, this.init.context, this.abort.signal, touch)) {
+      for await (const piece of model.stream(
+        modelId,
+        this.init.context,
+        this.abort.signal,
+        touch,
+      )) {
         if (piece.text !== undefined) this.pushDelta(piece.text);
         if (piece.finishReason) finishReason = piece.finishReason;
         if (piece.usage) usage = piece.usage;
@@ -204,7 +213,9 @@ export class GenerationRunner {
     }
     const title = outcome.status === 'complete' ? await this.title() : null;
     usage ??= {
-      promptTokens: estimateTokens(this.init.context.reduce((n, turn) => n + turn.content.length, 0)),
+      promptTokens: estimateTokens(
+        this.init.context.reduce((n, turn) => n + turn.content.length, 0),
+      ),
       completionTokens: estimateTokens(this.state.content.length),
     };
     await this.flushing;
@@ -289,7 +300,11 @@ export class GenerationRunner {
     if (result) {
       if (result.title) {
         this.state.title = result.title;
-        this.emit({ id: 2 + this.state.deltaLengths.length, event: 'title', data: { title: result.title } });
+        this.emit({
+          id: 2 + this.state.deltaLengths.length,
+          event: 'title',
+          data: { title: result.title },
+        });
       }
       this.state.done = {
         generation: toGeneration(result.row),
@@ -317,7 +332,10 @@ export class GenerationRunner {
           content:
             'Write a title of at most six words for the conversation below. Answer with the title only, without quotes.',
         },
-        { role: 'user', content: `${firstUser.slice(0, 2000)}\n\n${this.state.content.slice(0, 2000)}` },
+        {
+          role: 'user',
+          content: `${firstUser.slice(0, 2000)}\n\n${this.state.content.slice(0, 2000)}`,
+        },
       ],
       signal,
       24,
@@ -338,7 +356,11 @@ export function cleanTitle(answer: string | null): string | null {
     .replace(/^title:\s*/i, '');
   title = title.toWellFormed().replaceAll('\u0000', '');
   if ([...title].length > MAX_TITLE_LENGTH) {
-    title = [...title].slice(0, MAX_TITLE_LENGTH - 1).join('').trimEnd() + '…';
+    title =
+      [...title]
+        .slice(0, MAX_TITLE_LENGTH - 1)
+        .join('')
+        .trimEnd() + '…';
   }
   return title === '' ? null : title;
 }

@@ -112,7 +112,9 @@ export class GenerationsController {
   @ApiAcceptedResponse({
     type: StartedGenerationDto,
     description: 'Started (JSON); Location names its event stream',
-    headers: { Location: { description: '/api/generations/:id/events', schema: { type: 'string' } } },
+    headers: {
+      Location: { description: '/api/generations/:id/events', schema: { type: 'string' } },
+    },
   })
   @ApiOkResponse({
     description: 'With `Accept: text/event-stream`: the event stream (see above)',
@@ -120,7 +122,8 @@ export class GenerationsController {
   })
   @ApiBadRequestResponse({
     type: ErrorResponseDto,
-    description: 'Invalid body or id, a model not offered, or a room without messages and no content',
+    description:
+      'Invalid body or id, a model not offered, or a room without messages and no content',
   })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such chat room of the caller' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'A reply of this room is running' })
@@ -209,7 +212,10 @@ export class GenerationsController {
   @ApiOkResponse({ type: GenerationResponseDto })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Malformed id' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
-  cancel(@CurrentUser() user: TokenCaller, @GenerationId() id: string): Promise<GenerationResponseDto> {
+  cancel(
+    @CurrentUser() user: TokenCaller,
+    @GenerationId() id: string,
+  ): Promise<GenerationResponseDto> {
     return this.generations.cancel(user.id, id);
   }
 

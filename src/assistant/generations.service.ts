@@ -41,7 +41,10 @@ const FOLLOW_POLL_MS = 5000;
 /** 429 for the daily token limit, with the seconds until midnight UTC. */
 export class DailyLimitReachedException extends HttpException {
   constructor(readonly retryAfterSeconds: number) {
-    super('The daily token limit is reached; it resets at midnight UTC', HttpStatus.TOO_MANY_REQUESTS);
+    super(
+      'The daily token limit is reached; it resets at midnight UTC',
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
   }
 }
 
@@ -105,7 +108,8 @@ export class GenerationsService {
       if (!caller) throw new UnauthorizedException('Unauthorized');
       [room] = await query<RoomForStart>(SQL.roomForStart, [roomId, userId]);
       if (!room) throw new NotFoundException('Chat room not found');
-      if (room.busy) throw new ConflictException('A reply is already being written in this chat room');
+      if (room.busy)
+        throw new ConflictException('A reply is already being written in this chat room');
       if (room.running >= config.maxConcurrentPerUser) {
         throw new HttpException(
           `At most ${config.maxConcurrentPerUser} replies can be written at once per user`,
@@ -224,7 +228,10 @@ export class GenerationsService {
     const ended = new Promise<void>((resolve) => {
       const timer = setTimeout(() => finish(), CANCEL_WAIT_MS);
       const unwatch = this.registry.watch(id, () => {
-        void this.read(userId, id).then((s) => s?.done && finish(), () => undefined);
+        void this.read(userId, id).then(
+          (s) => s?.done && finish(),
+          () => undefined,
+        );
       });
       const finish = () => {
         clearTimeout(timer);

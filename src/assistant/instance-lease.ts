@@ -27,7 +27,11 @@ export class InstanceLease implements OnApplicationShutdown {
 
   async acquire(): Promise<void> {
     const db = this.config.get('database', { infer: true });
-    const client = new Client({ ...pgConnectionOptions(db), statement_timeout: 0, query_timeout: 0 });
+    const client = new Client({
+      ...pgConnectionOptions(db),
+      statement_timeout: 0,
+      query_timeout: 0,
+    });
     client.on('error', () => this.lost(client));
     client.on('end', () => this.lost(client));
     await client.connect();

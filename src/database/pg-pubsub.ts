@@ -80,7 +80,11 @@ export class PgPubSub implements OnApplicationShutdown {
   private async open(): Promise<void> {
     const db = this.config.get('database', { infer: true });
     // No statement timeout on a connection that only waits.
-    const client = new Client({ ...pgConnectionOptions(db), statement_timeout: 0, query_timeout: 0 });
+    const client = new Client({
+      ...pgConnectionOptions(db),
+      statement_timeout: 0,
+      query_timeout: 0,
+    });
     client.on('notification', (message) => {
       const set = this.handlers.get(message.channel);
       if (!set || message.payload === undefined) return;

@@ -89,14 +89,29 @@ describe('assistant replies (e2e)', () => {
     expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
     expect(stream.headers['x-content-type-options']).toBe('nosniff');
     await stream.ended;
-    expect(stream.events.map((e) => e.event)).toEqual(['start', 'delta', 'delta', 'delta', 'delta', 'done']);
+    expect(stream.events.map((e) => e.event)).toEqual([
+      'start',
+      'delta',
+      'delta',
+      'delta',
+      'delta',
+      'done',
+    ]);
     expectConsecutive(stream.events);
     const start = stream.events[0].data;
     expect(start.userMessage.content).toBe('Tell me about foxes');
-    expect(start.assistantMessage).toMatchObject({ content: '', status: 'streaming', model: 'fake-model' });
+    expect(start.assistantMessage).toMatchObject({
+      content: '',
+      status: 'streaming',
+      model: 'fake-model',
+    });
     const done = stream.events.at(-1)!.data;
     expect(done.message.content).toBe('The quick brown fox');
-    expect(done.generation).toMatchObject({ status: 'complete', finishReason: 'stop', error: null });
+    expect(done.generation).toMatchObject({
+      status: 'complete',
+      finishReason: 'stop',
+      error: null,
+    });
     expect(done.generation.usage).toEqual({ promptTokens: 42, completionTokens: 4 });
     expect(textOf(stream.events)).toBe('The quick brown fox');
 
@@ -179,7 +194,9 @@ describe('assistant replies (e2e)', () => {
     await postMessage(t.http, user, room.id, 'old');
     const res = await start(room.id, { content: 'x'.repeat(5000) });
     await ended(res.body.generation.id);
-    expect(t.fake.streamed().at(-1)!.body.messages).toEqual([{ role: 'user', content: 'x'.repeat(5000) }]);
+    expect(t.fake.streamed().at(-1)!.body.messages).toEqual([
+      { role: 'user', content: 'x'.repeat(5000) },
+    ]);
   });
 
   it('a client that disconnects mid-reply does not stop it: the full reply is stored', async () => {
@@ -285,32 +302,55 @@ describe('assistant replies (e2e)', () => {
     ['HTTP 401', { status: 401 }, 'upstream_error', ''],
     ['HTTP 429', { status: 429 }, 'upstream_rate_limited', ''],
     ['HTTP 500', { status: 500 }, 'upstream_error', ''],
-    ['an error chunk', { tokens: ['one ', 'two ', 'three'], errorAfter: 2 }, 'upstream_error', 'one two '],
-    ['an end without finish', { tokens: ['one ', 'two '], endAfter: 2 }, 'upstream_truncated', 'one two '],
-    ['[DONE] without finish', { tokens: ['one '], finishReason: null }, 'upstream_truncated', 'one '],
-    ['a broken connection', { tokens: ['one ', 'two '], destroyAfter: 1 }, 'upstream_truncated', 'one '],
+    [
+      'an error chunk',
+      { tokens: ['one ', 'two ', 'three'], errorAfter: 2 },
+      'upstream_error',
+      'one two ',
+    ],
+    [
+      'an end without finish',
+      { tokens: ['one ', 'two '], endAfter: 2 },
+      'upstream_truncated',
+      'one two ',
+    ],
+    [
+      '[DONE] without finish',
+      { tokens: ['one '], finishReason: null },
+      'upstream_truncated',
+      'one ',
+    ],
+    [
+      'a broken connection',
+      { tokens: ['one ', 'two '], destroyAfter: 1 },
+      'upstream_truncated',
+      'one ',
+    ],
     ['silence', { tokens: ['one ', 'two '], silentAfter: 1 }, 'upstream_timeout', 'one '],
-  ])('%s ends the generation as failed (%s) with the text so far', async (_what, script, code, text) => {
-    const room = await createRoom(t.http, user);
-    t.fake.enqueue(script);
-    const stream = await openStream(t.base, `/api/chat-rooms/${room.id}/generations`, {
-      token: user.token,
-      method: 'POST',
-      body: { content: 'fail please' },
-    });
-    expect(stream.status).toBe(200);
-    await stream.ended;
-    bodies.push(stream.text);
-    const done = stream.events.at(-1)!;
-    expect(done.event).toBe('done');
-    expect(done.data.generation.status).toBe('failed');
-    expect(done.data.generation.error.code).toBe(code);
-    expect(done.data.message).toMatchObject({ status: 'failed', content: text });
-    expect(textOf(stream.events)).toBe(text);
-    const stored = await generation(done.data.generation.id);
-    expect(stored).toMatchObject({ status: 'failed', content: text, error: { code } });
-    expect(stored.error!.message).not.toContain(t.fake.secret);
-  });
+  ])(
+    '%s ends the generation as failed (%s) with the text so far',
+    async (_what, script, code, text) => {
+      const room = await createRoom(t.http, user);
+      t.fake.enqueue(script);
+      const stream = await openStream(t.base, `/api/chat-rooms/${room.id}/generations`, {
+        token: user.token,
+        method: 'POST',
+        body: { content: 'fail please' },
+      });
+      expect(stream.status).toBe(200);
+      await stream.ended;
+      bodies.push(stream.text);
+      const done = stream.events.at(-1)!;
+      expect(done.event).toBe('done');
+      expect(done.data.generation.status).toBe('failed');
+      expect(done.data.generation.error.code).toBe(code);
+      expect(done.data.message).toMatchObject({ status: 'failed', content: text });
+      expect(textOf(stream.events)).toBe(text);
+      const stored = await generation(done.data.generation.id);
+      expect(stored).toMatchObject({ status: 'failed', content: text, error: { code } });
+      expect(stored.error!.message).not.toContain(t.fake.secret);
+    },
+  );
 
   it('keep-alive comments and empty choices are not content', async () => {
     const room = await createRoom(t.http, user);
@@ -343,11 +383,18 @@ describe('assistant replies (e2e)', () => {
         [first.body.generation.id],
       ),
     ).rejects.toThrow(/uq_generations_room_streaming/);
-    await t.http.post(`/api/generations/${first.body.generation.id}/cancel`).set(user.auth).expect(200);
+    await t.http
+      .post(`/api/generations/${first.body.generation.id}/cancel`)
+      .set(user.auth)
+      .expect(200);
   });
 
   it('at most LLM_MAX_CONCURRENT_PER_USER (2) running replies per user: 429', async () => {
-    const rooms = [await createRoom(t.http, user), await createRoom(t.http, user), await createRoom(t.http, user)];
+    const rooms = [
+      await createRoom(t.http, user),
+      await createRoom(t.http, user),
+      await createRoom(t.http, user),
+    ];
     t.fake.enqueue({ tokens: TOKENS, paceMs: 30 }, { tokens: TOKENS, paceMs: 30 });
     const a = await start(rooms[0].id);
     const b = await start(rooms[1].id);
@@ -397,11 +444,17 @@ describe('assistant replies (e2e)', () => {
     expectErrorBody(await t.http.get(`/api/generations/${id}/events`).set(other.auth), 404);
     expectErrorBody(await t.http.post(`/api/generations/${id}/cancel`).set(other.auth), 404);
     expectErrorBody(
-      await t.http.post(`/api/chat-rooms/${room.id}/generations`).set(other.auth).send({ content: 'x' }),
+      await t.http
+        .post(`/api/chat-rooms/${room.id}/generations`)
+        .set(other.auth)
+        .send({ content: 'x' }),
       404,
     );
     expectErrorBody(await t.http.get('/api/generations/not-a-uuid').set(user.auth), 400);
-    expectErrorBody(await t.http.get(`/api/generations/${id}/events`).set(user.auth).set('last-event-id', 'x'), 400);
+    expectErrorBody(
+      await t.http.get(`/api/generations/${id}/events`).set(user.auth).set('last-event-id', 'x'),
+      400,
+    );
     expectErrorBody(await t.http.get(`/api/generations/${id}`), 401);
     expectErrorBody(await t.http.get('/api/models'), 401);
     expectErrorBody(await t.http.get('/api/users/me/usage'), 401);
@@ -433,7 +486,10 @@ describe('assistant replies (e2e)', () => {
     const res = await start(room.id);
     await ended(res.body.generation.id);
     await t.http.delete(`/api/chat-rooms/${room.id}`).set(user.auth).expect(204);
-    expectErrorBody(await t.http.get(`/api/generations/${res.body.generation.id}`).set(user.auth), 404);
+    expectErrorBody(
+      await t.http.get(`/api/generations/${res.body.generation.id}`).set(user.auth),
+      404,
+    );
   });
 
   it('never puts the API key or the provider’s error text in a log line or a body', () => {

@@ -120,7 +120,13 @@ export async function startFakeModel(): Promise<FakeModel> {
           object: 'chat.completion',
           created: 0,
           model: body.model,
-          choices: [{ index: 0, message: { role: 'assistant', content: fake.title }, finish_reason: 'stop' }],
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: fake.title },
+              finish_reason: 'stop',
+            },
+          ],
           usage: { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 },
         }),
       );
@@ -144,7 +150,9 @@ export async function startFakeModel(): Promise<FakeModel> {
     const tokens = script.tokens ?? [];
     for (let i = 0; i <= tokens.length; i++) {
       if (script.errorAfter === i) {
-        write(`data: ${JSON.stringify({ error: { message: fake.secret, type: 'server_error' } })}\n\n`);
+        write(
+          `data: ${JSON.stringify({ error: { message: fake.secret, type: 'server_error' } })}\n\n`,
+        );
         return finish();
       }
       if (script.endAfter === i) return finish();
@@ -165,7 +173,11 @@ export async function startFakeModel(): Promise<FakeModel> {
     if (script.usage !== false) {
       write(
         chunk([], {
-          usage: { prompt_tokens: 42, completion_tokens: tokens.length, total_tokens: 42 + tokens.length },
+          usage: {
+            prompt_tokens: 42,
+            completion_tokens: tokens.length,
+            total_tokens: 42 + tokens.length,
+          },
         }),
       );
     }
