@@ -23,6 +23,9 @@ export class SseStream {
       'cache-control': 'no-cache, no-transform',
       // nginx would otherwise buffer the stream.
       'x-accel-buffering': 'no',
+      // The connection closes with the stream: a server shutting down does not wait for it
+      // to idle out (Fastify only closes the connections idle when it starts closing).
+      connection: 'close',
     });
     raw.flushHeaders();
     this.ping = setInterval(() => this.write(': ping\n\n'), PING_INTERVAL_MS);
