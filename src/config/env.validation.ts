@@ -145,7 +145,9 @@ export class EnvironmentVariables {
   LLM_API_KEY?: string;
 
   @Transform(emptyToUndefined)
-  @ValidateIf((env: EnvironmentVariables) => env.LLM_BASE_URL !== undefined || env.LLM_MODEL !== undefined)
+  @ValidateIf(
+    (env: EnvironmentVariables) => env.LLM_BASE_URL !== undefined || env.LLM_MODEL !== undefined,
+  )
   @IsString({ message: 'LLM_MODEL is required when LLM_BASE_URL is set' })
   @Matches(/^\S{1,200}$/, { message: 'LLM_MODEL must be one model id without spaces' })
   LLM_MODEL?: string;
@@ -189,7 +191,13 @@ export class EnvironmentVariables {
   LLM_DAILY_TOKEN_LIMIT?: number;
 }
 
-const LLM_OPTIONAL = ['LLM_BASE_URL', 'LLM_API_KEY', 'LLM_MODEL', 'LLM_MODELS', 'LLM_DAILY_TOKEN_LIMIT'];
+const LLM_OPTIONAL = [
+  'LLM_BASE_URL',
+  'LLM_API_KEY',
+  'LLM_MODEL',
+  'LLM_MODELS',
+  'LLM_DAILY_TOKEN_LIMIT',
+];
 
 export class ConfigValidationError extends Error {
   override name = 'ConfigValidationError';

@@ -7,6 +7,7 @@ import {
   TEST_LLM_KEY,
 } from '../helpers/assistant';
 import { expectErrorBody } from '../helpers/expect-error';
+import { countQueries } from '../helpers/query-counter';
 import { expectNoLeaks, LogCapture } from '../helpers/leaks';
 import { openStream, SseEvent, textOf } from '../helpers/sse-client';
 
@@ -489,6 +490,53 @@ describe('assistant replies (e2e)', () => {
     expectErrorBody(
       await t.http.get(`/api/generations/${res.body.generation.id}`).set(user.auth),
       404,
+    );
+  });
+
+  it('statements per generation do not grow with its length (one flush per interval)', async () => {
+    const room = await createRoom(t.http, user);
+    const statements = async (tokens: number) => {
+      t.fake.enqueue({ tokens: Array.from({ length: tokens }, () => 'x') });
+      const { result, sql } = await countQueries(async () => {
+        const stream = await openStream(t.base, `/api/chat-rooms/${room.id}/generations`, {
+          token: user.token,
+          method: 'POST',
+          body: { content: 'count' },
+        });
+        await stream.ended;
+        return stream;
+      });
+      expect(textOf(result.events)).toBe('x'.repeat(tokens));
+      // The sweep for dead instances runs on its own clock.
+      return sql.filter((text) => !text.includes('pg_locks')).length;
+    };
+    const short = await statements(5);
+    const long = await statements(500);
+    expect(long).toBe(short);
+    expect(short).toBeLessThanOrEqual(12);
+  });
+
+  it('documents every route, status and the event stream in the OpenAPI document', async () => {
+    const doc = (await t.http.get('/api/docs-json').expect(200)).body;
+    const post = doc.paths['/api/chat-rooms/{roomId}/generations'].post;
+    expect(Object.keys(post.responses).sort()).toEqual(
+      ['200', '202', '400', '401', '404', '409', '429', '503'].sort(),
+    );
+    expect(post.responses['200'].content).toHaveProperty('text/event-stream');
+    expect(post.description).toMatch(/`delta` `\{ text \}`/);
+    const events = doc.paths['/api/generations/{generationId}/events'].get;
+    expect(events.responses['200'].content).toHaveProperty('text/event-stream');
+    expect(events.parameters.map((p: { name: string }) => p.name)).toContain('Last-Event-ID');
+    for (const path of [
+      '/api/models',
+      '/api/generations/{generationId}',
+      '/api/generations/{generationId}/cancel',
+      '/api/users/me/usage',
+    ]) {
+      expect(doc.paths).toHaveProperty([path]);
+    }
+    expect(doc.components.schemas.MessageResponseDto.required).toEqual(
+      expect.arrayContaining(['status', 'model', 'generationId']),
     );
   });
 

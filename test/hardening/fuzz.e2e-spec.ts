@@ -182,7 +182,11 @@ describe('hostile input, property-based (e2e)', () => {
     ownMessage = (await postMessage(t.http, owner, ownRoom, 'hello')).id;
     await postMessage(t.http, other, othersRoom, 'private');
     ownGeneration = (
-      await t.http.post(`/api/chat-rooms/${ownRoom}/generations`).set(owner.auth).send({}).expect(202)
+      await t.http
+        .post(`/api/chat-rooms/${ownRoom}/generations`)
+        .set(owner.auth)
+        .send({})
+        .expect(202)
     ).body.generation.id;
     othersGeneration = (
       await t.http

@@ -26,9 +26,7 @@ export class Assistant1796000000000 implements MigrationInterface {
       `CREATE INDEX "ix_generations_owner_streaming" ON "generations" ("owner_instance") WHERE "status" = 'streaming'`,
     );
     // Foreign keys' cascades (a room or a message deleted) look generations up by these.
-    await queryRunner.query(
-      `CREATE INDEX "ix_generations_room" ON "generations" ("chat_room_id")`,
-    );
+    await queryRunner.query(`CREATE INDEX "ix_generations_room" ON "generations" ("chat_room_id")`);
     await queryRunner.query(
       `CREATE INDEX "ix_generations_message" ON "generations" ("message_id")`,
     );
