@@ -27,6 +27,13 @@ export const GENERATION_CHANGED: Channel<{ id: string }> = { name: 'generation_c
 /** Published by a cancel on any instance; the owner instance stops the generation. */
 export const GENERATION_CANCEL: Channel<{ id: string }> = { name: 'generation_cancel' };
 
+class ContextUnavailable extends Error {
+  override name = 'ContextUnavailable';
+  constructor(override readonly cause: unknown) {
+    super('The context could not be read');
+  }
+}
+
 /** Why the runner aborted the model request. */
 type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'lost';
 
@@ -51,6 +58,8 @@ function outcomeOf(
   if (stop === 'timeout') return { status: 'failed', errorCode: 'upstream_timeout' };
   if (stop === 'shutdown') return { status: 'failed', errorCode: 'interrupted' };
   if (error instanceof ModelError) return { status: 'failed', errorCode: error.code };
+  // The database failed before the model was asked: nothing upstream is to blame.
+  if (error instanceof ContextUnavailable) return { status: 'failed', errorCode: 'interrupted' };
   if (error) return { status: 'failed', errorCode: 'upstream_error' };
   if (!finishReason) return { status: 'failed', errorCode: 'upstream_truncated' };
   return { status: 'complete', errorCode: null };
@@ -66,7 +75,8 @@ export interface RunnerDeps {
 export interface RunnerInit {
   state: StreamState;
   userId: string;
-  context: ChatTurn[];
+  /** Read by the runner itself, so that a failure to read it still ends the generation. */
+  loadContext: () => Promise<ChatTurn[]>;
   /** The room was "New chat" without a completed reply when the generation started. */
   mayTitle: boolean;
 }
@@ -92,6 +102,7 @@ export class GenerationRunner {
   private flushing: Promise<void> = Promise.resolve();
   /** A high surrogate at the end of a delta waits for its other half (the next delta). */
   private carry = '';
+  private context: ChatTurn[] = [];
   /** The loop is over (with or without a terminal write). */
   private ended = false;
   /** Resolves when the generation has ended and its terminal state is stored. */
@@ -177,10 +188,13 @@ export class GenerationRunner {
     let failure: unknown = null;
     touch();
     try {
+      this.context = await this.init.loadContext().catch((error: unknown) => {
+        throw new ContextUnavailable(error);
+      });
       const modelId = this.state.start.generation.model;
       for await (const piece of model.stream(
         modelId,
-        this.init.context,
+        this.context,
         this.abort.signal,
         touch,
       )) {
@@ -214,7 +228,7 @@ export class GenerationRunner {
     const title = outcome.status === 'complete' ? await this.title() : null;
     usage ??= {
       promptTokens: estimateTokens(
-        this.init.context.reduce((n, turn) => n + turn.content.length, 0),
+        this.context.reduce((n, turn) => n + turn.content.length, 0),
       ),
       completionTokens: estimateTokens(this.state.content.length),
     };
@@ -322,7 +336,7 @@ export class GenerationRunner {
   /** A short title for a "New chat" room after its first completed reply; null on any failure. */
   private async title(): Promise<string | null> {
     if (!this.deps.config.autoTitle || !this.init.mayTitle) return null;
-    const firstUser = this.init.context.find((turn) => turn.role === 'user')?.content ?? '';
+    const firstUser = this.context.find((turn) => turn.role === 'user')?.content ?? '';
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(TITLE_TIMEOUT_MS)]);
     const answer = await this.deps.model.complete(
       this.state.start.generation.model,

@@ -150,11 +150,11 @@ export class GenerationsService {
       title: null,
       done: null,
     };
-    const context = await this.context(roomId, generation.messageId);
+    // Run at once: from here on only the runner ends this generation.
     return this.registry.run({
       state,
       userId,
-      context,
+      loadContext: () => this.context(roomId, generation.messageId),
       mayTitle: room.title === DEFAULT_TITLE && !room.hasReply,
     });
   }
