@@ -3,6 +3,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AssistantModule } from './assistant/assistant.module';
 import { AuthModule } from './auth/auth.module';
 import { ChatModule } from './chat/chat.module';
 import { accountTracker, ACCOUNT_THROTTLER } from './auth/guards/auth-throttler.guard';
@@ -51,6 +52,7 @@ export class AppModule {
         UsersModule,
         AuthModule,
         ChatModule,
+        AssistantModule,
         HealthModule,
       ],
       providers: [

@@ -4,9 +4,13 @@ import { ConfigService } from '@nestjs/config';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { config as loadDotenv } from 'dotenv';
 import { createApp } from './app.factory';
+import { GenerationRegistry } from './assistant/generation-registry';
 import type { AppConfig } from './config/configuration';
 import { prepareRuntime, Runtime } from './config/runtime';
 import { Sql } from './database/sql.service';
+
+/** Time left after the generations' drain to store what they streamed and close. */
+const DRAIN_MARGIN_MS = 1500;
 
 /**
  * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish, close the pool,
@@ -27,11 +31,11 @@ function handleShutdown(app: NestFastifyApplication, runtime: Runtime, timeoutMs
       process.exit(1);
     }, timeoutMs).unref();
     // The HTTP server first: Nest's close() destroys modules (the database pool) before it
-    // stops the server, which would fail the requests still in flight.
-    void app
-      .getHttpAdapter()
-      .getInstance()
-      .close()
+    // stops the server, which would fail the requests still in flight. Meanwhile running
+    // replies may finish; what is left is stored as interrupted a little before the timeout,
+    // and their event streams end, so the server can close.
+    const generations = app.get(GenerationRegistry).drain(timeoutMs - DRAIN_MARGIN_MS);
+    void Promise.all([app.getHttpAdapter().getInstance().close(), generations])
       .then(() => app.get(Sql).settle())
       .then(() => app.close())
       .then(() => runtime.stop())

@@ -1,9 +1,12 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { PgNotifications } from '../database/pg-notifications';
+import { channel, PgPubSub, Unsubscribe } from '../database/pg-pubsub';
 import { Sql, statement } from '../database/sql.service';
 
-/** pg_notify channel: payload `<session id>:<access expiry, epoch ms>,…` (see sessions.service). */
-export const SESSIONS_REVOKED_CHANNEL = 'sessions_revoked';
+/**
+ * Sent by the revoking statements themselves (see sessions.service), so the notice goes out when
+ * the revocation commits: `[session id, access expiry in epoch ms][]`.
+ */
+export const SESSIONS_REVOKED = channel<[string, number][]>('sessions_revoked');
 
 const LOAD = statement(
   'sessions.loadRevoked',
@@ -28,24 +31,28 @@ export class RevokedSessions implements OnModuleInit, OnModuleDestroy {
   private readonly waiting = new Map<string, () => void>();
   private current = false;
   private sweep: NodeJS.Timeout | undefined;
+  private readonly unsubscribe: Unsubscribe[] = [];
 
   constructor(
-    private readonly notifications: PgNotifications,
+    private readonly pubsub: PgPubSub,
     private readonly sql: Sql,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.notifications.subscribe(SESSIONS_REVOKED_CHANNEL, {
-      message: (payload) => this.addPayload(payload),
-      ready: () => this.reload(),
-      lost: () => (this.current = false),
-    });
+    // Loaded after LISTEN, so no revocation falls in between; again after every reconnect.
+    this.unsubscribe.push(
+      await this.pubsub.subscribe(SESSIONS_REVOKED, (entries) => this.addEntries(entries)),
+      this.pubsub.onLost(() => (this.current = false)),
+      this.pubsub.onReconnect(() => void this.reload().catch(() => undefined)),
+    );
+    await this.reload();
     this.sweep = setInterval(() => this.dropExpired(), 60_000);
     this.sweep.unref();
   }
 
   onModuleDestroy(): void {
     clearInterval(this.sweep);
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
   }
 
   /** true: revoked; false: not revoked; undefined: the set may be stale, ask the database. */
@@ -63,12 +70,13 @@ export class RevokedSessions implements OnModuleInit, OnModuleDestroy {
     if (accessExpiresAtMs > Date.now()) this.revoked.set(sessionId, accessExpiresAtMs);
   }
 
-  addPayload(payload: string): void {
+  addEntries(entries: [string, number][]): void {
     const now = Date.now();
-    for (const entry of payload.split(',')) {
-      const [id, until] = entry.split(':');
-      if (!id || !until) continue;
-      this.add(id, Number(until));
+    if (!Array.isArray(entries)) return;
+    for (const entry of entries) {
+      const [id, until] = Array.isArray(entry) ? entry : [];
+      if (typeof id !== 'string' || typeof until !== 'number') continue;
+      this.add(id, until);
       this.noticed.set(id, now);
       this.waiting.get(id)?.();
     }

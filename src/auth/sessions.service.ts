@@ -7,7 +7,7 @@ import { Sql, statement } from '../database/sql.service';
 import type { AuthUser, JwtPayload } from './auth-user';
 import { Clock } from './clock';
 import { RefreshTokens, sameHash } from './refresh-tokens';
-import { RevokedSessions, SESSIONS_REVOKED_CHANNEL } from './revoked-sessions';
+import { RevokedSessions, SESSIONS_REVOKED } from './revoked-sessions';
 import type { SessionResponseDto } from './dto/session-response.dto';
 
 /** A spent refresh token presented again within this long of its rotation gets the grace answer. */
@@ -45,7 +45,7 @@ function revoking(name: string, condition: string, prefix = '') {
       WHERE ${condition} AND s.revoked_at IS NULL
       RETURNING s.id, (extract(epoch FROM s.access_expires_at) * 1000)::bigint AS until
     ), notified AS (
-      SELECT pg_notify('${SESSIONS_REVOKED_CHANNEL}', string_agg(id || ':' || until, ','))
+      SELECT pg_notify('${SESSIONS_REVOKED.name}', json_agg(json_build_array(id, until))::text)
       FROM (SELECT id, until, (row_number() OVER ()) / 150 AS chunk FROM revoked) r GROUP BY chunk
     )
     SELECT r.id, r.until::float8 AS "accessExpiresAtMs"

@@ -92,17 +92,20 @@ export class ChatRoomsController {
     return this.rooms.findOne(user, roomId);
   }
 
-  /** Renames a room (this also counts as activity: updatedAt moves). */
+  /**
+   * Changes a room's title, model and/or system prompt (at least one); this also counts as
+   * activity: updatedAt moves.
+   */
   @Patch(':roomId')
   @ApiParam({ name: 'roomId', format: 'uuid' })
   @ApiOkResponse({ type: ChatRoomSummaryDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
-  rename(
+  update(
     @CurrentUser() user: TokenCaller,
     @RoomId() roomId: string,
     @Body() dto: UpdateChatRoomDto,
   ): Promise<ChatRoomSummaryDto> {
-    return this.rooms.rename(user, roomId, dto);
+    return this.rooms.update(user, roomId, dto);
   }
 
   /** Deletes a room and all its messages. */

@@ -19,6 +19,7 @@ import { ListChatRoomsQueryDto } from './dto/list-chat-rooms-query.dto';
 import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { MessagePageDto, MessageResponseDto } from './dto/message-response.dto';
 import { UpdateChatRoomDto } from './dto/update-chat-room.dto';
+import { ModelCatalog } from '../assistant/model-catalog';
 
 /** Most messages GET /chat-rooms/:id embeds; older ones are read through the message pages. */
 export const ROOM_MESSAGES_LIMIT = 1000;
@@ -32,8 +33,8 @@ export const LIST_MESSAGES_PER_ROOM = 50;
 // instance; only when a statement finds nothing is the session asked about on its own.
 // Conversation order is (created_at, id), served by ix_messages_room_created.
 
-const ROOM = `r.id, r.title, r.owner_id AS "ownerId", r.created_at AS "createdAt", r.updated_at AS "updatedAt"`;
-const MESSAGE = `m.id, m.chat_room_id AS "chatRoomId", m.role, m.content, m.created_at AS "createdAt"`;
+const ROOM = `r.id, r.title, r.owner_id AS "ownerId", r.created_at AS "createdAt", r.updated_at AS "updatedAt", r.model, r.system_prompt AS "systemPrompt"`;
+const MESSAGE = `m.id, m.chat_room_id AS "chatRoomId", m.role, m.content, m.created_at AS "createdAt", m.status, m.model, m.generation_id AS "generationId"`;
 // Timestamps have millisecond precision (what clients see); never move a room back in time.
 const NOW = `greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at)`;
 // A message is at least a millisecond newer than the room's last activity, so messages of a
@@ -42,10 +43,10 @@ const NEXT_MESSAGE_AT = `greatest(date_trunc('milliseconds', clock_timestamp()),
 
 const LAST_MESSAGE_JOIN = `
   LEFT JOIN LATERAL (
-    SELECT m.id, m.role, m.content, m.created_at FROM messages m
+    SELECT m.id, m.role, m.content, m.created_at, m.status, m.model, m.generation_id FROM messages m
     WHERE m.chat_room_id = r.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
   ) lm ON true`;
-const LAST_MESSAGE = `lm.id AS "lmId", lm.role AS "lmRole", lm.content AS "lmContent", lm.created_at AS "lmCreatedAt"`;
+const LAST_MESSAGE = `lm.id AS "lmId", lm.role AS "lmRole", lm.content AS "lmContent", lm.created_at AS "lmCreatedAt", lm.status AS "lmStatus", lm.model AS "lmModel", lm.generation_id AS "lmGenerationId"`;
 
 // Timestamps leave PostgreSQL as the ISO strings the API answers with: no Date in between.
 const statement = (name: string, text: string) => sqlStatement(name, text, { isoTimestamps: true });
@@ -55,7 +56,8 @@ export const SQL = {
   createRoom: statement(
     'chat.createRoom',
     `
-    INSERT INTO chat_rooms AS r (title, owner_id) SELECT $1::text, $2::uuid
+    INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
+    SELECT $1::text, $2::uuid, $4::text, $5::text
     WHERE ${liveSession('$2', '$3')} RETURNING ${ROOM}`,
   ),
 
@@ -109,12 +111,16 @@ export const SQL = {
     ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
   ),
 
-  renameRoom: statement(
-    'chat.renameRoom',
+  // Each of title, model and systemPrompt changes only when the request carries it ($4, $6).
+  updateRoom: statement(
+    'chat.updateRoom',
     `
     WITH r AS (
-      UPDATE chat_rooms r SET title = $3, updated_at = ${NOW}
-      WHERE r.id = $1 AND r.owner_id = $2 AND ${liveSession('$2', '$4')}
+      UPDATE chat_rooms r SET title = coalesce($3, r.title),
+        model = CASE WHEN $4 THEN $5 ELSE r.model END,
+        system_prompt = CASE WHEN $6 THEN $7 ELSE r.system_prompt END,
+        updated_at = ${NOW}
+      WHERE r.id = $1 AND r.owner_id = $2 AND ${liveSession('$2', '$8')}
       RETURNING r.*
     )
     SELECT ${ROOM}, r.message_count AS "messageCount", ${LAST_MESSAGE} FROM r ${LAST_MESSAGE_JOIN}`,
@@ -178,6 +184,8 @@ interface RoomRow {
   ownerId: string;
   createdAt: string;
   updatedAt: string;
+  model: string | null;
+  systemPrompt: string | null;
 }
 
 interface SummaryRow extends RoomRow {
@@ -186,6 +194,9 @@ interface SummaryRow extends RoomRow {
   lmRole: MessageResponseDto['role'] | null;
   lmContent: string | null;
   lmCreatedAt: string | null;
+  lmStatus: MessageResponseDto['status'] | null;
+  lmModel: string | null;
+  lmGenerationId: string | null;
 }
 
 function toSummary(row: SummaryRow): ChatRoomSummaryDto {
@@ -195,6 +206,8 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
     ownerId: row.ownerId,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    model: row.model,
+    systemPrompt: row.systemPrompt,
     messageCount: row.messageCount,
     lastMessage:
       row.lmId === null
@@ -205,21 +218,30 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
             role: row.lmRole!,
             content: row.lmContent!,
             createdAt: row.lmCreatedAt!,
+            status: row.lmStatus!,
+            model: row.lmModel,
+            generationId: row.lmGenerationId,
           },
   };
 }
 
 @Injectable()
 export class ChatRoomsService {
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    private readonly models: ModelCatalog,
+  ) {}
 
   /** 1 statement; nothing is inserted unless the caller's session is live. */
   async create(caller: TokenCaller, dto: CreateChatRoomDto): Promise<ChatRoomResponseDto> {
     try {
+      this.models.assertSelectable(dto.model);
       const [room] = await this.sql.rows<RoomRow>(SQL.createRoom, [
         dto.title ?? DEFAULT_ROOM_TITLE,
         caller.id,
         caller.sessionId,
+        dto.model ?? null,
+        dto.systemPrompt ?? null,
       ]);
       if (!room) throw new UnauthorizedException('Unauthorized');
       return { ...room, messages: [], hasMoreMessages: false };
@@ -279,15 +301,23 @@ export class ChatRoomsService {
   }
 
   /** 1 statement. */
-  async rename(
+  async update(
     caller: TokenCaller,
     roomId: string,
     dto: UpdateChatRoomDto,
   ): Promise<ChatRoomSummaryDto> {
-    const [row] = await this.sql.rows<SummaryRow>(SQL.renameRoom, [
+    if (dto.title == null && dto.model === undefined && dto.systemPrompt === undefined) {
+      throw new BadRequestException('Send at least one of title, model and systemPrompt');
+    }
+    this.models.assertSelectable(dto.model);
+    const [row] = await this.sql.rows<SummaryRow>(SQL.updateRoom, [
       roomId,
       caller.id,
-      dto.title,
+      dto.title ?? null,
+      dto.model !== undefined,
+      dto.model ?? null,
+      dto.systemPrompt !== undefined,
+      dto.systemPrompt ?? null,
       caller.sessionId,
     ]);
     if (!row) return this.notFound(caller);

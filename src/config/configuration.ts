@@ -1,4 +1,5 @@
 import { EnvironmentVariables, NodeEnv, validateEnv } from './env.validation';
+import { buildLlmConfig, LlmConfig } from './llm.config';
 
 export interface AppSection {
   nodeEnv: NodeEnv;
@@ -40,6 +41,7 @@ export interface AppConfig {
   auth: AuthSection;
   session: SessionSection;
   database: DatabaseSection;
+  llm: LlmConfig;
 }
 
 function corsOrigins(env: EnvironmentVariables): string[] | boolean {
@@ -92,5 +94,6 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
       connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     },
+    llm: buildLlmConfig(env),
   };
 }

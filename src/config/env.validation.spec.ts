@@ -40,6 +40,12 @@ describe('validateEnv', () => {
     [{ CORS_ORIGINS: 'not a url' }, 'CORS_ORIGINS'],
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
     [{ DB_PIPELINE_CONNECTIONS: '17' }, 'DB_PIPELINE_CONNECTIONS'],
+    [{ LLM_BASE_URL: 'http://127.0.0.1:11434/v1' }, 'LLM_MODEL'],
+    [{ LLM_BASE_URL: 'ollama', LLM_MODEL: 'm' }, 'LLM_BASE_URL'],
+    [{ LLM_AUTO_TITLE: 'maybe' }, 'LLM_AUTO_TITLE'],
+    [{ LLM_DAILY_TOKEN_LIMIT: '0' }, 'LLM_DAILY_TOKEN_LIMIT'],
+    [{ LLM_MAX_CONCURRENT_PER_USER: 'two' }, 'LLM_MAX_CONCURRENT_PER_USER'],
+    [{ LLM_MODELS: 'a,,b' }, 'LLM_MODELS'],
   ])('rejects %j with one line naming %s', (raw, variable) => {
     let message = '';
     try {
@@ -96,5 +102,42 @@ describe('buildConfig', () => {
 
   it('requires a database URL once the runtime is prepared', () => {
     expect(() => buildConfig({ JWT_SECRET: SECRET })).toThrow(/DATABASE_URL/);
+  });
+});
+
+describe('the llm namespace', () => {
+  const base = { DATABASE_URL: 'postgres://x@localhost/db', JWT_SECRET: SECRET };
+
+  it('is off without LLM_BASE_URL, with the documented defaults', () => {
+    expect(buildConfig(base).llm).toEqual({
+      enabled: false,
+      baseUrl: null,
+      apiKey: null,
+      defaultModel: null,
+      models: [],
+      contextChars: 48_000,
+      idleTimeoutMs: 60_000,
+      autoTitle: true,
+      maxConcurrentPerUser: 2,
+      dailyTokenLimit: null,
+    });
+  });
+
+  it('lists the default model first, then LLM_MODELS without repeats', () => {
+    const llm = buildConfig({
+      ...base,
+      LLM_BASE_URL: 'http://127.0.0.1:11434/v1',
+      LLM_MODEL: 'b',
+      LLM_MODELS: 'a, b ,c',
+      LLM_AUTO_TITLE: 'FALSE',
+      LLM_DAILY_TOKEN_LIMIT: '1000',
+    }).llm;
+    expect(llm).toMatchObject({
+      enabled: true,
+      defaultModel: 'b',
+      models: ['b', 'a', 'c'],
+      autoTitle: false,
+      dailyTokenLimit: 1000,
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsOptional,
@@ -17,6 +18,10 @@ export type NodeEnv = (typeof NODE_ENVS)[number];
 
 const toInt = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+const toBool = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^(true|false)$/i.test(value.trim())
+    ? value.trim().toLowerCase() === 'true'
+    : value;
 const emptyToUndefined = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
@@ -147,7 +152,72 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(120_000)
   SHUTDOWN_TIMEOUT_MS = 10_000;
+
+  /** An OpenAI-compatible API (…/v1). Unset: the assistant routes answer 503. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, { message: 'LLM_BASE_URL must be an http(s) URL' })
+  LLM_BASE_URL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  LLM_API_KEY?: string;
+
+  @Transform(emptyToUndefined)
+  @ValidateIf(
+    (env: EnvironmentVariables) => env.LLM_BASE_URL !== undefined || env.LLM_MODEL !== undefined,
+  )
+  @IsString({ message: 'LLM_MODEL is required when LLM_BASE_URL is set' })
+  @Matches(/^\S{1,200}$/, { message: 'LLM_MODEL must be one model id without spaces' })
+  LLM_MODEL?: string;
+
+  /** Comma-separated model ids clients may choose; LLM_MODEL when unset. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^\s*[^\s,]{1,200}(\s*,\s*[^\s,]{1,200})*\s*$/, {
+    message: 'LLM_MODELS must be a comma-separated list of model ids',
+  })
+  LLM_MODELS?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(10_000_000)
+  LLM_CONTEXT_CHARS = 48_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  LLM_IDLE_TIMEOUT_MS = 60_000;
+
+  @Transform(toBool)
+  @IsBoolean({ message: 'LLM_AUTO_TITLE must be true or false' })
+  LLM_AUTO_TITLE = true;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  LLM_MAX_CONCURRENT_PER_USER = 2;
+
+  /** Prompt + completion tokens per user per UTC day; unset: no limit. */
+  @Transform((arg) => toInt({ value: emptyToUndefined(arg) }))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000_000_000)
+  LLM_DAILY_TOKEN_LIMIT?: number;
 }
+
+const LLM_OPTIONAL = [
+  'LLM_BASE_URL',
+  'LLM_API_KEY',
+  'LLM_MODEL',
+  'LLM_MODELS',
+  'LLM_DAILY_TOKEN_LIMIT',
+];
 
 export class ConfigValidationError extends Error {
   override name = 'ConfigValidationError';
@@ -157,14 +227,15 @@ export class ConfigValidationError extends Error {
 export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables {
   const known = Object.keys(new EnvironmentVariables());
   const relevant: Record<string, unknown> = {};
-  for (const key of [
-    ...known,
+  const optional = [
     'JWT_SECRET',
     'DATABASE_URL',
     'HOST',
     'CORS_ORIGINS',
     'COOKIE_SECURE',
-  ]) {
+    ...LLM_OPTIONAL,
+  ];
+  for (const key of [...known, ...optional]) {
     if (raw[key] !== undefined) relevant[key] = raw[key];
   }
   const env = plainToInstance(EnvironmentVariables, relevant);

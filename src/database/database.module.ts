@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
-import { PgNotifications } from './pg-notifications';
+import { PgPubSub } from './pg-pubsub';
 import { Sql } from './sql.service';
 
 @Global()
-@Module({ providers: [Sql, PgNotifications], exports: [Sql, PgNotifications] })
+@Module({ providers: [Sql, PgPubSub], exports: [Sql, PgPubSub] })
 export class DatabaseModule {}

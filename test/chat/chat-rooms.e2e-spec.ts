@@ -38,6 +38,8 @@ describe('chat rooms (e2e)', () => {
         ownerId: alice.id,
         createdAt: expect.stringMatching(ISO),
         updatedAt: res.body.createdAt,
+        model: null,
+        systemPrompt: null,
         messages: [],
         hasMoreMessages: false,
       });
@@ -96,6 +98,8 @@ describe('chat rooms (e2e)', () => {
         ownerId: user.id,
         createdAt: expect.stringMatching(ISO),
         updatedAt: expect.stringMatching(ISO),
+        model: null,
+        systemPrompt: null,
         messageCount: 3,
         lastMessage: {
           id: expect.stringMatching(UUID),
@@ -103,6 +107,9 @@ describe('chat rooms (e2e)', () => {
           role: 'user',
           content: 'message 3',
           createdAt: expect.stringMatching(ISO),
+          status: 'complete',
+          model: null,
+          generationId: null,
         },
       });
     });
@@ -179,6 +186,8 @@ describe('chat rooms (e2e)', () => {
         ownerId: alice.id,
         createdAt: room.createdAt,
         updatedAt: posted[2].createdAt,
+        model: null,
+        systemPrompt: null,
         messages: posted,
         hasMoreMessages: false,
       });
@@ -221,6 +230,8 @@ describe('chat rooms (e2e)', () => {
         ownerId: alice.id,
         createdAt: room.createdAt,
         updatedAt: expect.stringMatching(ISO),
+        model: null,
+        systemPrompt: null,
         messageCount: 1,
         lastMessage: message,
       });
@@ -272,6 +283,9 @@ describe('chat rooms (e2e)', () => {
         role: 'user',
         content: '  keep my spacing  ',
         createdAt: expect.stringMatching(ISO),
+        status: 'complete',
+        model: null,
+        generationId: null,
       });
       const { rows } = await t.db.query(
         'SELECT updated_at, message_count FROM chat_rooms WHERE id = $1',

@@ -75,6 +75,12 @@ describe('query budget (e2e)', () => {
     expect(await statements(large, 'patch', `/api/chat-rooms/${room}`, { title: 'renamed' })).toBe(
       1,
     );
+    expect(
+      await statements(large, 'patch', `/api/chat-rooms/${room}`, {
+        model: null,
+        systemPrompt: 'Be brief.',
+      }),
+    ).toBe(1);
     expect(await statements(small, 'get', `/api/chat-rooms/${smallRooms[0]}`)).toBe(2);
   });
 });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Response } from 'supertest';
 import { createRoom, postMessage } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
-import { startTestApp, TestApp } from '../helpers/app';
+import { AssistantTestApp, eventually, startAssistantApp } from '../helpers/assistant';
 import { expectErrorBody } from '../helpers/expect-error';
 
 /**
@@ -64,6 +64,8 @@ const FIELDS = [
   'displayName',
   'currentPassword',
   'newPassword',
+  'model',
+  'systemPrompt',
 ];
 const bodyObject = fc.dictionary(
   fc.oneof(fc.constantFrom(...FIELDS, '__proto__', 'constructor', 'prototype'), weirdString),
@@ -148,14 +150,18 @@ const query = fc
     ),
   );
 
+jest.setTimeout(120_000);
+
 describe('hostile input, property-based (e2e)', () => {
-  let t: TestApp;
+  let t: AssistantTestApp;
   let owner: RegisteredUser;
   let other: RegisteredUser;
   let ownRoom: string;
   let othersRoom: string;
   let ownMessage: string;
   let othersRoomBefore: unknown;
+  let ownGeneration: string;
+  let othersGeneration: string;
 
   const snapshot = async () =>
     (
@@ -164,21 +170,46 @@ describe('hostile input, property-based (e2e)', () => {
            (SELECT md5(coalesce(string_agg(u::text, ',' ORDER BY u.id), '')) FROM users u),
            (SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r.id), '')) FROM chat_rooms r),
            (SELECT md5(coalesce(string_agg(m::text, ',' ORDER BY m.id), '')) FROM messages m),
-           (SELECT md5(coalesce(string_agg(s::text, ',' ORDER BY s.id), '')) FROM sessions s)) AS s`,
+           (SELECT md5(coalesce(string_agg(s::text, ',' ORDER BY s.id), '')) FROM sessions s),
+           (SELECT md5(coalesce(string_agg(g::text, ',' ORDER BY g.id), '')) FROM generations g)) AS s`,
       )
     ).rows[0].s;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    // A model is configured (a fake one): the assistant routes answer, not 503.
+    t = await startAssistantApp();
     owner = await registerUser(t.http);
     other = await registerUser(t.http);
     ownRoom = (await createRoom(t.http, owner)).id;
     othersRoom = (await createRoom(t.http, other)).id;
     ownMessage = (await postMessage(t.http, owner, ownRoom, 'hello')).id;
     await postMessage(t.http, other, othersRoom, 'private');
+    ownGeneration = (
+      await t.http
+        .post(`/api/chat-rooms/${ownRoom}/generations`)
+        .set(owner.auth)
+        .send({})
+        .expect(202)
+    ).body.generation.id;
+    othersGeneration = (
+      await t.http
+        .post(`/api/chat-rooms/${othersRoom}/generations`)
+        .set(other.auth)
+        .send({})
+        .expect(202)
+    ).body.generation.id;
+    await settled();
     othersRoomBefore = (await t.http.get(`/api/chat-rooms/${othersRoom}`).set(other.auth)).body;
   });
   afterAll(() => t.close());
+
+  const settled = () =>
+    eventually(async () => {
+      const { rows } = await t.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM generations WHERE status = 'streaming'`,
+      );
+      return rows[0].n === 0;
+    });
 
   const pathId = () =>
     fc.oneof(
@@ -187,6 +218,8 @@ describe('hostile input, property-based (e2e)', () => {
         othersRoom,
         ownMessage,
         other.sessionId,
+        ownGeneration,
+        othersGeneration,
         '00000000-0000-4000-8000-000000000000',
       ),
       weirdString.map(encode),
@@ -215,6 +248,12 @@ describe('hostile input, property-based (e2e)', () => {
       fc
         .constantFrom('put', 'options', 'head')
         .map((method) => ({ method, path: '/api/chat-rooms' })),
+      fc.constant({ method: 'get', path: '/api/models' }),
+      fc.constant({ method: 'get', path: '/api/users/me/usage' }),
+      pathId().map((id) => ({ method: 'post', path: `/api/chat-rooms/${id}/generations` })),
+      pathId().map((id) => ({ method: 'get', path: `/api/generations/${id}` })),
+      pathId().map((id) => ({ method: 'get', path: `/api/generations/${id}/events` })),
+      pathId().map((id) => ({ method: 'post', path: `/api/generations/${id}/cancel` })),
     );
   const authorization = () =>
     fc.oneof(
@@ -270,6 +309,8 @@ describe('hostile input, property-based (e2e)', () => {
           const before = await snapshot();
           const res = await send(r, q, b, auth, rid, { cookie: c, origin: o });
           expect(res.status).toBeLessThan(500);
+          // A reply it started writes on: the next request's snapshot waits for its end.
+          await settled();
           if (res.status >= 400 && r.method !== 'head') {
             expectErrorBody(res, res.status);
             expect(await snapshot()).toBe(before);

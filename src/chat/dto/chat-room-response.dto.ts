@@ -14,6 +14,12 @@ class ChatRoomBaseDto {
   /** The newest message's createdAt (or the last rename). @example "2026-01-31T12:05:00.000Z" */
   @ApiProperty({ format: 'date-time' })
   updatedAt: string;
+  /** The model of the room's replies; null: the server's default. @example null */
+  @ApiProperty({ type: String, nullable: true })
+  model: string | null;
+  /** Sent to the model before the room's messages; null: none. @example null */
+  @ApiProperty({ type: String, nullable: true })
+  systemPrompt: string | null;
 }
 
 export class ChatRoomResponseDto extends ChatRoomBaseDto {

@@ -1,5 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { MESSAGE_ROLES, type MessageRole } from '../entities/message.entity';
+import {
+  MESSAGE_ROLES,
+  MESSAGE_STATUSES,
+  type MessageRole,
+  type MessageStatus,
+} from '../entities/message.entity';
 
 export class MessageResponseDto {
   /** @example "6f1c1b8e-8a0e-4c4f-9d4a-2b7f0d3c9e51" */
@@ -13,6 +18,18 @@ export class MessageResponseDto {
   /** @example "2026-01-31T12:00:00.000Z" */
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
+  /**
+   * "complete" for every posted message; a reply the server writes is "streaming" while its
+   * generation runs, then "complete", "stopped" or "failed" (the text so far is kept).
+   */
+  @ApiProperty({ enum: MESSAGE_STATUSES, example: 'complete' })
+  status: MessageStatus;
+  /** The model that wrote it (server-written replies), else null. @example null */
+  @ApiProperty({ type: String, nullable: true })
+  model: string | null;
+  /** The generation that wrote it, else null. @example null */
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  generationId: string | null;
 }
 
 export class MessagePageDto {

@@ -1,16 +1,18 @@
-import { IsDefined, IsString, Length } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { Trim } from '../../common/validation/transforms';
+import { RoomSettingsDto } from './create-chat-room.dto';
 
-export class UpdateChatRoomDto {
+/** At least one of title, model and systemPrompt. */
+export class UpdateChatRoomDto extends RoomSettingsDto {
   /**
    * The new title, 1 to 200 characters after trimming.
    * @example "Lisbon, day two"
    */
-  @IsDefined()
+  @IsOptional()
   @Trim()
   @IsString()
   @Length(1, 200)
   @IsStorableText()
-  title: string;
+  title?: string;
 }

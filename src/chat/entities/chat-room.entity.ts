@@ -29,6 +29,14 @@ export class ChatRoom {
   @JoinColumn({ name: 'owner_id', foreignKeyConstraintName: 'fk_chat_rooms_owner' })
   owner: User;
 
+  /** A model id of GET /api/models; null: the server's default model. */
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  model: string | null;
+
+  /** Sent to the model as a system message before the room's messages; null: none. */
+  @Column({ type: 'text', nullable: true })
+  systemPrompt: string | null;
+
   @OneToMany(() => Message, (message) => message.chatRoom)
   messages: Message[];
 

@@ -13,8 +13,13 @@ import { ChatRoom } from './chat-room.entity';
 export const MESSAGE_ROLES = ['user', 'assistant', 'system'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
 
+/** A generation's status and its message's are always the same. */
+export const MESSAGE_STATUSES = ['streaming', 'complete', 'stopped', 'failed'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
 @Entity({ name: 'messages' })
 @Check('ck_messages_role', `"role" IN ('user', 'assistant', 'system')`)
+@Check('ck_messages_status', `"status" IN ('streaming', 'complete', 'stopped', 'failed')`)
 // Conversation order within a room, and the cursor comparisons on (created_at, id).
 @Index('ix_messages_room_created', ['chatRoomId', 'createdAt', 'id'])
 export class Message {
@@ -33,6 +38,18 @@ export class Message {
 
   @Column({ type: 'text' })
   content: string;
+
+  /** "complete" for every message a client posted; an assistant reply's follows its generation. */
+  @Column({ type: 'varchar', length: 16, default: 'complete' })
+  status: MessageStatus;
+
+  /** The model that wrote it (server-written replies), else null. */
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  model: string | null;
+
+  /** The generation that wrote it, else null. */
+  @Column({ type: 'uuid', nullable: true })
+  generationId: string | null;
 
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt: Date;

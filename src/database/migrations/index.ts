@@ -1,5 +1,6 @@
 import { CreateUsers1764165600000 } from './1764165600000-CreateUsers';
 import { CreateChat1795701473491 } from './1795701473491-CreateChat';
+import { Assistant1796000000000 } from './1796000000000-Assistant';
 import { CreateSessions1796100000000 } from './1796100000000-CreateSessions';
 
 /**
@@ -9,5 +10,6 @@ import { CreateSessions1796100000000 } from './1796100000000-CreateSessions';
 export const migrations = [
   CreateUsers1764165600000,
   CreateChat1795701473491,
+  Assistant1796000000000,
   CreateSessions1796100000000,
 ];

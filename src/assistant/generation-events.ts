@@ -1,0 +1,146 @@
+import type { MessageResponseDto } from '../chat/dto/message-response.dto';
+import type { GenerationResponseDto, StartedGenerationDto } from './dto/generation-response.dto';
+import type { GenerationErrorCode } from './entities/generation.entity';
+
+/** One event of a generation's stream: `id` is 1, 2, 3… within the generation. */
+export interface GenerationEvent {
+  id: number;
+  event: 'start' | 'delta' | 'title' | 'done' | 'snapshot';
+  data: unknown;
+}
+
+export const ERROR_MESSAGES: Record<GenerationErrorCode, string> = {
+  upstream_error: 'The model answered with an error.',
+  upstream_rate_limited: 'The model is rate-limited; try again later.',
+  upstream_timeout: 'The model sent no data for too long.',
+  upstream_truncated: 'The model’s reply ended before it was finished.',
+  interrupted: 'The server stopped while this reply was being written.',
+};
+
+/** A generation row as the statements return it (see GENERATION). */
+export interface GenerationRow {
+  id: string;
+  chatRoomId: string;
+  messageId: string;
+  status: GenerationResponseDto['status'];
+  model: string;
+  finishReason: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  errorCode: GenerationErrorCode | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export function toGeneration(row: GenerationRow): GenerationResponseDto {
+  return {
+    id: row.id,
+    chatRoomId: row.chatRoomId,
+    messageId: row.messageId,
+    status: row.status,
+    model: row.model,
+    finishReason: row.finishReason,
+    usage:
+      row.promptTokens === null || row.completionTokens === null
+        ? null
+        : { promptTokens: row.promptTokens, completionTokens: row.completionTokens },
+    error: row.errorCode ? { code: row.errorCode, message: ERROR_MESSAGES[row.errorCode] } : null,
+    createdAt: row.createdAt,
+    finishedAt: row.finishedAt,
+  };
+}
+
+/** A message from the columns a statement prefixed with `prefix` (see MESSAGE). */
+export function messageFrom(row: object, prefix: 'a' | 'u'): MessageResponseDto | null {
+  const r = row as Record<string, unknown>;
+  if (r[`${prefix}Id`] === null || r[`${prefix}Id`] === undefined) return null;
+  return {
+    id: r[`${prefix}Id`] as string,
+    chatRoomId: r[`${prefix}ChatRoomId`] as string,
+    role: r[`${prefix}Role`] as MessageResponseDto['role'],
+    content: r[`${prefix}Content`] as string,
+    createdAt: r[`${prefix}CreatedAt`] as string,
+    status: r[`${prefix}Status`] as MessageResponseDto['status'],
+    model: r[`${prefix}Model`] as string | null,
+    generationId: r[`${prefix}GenerationId`] as string | null,
+  };
+}
+
+/**
+ * Everything a generation's event stream is made of. The running instance holds it in memory;
+ * any other instance rebuilds it from the stored rows (text + delta lengths), so both give
+ * the same events under the same ids.
+ */
+export interface StreamState {
+  start: StartedGenerationDto;
+  /** The text so far; delta i is the slice given by deltaLengths[i]. */
+  content: string;
+  deltaLengths: number[];
+  /** The title event, if the reply gave its room a title. */
+  title: string | null;
+  /** The done event's payload once the generation has ended. */
+  done: { generation: GenerationResponseDto; message: MessageResponseDto } | null;
+}
+
+/** The start event's payload: the generation and its reply as they were when it started. */
+export function initialStart(
+  generation: GenerationResponseDto,
+  userMessage: MessageResponseDto | null,
+  assistantMessage: MessageResponseDto,
+): StartedGenerationDto {
+  return {
+    generation: {
+      ...generation,
+      status: 'streaming',
+      finishReason: null,
+      usage: null,
+      error: null,
+      finishedAt: null,
+    },
+    userMessage,
+    assistantMessage: { ...assistantMessage, content: '', status: 'streaming' },
+  };
+}
+
+/** The id the `done` event has (or will have once the deltas so far are all). */
+export function lastEventId(state: StreamState): number {
+  return 1 + state.deltaLengths.length + (state.title ? 1 : 0) + (state.done ? 1 : 0);
+}
+
+/**
+ * The events after `after`, in order: start (1), one delta per stored delta, title, done.
+ * When `after` is beyond what an interrupted generation stored (its instance died before
+ * storing its last deltas, which the client had seen), one `snapshot` with the stored text
+ * replaces what the client has, then `done`.
+ */
+export function eventsAfter(state: StreamState, after: number): GenerationEvent[] {
+  const events: GenerationEvent[] = [];
+  if (after < 1) events.push({ id: 1, event: 'start', data: state.start });
+  let id = 1;
+  let offset = 0;
+  for (const length of state.deltaLengths) {
+    id += 1;
+    if (id > after) {
+      events.push({
+        id,
+        event: 'delta',
+        data: { text: state.content.slice(offset, offset + length) },
+      });
+    }
+    offset += length;
+  }
+  if (state.title) {
+    id += 1;
+    if (id > after) events.push({ id, event: 'title', data: { title: state.title } });
+  }
+  if (state.done) {
+    id += 1;
+    if (after >= id && state.done.generation.error?.code === 'interrupted') {
+      events.push({ id: after + 1, event: 'snapshot', data: { content: state.content } });
+      events.push({ id: after + 2, event: 'done', data: state.done });
+    } else if (id > after) {
+      events.push({ id, event: 'done', data: state.done });
+    }
+  }
+  return events;
+}

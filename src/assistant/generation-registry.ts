@@ -1,0 +1,153 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { PgPubSub, Unsubscribe } from '../database/pg-pubsub';
+import { Sql } from '../database/sql.service';
+import { SQL } from './generation-statements';
+import {
+  GENERATION_CANCEL,
+  GENERATION_CHANGED,
+  GenerationRunner,
+  RunnerInit,
+} from './generation-runner';
+import { InstanceLease } from './instance-lease';
+import { ModelCatalog } from './model-catalog';
+import { ModelClient } from './model-client';
+
+/** How often any instance looks for generations whose instance died (the contract: 30 s). */
+export const SWEEP_INTERVAL_MS = 5000;
+/** A finished runner stays this long, so late readers on this instance replay from memory. */
+const KEEP_FINISHED_MS = 30_000;
+
+/**
+ * The generations this instance runs, and what connects them to the others: cancel signals
+ * arriving for a runner here, change signals for streams followed here, the sweep for
+ * generations of dead instances, and the drain at shutdown.
+ */
+@Injectable()
+export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('GenerationRegistry');
+  private readonly runners = new Map<string, GenerationRunner>();
+  private readonly watchers = new Map<string, Set<() => void>>();
+  /** Open event streams, ended at shutdown (their clients resume on another instance). */
+  private readonly streams = new Set<() => void>();
+  private readonly unsubscribe: Unsubscribe[] = [];
+  private sweeper?: NodeJS.Timeout;
+  private draining: Promise<void> | null = null;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly pubsub: PgPubSub,
+    private readonly lease: InstanceLease,
+    private readonly catalog: ModelCatalog,
+    private readonly model: ModelClient,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.catalog.enabled) return;
+    await this.lease.acquire();
+    this.unsubscribe.push(
+      await this.pubsub.subscribe(GENERATION_CANCEL, ({ id }) => this.runners.get(id)?.cancel()),
+      await this.pubsub.subscribe(GENERATION_CHANGED, ({ id }) => this.changed(id)),
+      this.pubsub.onReconnect(() => {
+        for (const id of this.watchers.keys()) this.changed(id);
+      }),
+    );
+    // At start-up at once: a single instance that restarts finds its old generations orphaned.
+    await this.sweep();
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+  }
+
+  get instanceKey(): number {
+    return this.lease.key;
+  }
+
+  get(id: string): GenerationRunner | undefined {
+    return this.runners.get(id);
+  }
+
+  run(init: RunnerInit): GenerationRunner {
+    const runner = new GenerationRunner(
+      { sql: this.sql, pubsub: this.pubsub, model: this.model, config: this.catalog.config },
+      init,
+    );
+    this.runners.set(runner.id, runner);
+    void runner.finished.finally(() =>
+      setTimeout(() => this.runners.delete(runner.id), KEEP_FINISHED_MS).unref(),
+    );
+    return runner;
+  }
+
+  /** Calls `handler` whenever the generation's row changed (any instance). */
+  watch(id: string, handler: () => void): Unsubscribe {
+    let set = this.watchers.get(id);
+    if (!set) this.watchers.set(id, (set = new Set()));
+    set.add(handler);
+    return () => {
+      set.delete(handler);
+      if (set.size === 0) this.watchers.delete(id);
+    };
+  }
+
+  /** Registers an open event stream; `end` is called at shutdown. */
+  track(end: () => void): Unsubscribe {
+    this.streams.add(end);
+    return () => this.streams.delete(end);
+  }
+
+  changed(id: string): void {
+    const set = this.watchers.get(id);
+    if (set) for (const handler of [...set]) handler();
+  }
+
+  async publishCancel(id: string): Promise<void> {
+    await this.pubsub.publish(GENERATION_CANCEL, { id });
+  }
+
+  async sweep(): Promise<void> {
+    try {
+      const swept = await this.sql.rows<{ id: string }>(SQL.sweepOrphans, [this.lease.key]);
+      for (const { id } of swept) {
+        this.logger.warn({
+          msg: 'Generation of a stopped instance marked interrupted',
+          generationId: id,
+        });
+        await this.pubsub.publish(GENERATION_CHANGED, { id });
+      }
+    } catch (error) {
+      this.logger.warn({
+        msg: 'Sweep for orphaned generations failed',
+        errType: (error as Error)?.name,
+      });
+    }
+  }
+
+  /**
+   * SIGTERM: running generations may finish until `deadline` (ms from now); the rest are
+   * stopped and stored with all their text as failed/interrupted. Then open event streams
+   * are ended. Safe to call twice.
+   */
+  drain(deadlineMs: number): Promise<void> {
+    this.draining ??= (async () => {
+      clearInterval(this.sweeper);
+      const running = [...this.runners.values()].filter((runner) => runner.running);
+      if (running.length > 0) {
+        this.logger.log(`Waiting up to ${deadlineMs} ms for ${running.length} generation(s)`);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(running.map((runner) => runner.finished)),
+          new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadlineMs)))),
+        ]);
+        clearTimeout(timer);
+        for (const runner of running) runner.interrupt();
+        await Promise.all(running.map((runner) => runner.finished));
+      }
+      for (const end of [...this.streams]) end();
+      for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
+    })();
+    return this.draining;
+  }
+
+  /** An app closed without SIGTERM (tests): nothing waits. */
+  async onModuleDestroy(): Promise<void> {
+    await this.drain(0);
+  }
+}

@@ -1,0 +1,385 @@
+import { Logger } from '@nestjs/common';
+import type { MessageStatus } from '../chat/entities/message.entity';
+import type { LlmConfig } from '../config/llm.config';
+import type { Channel, PgPubSub } from '../database/pg-pubsub';
+import type { Sql } from '../database/sql.service';
+import type { GenerationErrorCode } from './entities/generation.entity';
+import {
+  eventsAfter,
+  GenerationEvent,
+  GenerationRow,
+  lastEventId,
+  messageFrom,
+  StreamState,
+  toGeneration,
+} from './generation-events';
+import { SQL } from './generation-statements';
+import { ChatTurn, ModelAborted, ModelClient, ModelError } from './model-client';
+
+/** How often streamed text is stored: never more than about this far behind the stream. */
+export const FLUSH_INTERVAL_MS = 500;
+const TITLE_TIMEOUT_MS = 15_000;
+const MAX_TITLE_LENGTH = 60;
+const FINISH_ATTEMPTS = 5;
+
+/** Published on every flush and at the end: followers on other instances re-read the row. */
+export const GENERATION_CHANGED: Channel<{ id: string }> = { name: 'generation_changed' };
+/** Published by a cancel on any instance; the owner instance stops the generation. */
+export const GENERATION_CANCEL: Channel<{ id: string }> = { name: 'generation_cancel' };
+
+class ContextUnavailable extends Error {
+  override name = 'ContextUnavailable';
+  constructor(override readonly cause: unknown) {
+    super('The context could not be read');
+  }
+}
+
+/** Why the runner aborted the model request. */
+type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'lost';
+
+/** How the reply ended: the generation's (and its message's) terminal status. */
+interface Outcome {
+  status: Exclude<MessageStatus, 'streaming'>;
+  errorCode: GenerationErrorCode | null;
+}
+
+/**
+ * The transitions of a generation, in one place: streaming → complete (the model finished),
+ * stopped (cancel), failed (upstream failure, idle timeout, shutdown); a generation that lost
+ * its row to an orphan sweep stops without writing (null).
+ */
+function outcomeOf(
+  stop: StopReason | null,
+  error: unknown,
+  finishReason: string | null,
+): Outcome | null {
+  if (stop === 'lost') return null;
+  if (stop === 'cancel') return { status: 'stopped', errorCode: null };
+  if (stop === 'timeout') return { status: 'failed', errorCode: 'upstream_timeout' };
+  if (stop === 'shutdown') return { status: 'failed', errorCode: 'interrupted' };
+  if (error instanceof ModelError) return { status: 'failed', errorCode: error.code };
+  // The database failed before the model was asked: nothing upstream is to blame.
+  if (error instanceof ContextUnavailable) return { status: 'failed', errorCode: 'interrupted' };
+  if (error) return { status: 'failed', errorCode: 'upstream_error' };
+  if (!finishReason) return { status: 'failed', errorCode: 'upstream_truncated' };
+  return { status: 'complete', errorCode: null };
+}
+
+export interface RunnerDeps {
+  sql: Sql;
+  pubsub: PgPubSub;
+  model: ModelClient;
+  config: LlmConfig;
+}
+
+export interface RunnerInit {
+  state: StreamState;
+  userId: string;
+  /** Read by the runner itself, so that a failure to read it still ends the generation. */
+  loadContext: () => Promise<ChatTurn[]>;
+  /** The room was "New chat" without a completed reply when the generation started. */
+  mayTitle: boolean;
+}
+
+/** Gets every event in order; null when the stream ends without a `done`. */
+export type Subscriber = (event: GenerationEvent | null) => void;
+
+/**
+ * Owns one generation on the instance that started it: the model stream in, deltas out to
+ * subscribers at once, batched flushes to the database, the cancel and idle timers, and the
+ * terminal write. Requests only start it, read it or signal it.
+ */
+export class GenerationRunner {
+  private readonly logger = new Logger('GenerationRunner');
+  readonly id: string;
+  readonly userId: string;
+  readonly state: StreamState;
+  private readonly abort = new AbortController();
+  private stop: StopReason | null = null;
+  private readonly subscribers = new Set<Subscriber>();
+  private flushedDeltas = 0;
+  private flushedChars = 0;
+  private flushing: Promise<void> = Promise.resolve();
+  /** A high surrogate at the end of a delta waits for its other half (the next delta). */
+  private carry = '';
+  private context: ChatTurn[] = [];
+  /** The loop is over (with or without a terminal write). */
+  private ended = false;
+  /** Resolves when the generation has ended and its terminal state is stored. */
+  readonly finished: Promise<void>;
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    private readonly init: RunnerInit,
+  ) {
+    this.id = init.state.start.generation.id;
+    this.userId = init.userId;
+    this.state = init.state;
+    this.finished = this.run();
+  }
+
+  get running(): boolean {
+    return this.state.done === null;
+  }
+
+  /**
+   * Sends the events after `after` at once, then every new one as it happens, up to `done`.
+   * Returns the unsubscribe function.
+   */
+  subscribe(after: number, subscriber: Subscriber): () => void {
+    for (const event of eventsAfter(this.state, after)) subscriber(event);
+    if (this.ended) {
+      subscriber(null);
+      return () => undefined;
+    }
+    this.subscribers.add(subscriber);
+    return () => this.subscribers.delete(subscriber);
+  }
+
+  cancel(): void {
+    this.halt('cancel');
+  }
+
+  /** SIGTERM with time up: store everything streamed so far as failed/interrupted. */
+  interrupt(): void {
+    this.halt('shutdown');
+  }
+
+  private halt(reason: StopReason): void {
+    if (this.stop || !this.running) return;
+    this.stop = reason;
+    this.abort.abort();
+  }
+
+  private emit(event: GenerationEvent): void {
+    for (const subscriber of this.subscribers) subscriber(event);
+  }
+
+  private pushDelta(raw: string): void {
+    let text = this.carry + raw;
+    this.carry = '';
+    const last = text.charCodeAt(text.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) {
+      this.carry = text.slice(-1);
+      text = text.slice(0, -1);
+    }
+    // PostgreSQL text holds neither NUL nor lone surrogates; same length, so offsets hold.
+    text = text.toWellFormed().replaceAll('\u0000', '\ufffd');
+    if (text === '') return;
+    this.state.content += text;
+    this.state.deltaLengths.push(text.length);
+    this.emit({
+      id: 1 + this.state.deltaLengths.length,
+      event: 'delta',
+      data: { text },
+    });
+  }
+
+  private async run(): Promise<void> {
+    const { config, model } = this.deps;
+    let idle: NodeJS.Timeout | undefined;
+    const touch = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => this.halt('timeout'), config.idleTimeoutMs);
+    };
+    const flusher = setInterval(() => this.flushSoon(), FLUSH_INTERVAL_MS);
+    let finishReason: string | null = null;
+    let usage: { promptTokens: number; completionTokens: number } | null = null;
+    let failure: unknown = null;
+    touch();
+    try {
+      this.context = await this.init.loadContext().catch((error: unknown) => {
+        throw new ContextUnavailable(error);
+      });
+      const modelId = this.state.start.generation.model;
+      for await (const piece of model.stream(
+        modelId,
+        this.context,
+        this.abort.signal,
+        touch,
+      )) {
+        if (piece.text !== undefined) this.pushDelta(piece.text);
+        if (piece.finishReason) finishReason = piece.finishReason;
+        if (piece.usage) usage = piece.usage;
+      }
+    } catch (error) {
+      if (!(error instanceof ModelAborted)) failure = error;
+    } finally {
+      clearTimeout(idle);
+      clearInterval(flusher);
+    }
+    if (this.carry) {
+      this.carry = '';
+      this.pushDelta('\ufffd');
+    }
+    this.flushSoon();
+
+    const outcome = outcomeOf(this.stop, failure, finishReason);
+    if (outcome === null) return this.end(null);
+    if (outcome.errorCode && failure instanceof ModelError) {
+      // Code and status only: the provider's text never reaches a log.
+      this.logger.warn({
+        msg: 'Generation failed upstream',
+        generationId: this.id,
+        code: outcome.errorCode,
+        upstreamStatus: failure.status,
+      });
+    }
+    const title = outcome.status === 'complete' ? await this.title() : null;
+    usage ??= {
+      promptTokens: estimateTokens(
+        this.context.reduce((n, turn) => n + turn.content.length, 0),
+      ),
+      completionTokens: estimateTokens(this.state.content.length),
+    };
+    await this.flushing;
+    await this.finish(outcome, finishReason, usage, title);
+  }
+
+  /** Stores the deltas not stored yet, unless a flush is already under way. */
+  private flushSoon(): void {
+    if (this.flushedDeltas === this.state.deltaLengths.length) return;
+    this.flushing = this.flushing.then(() => this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    const lengths = this.state.deltaLengths.slice(this.flushedDeltas);
+    if (lengths.length === 0 || !this.running) return;
+    const text = this.state.content.slice(this.flushedChars);
+    try {
+      const rows = await this.deps.sql.rows(SQL.flush, [this.id, text, lengths]);
+      if (rows.length === 0) {
+        this.halt('lost');
+        return;
+      }
+      this.flushedDeltas += lengths.length;
+      this.flushedChars += text.length;
+      await this.deps.pubsub.publish(GENERATION_CHANGED, { id: this.id });
+    } catch (error) {
+      // The next tick tries again with everything not stored yet.
+      this.logger.warn({
+        msg: 'Flush failed',
+        generationId: this.id,
+        errType: (error as Error)?.name,
+      });
+    }
+  }
+
+  /** The terminal write, retried while the database does not answer. */
+  private async finish(
+    outcome: Outcome,
+    finishReason: string | null,
+    usage: { promptTokens: number; completionTokens: number },
+    title: string | null,
+  ): Promise<void> {
+    const lengths = this.state.deltaLengths.slice(this.flushedDeltas);
+    const text = this.state.content.slice(this.flushedChars);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [row] = await this.deps.sql.rows<GenerationRow & { roomTitle: string | null }>(
+          SQL.finish,
+          [
+            this.id,
+            outcome.status,
+            outcome.status === 'complete' ? finishReason : null,
+            usage.promptTokens,
+            usage.completionTokens,
+            outcome.errorCode,
+            text,
+            lengths,
+            title,
+            DEFAULT_TITLE,
+          ],
+        );
+        if (!row) return this.end(null); // taken as an orphan meanwhile
+        this.flushedDeltas = this.state.deltaLengths.length;
+        this.flushedChars = this.state.content.length;
+        const given = title !== null && row.roomTitle === title ? title : null;
+        return this.end({ row, title: given });
+      } catch (error) {
+        this.logger.error({
+          msg: 'Storing the end of a generation failed',
+          generationId: this.id,
+          errType: (error as Error)?.name,
+          attempt,
+        });
+        if (attempt >= FINISH_ATTEMPTS) return this.end(null);
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
+  }
+
+  private end(result: { row: GenerationRow; title: string | null } | null): void {
+    this.ended = true;
+    if (result) {
+      if (result.title) {
+        this.state.title = result.title;
+        this.emit({
+          id: 2 + this.state.deltaLengths.length,
+          event: 'title',
+          data: { title: result.title },
+        });
+      }
+      this.state.done = {
+        generation: toGeneration(result.row),
+        message: messageFrom(result.row, 'a')!,
+      };
+      this.emit({ id: lastEventId(this.state), event: 'done', data: this.state.done });
+      void this.deps.pubsub.publish(GENERATION_CHANGED, { id: this.id }).catch(() => undefined);
+    }
+    // Without a terminal write (lost, or the database gone) subscribers are told the stream
+    // ends here; a client that resumes reads the stored state.
+    for (const subscriber of this.subscribers) subscriber(null);
+    this.subscribers.clear();
+  }
+
+  /** A short title for a "New chat" room after its first completed reply; null on any failure. */
+  private async title(): Promise<string | null> {
+    if (!this.deps.config.autoTitle || !this.init.mayTitle) return null;
+    const firstUser = this.context.find((turn) => turn.role === 'user')?.content ?? '';
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(TITLE_TIMEOUT_MS)]);
+    const answer = await this.deps.model.complete(
+      this.state.start.generation.model,
+      [
+        {
+          role: 'system',
+          content:
+            'Write a title of at most six words for the conversation below. Answer with the title only, without quotes.',
+        },
+        {
+          role: 'user',
+          content: `${firstUser.slice(0, 2000)}\n\n${this.state.content.slice(0, 2000)}`,
+        },
+      ],
+      signal,
+      24,
+    );
+    return cleanTitle(answer);
+  }
+}
+
+export const DEFAULT_TITLE = 'New chat';
+
+export function cleanTitle(answer: string | null): string | null {
+  if (!answer) return null;
+  let title = answer
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/^["'“”‘’«»`*#\s]+|["'“”‘’«»`*\s.]+$/g, '')
+    .replace(/^title:\s*/i, '');
+  title = title.toWellFormed().replaceAll('\u0000', '');
+  if ([...title].length > MAX_TITLE_LENGTH) {
+    title =
+      [...title]
+        .slice(0, MAX_TITLE_LENGTH - 1)
+        .join('')
+        .trimEnd() + '…';
+  }
+  return title === '' ? null : title;
+}
+
+/** About four characters a token: what is counted when the model reports no usage. */
+export function estimateTokens(characters: number): number {
+  return Math.ceil(characters / 4);
+}

@@ -1,0 +1,247 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  HttpStatus,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Req,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { TokenCaller } from '../auth/auth-user';
+import { CallerCheckedByQuery } from '../auth/decorators/caller-checked-by-query.decorator';
+import { CurrentUser } from '../auth/decorators/current-user.decorator';
+import { ErrorResponseDto } from '../common/dto/error-response.dto';
+import {
+  GenerationResponseDto,
+  GenerationWithContentDto,
+  ModelListDto,
+  StartedGenerationDto,
+  UserUsageDto,
+} from './dto/generation-response.dto';
+import { StartGenerationDto } from './dto/start-generation.dto';
+import { GenerationRegistry } from './generation-registry';
+import { DailyLimitReachedException, GenerationsService } from './generations.service';
+import { NOT_CONFIGURED } from './model-catalog';
+import { SseStream } from './sse-stream';
+
+const EVENTS_DESCRIPTION = `A \`text/event-stream\`. Every event has an \`id:\` (1, 2, 3… within the
+generation), an \`event:\` name and one line of JSON \`data:\`:
+
+- \`start\` \`{ generation, userMessage, assistantMessage }\`: always event 1.
+- \`delta\` \`{ text }\`: the next piece of the reply; the texts of all deltas in id order are
+  exactly the message's final content.
+- \`title\` \`{ title }\`: the room was given a title (after the first reply of a "New chat").
+- \`done\` \`{ generation, message }\`: the last event (the final Generation and the stored
+  assistant Message); the response then ends.
+- \`snapshot\` \`{ content }\`: only when resuming after events that were never stored (their
+  instance died): the whole stored text, replacing what the client has.
+
+A comment line \`: ping\` is sent every 15 s. Read it with \`fetch\` (EventSource cannot send
+the bearer token). Disconnecting never stops the reply.`;
+
+const GenerationId = () => Param('generationId', new ParseUUIDPipe());
+const NOT_FOUND = 'No such generation of the caller (another user’s is also 404)';
+const UNAVAILABLE = `${NOT_CONFIGURED} (LLM_BASE_URL unset)`;
+
+/** Parses Last-Event-ID: absent is 0; anything but a non-negative integer is 400. */
+function lastEventId(header: string | undefined): number {
+  if (header === undefined || header.trim() === '') return 0;
+  if (!/^\d{1,15}$/.test(header.trim())) {
+    throw new BadRequestException('Last-Event-ID must be a non-negative integer');
+  }
+  return Number(header.trim());
+}
+
+function wantsStream(request: FastifyRequest): boolean {
+  return (request.headers.accept ?? '').includes('text/event-stream');
+}
+
+@ApiTags('assistant')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({
+  type: ErrorResponseDto,
+  description: 'Missing, invalid or expired token, or its user was deleted',
+})
+@ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: UNAVAILABLE })
+@CallerCheckedByQuery()
+@Controller()
+export class GenerationsController {
+  constructor(
+    private readonly generations: GenerationsService,
+    private readonly registry: GenerationRegistry,
+  ) {}
+
+  /** The models a room or a reply may use; `default` marks the one rooms use without a model. */
+  @Get('models')
+  @ApiOkResponse({ type: ModelListDto })
+  models(): ModelListDto {
+    return this.generations.models();
+  }
+
+  /**
+   * Starts the assistant's reply. With `content`, stores it as a user message first; without,
+   * replies to the room as it stands. Both messages are stored when this returns (the reply
+   * with status "streaming" and empty content). JSON answers `202` with
+   * `Location: /api/generations/:id/events`; with `Accept: text/event-stream` the answer is
+   * `200` and the event stream itself.
+   */
+  @Post('chat-rooms/:roomId/generations')
+  @ApiOperation({ description: EVENTS_DESCRIPTION })
+  @ApiParam({ name: 'roomId', format: 'uuid' })
+  @ApiAcceptedResponse({
+    type: StartedGenerationDto,
+    description: 'Started (JSON); Location names its event stream',
+    headers: {
+      Location: { description: '/api/generations/:id/events', schema: { type: 'string' } },
+    },
+  })
+  @ApiOkResponse({
+    description: 'With `Accept: text/event-stream`: the event stream (see above)',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description:
+      'Invalid body or id, a model not offered, or a room without messages and no content',
+  })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such chat room of the caller' })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'A reply of this room is running' })
+  @ApiTooManyRequestsResponse({
+    type: ErrorResponseDto,
+    description:
+      'LLM_MAX_CONCURRENT_PER_USER replies running, or the daily token limit reached (with Retry-After)',
+  })
+  async start(
+    @CurrentUser() user: TokenCaller,
+    @Param('roomId', new ParseUUIDPipe()) roomId: string,
+    @Body() dto: StartGenerationDto,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    let runner;
+    try {
+      runner = await this.generations.start(user.id, roomId, dto);
+    } catch (error) {
+      if (error instanceof DailyLimitReachedException) {
+        void reply.header('retry-after', String(error.retryAfterSeconds));
+      }
+      throw error;
+    }
+    if (!wantsStream(request)) {
+      void reply
+        .status(HttpStatus.ACCEPTED)
+        .header('location', `/api/generations/${runner.id}/events`)
+        .send(runner.state.start);
+      return;
+    }
+    this.stream(reply, (sink) => runner.subscribe(0, sink));
+  }
+
+  /** A generation and the text of its reply so far (at most about a second behind the stream). */
+  @Get('generations/:generationId')
+  @ApiParam({ name: 'generationId', format: 'uuid' })
+  @ApiOkResponse({ type: GenerationWithContentDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Malformed id' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
+  findOne(
+    @CurrentUser() user: TokenCaller,
+    @GenerationId() id: string,
+  ): Promise<GenerationWithContentDto> {
+    return this.generations.findOne(user.id, id);
+  }
+
+  /**
+   * The generation's event stream, from any instance. With `Last-Event-ID: n`, every event
+   * after `n` exactly once and in order, then live; a finished generation replays and ends
+   * with `done`.
+   */
+  @Get('generations/:generationId/events')
+  @ApiOperation({ description: EVENTS_DESCRIPTION })
+  @ApiParam({ name: 'generationId', format: 'uuid' })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'The id of the last event the client has: the stream goes on after it',
+  })
+  @ApiOkResponse({
+    description: 'The event stream',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Malformed id or Last-Event-ID' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
+  async events(
+    @CurrentUser() user: TokenCaller,
+    @GenerationId() id: string,
+    @Headers('last-event-id') lastEventIdHeader: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const after = lastEventId(lastEventIdHeader);
+    await this.generations.assertReadable(user.id, id);
+    this.stream(reply, (sink) => this.generations.follow(user.id, id, after, sink));
+  }
+
+  /**
+   * Stops the reply on whichever instance writes it (the request to the model is aborted);
+   * the text so far is kept and the status is "stopped". A finished generation is left as
+   * it is. Answers the final state.
+   */
+  @Post('generations/:generationId/cancel')
+  @HttpCode(HttpStatus.OK)
+  @ApiParam({ name: 'generationId', format: 'uuid' })
+  @ApiOkResponse({ type: GenerationResponseDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Malformed id' })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
+  cancel(
+    @CurrentUser() user: TokenCaller,
+    @GenerationId() id: string,
+  ): Promise<GenerationResponseDto> {
+    return this.generations.cancel(user.id, id);
+  }
+
+  /** The caller's model usage today (UTC) and the daily token limit. */
+  @Get('users/me/usage')
+  @ApiOkResponse({ type: UserUsageDto })
+  usage(@CurrentUser() user: TokenCaller): Promise<UserUsageDto> {
+    return this.generations.usage(user.id);
+  }
+
+  /** Opens the event stream and feeds it until `done` (or the end of the source). */
+  private stream(
+    reply: FastifyReply,
+    follow: (sink: (event: Parameters<SseStream['send']>[0] | null) => void) => () => void,
+  ): void {
+    const sse = new SseStream(reply);
+    let stop = () => {};
+    const untrack = this.registry.track(() => sse.end());
+    sse.onClose(() => {
+      stop();
+      untrack();
+    });
+    stop = follow((event) => {
+      if (event) sse.send(event);
+      if (!event || event.event === 'done') sse.end();
+    });
+    if (sse.closed) stop();
+  }
+}

@@ -1,0 +1,311 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BadRequestException,
+  ConflictException,
+  HttpException,
+  HttpStatus,
+  Injectable,
+  NotFoundException,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DatabaseError, PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+import { Sql, type Statement } from '../database/sql.service';
+import type {
+  GenerationResponseDto,
+  GenerationWithContentDto,
+  ModelListDto,
+  UserUsageDto,
+} from './dto/generation-response.dto';
+import type { StartGenerationDto } from './dto/start-generation.dto';
+import {
+  eventsAfter,
+  GenerationRow,
+  initialStart,
+  messageFrom,
+  StreamState,
+  toGeneration,
+} from './generation-events';
+import { GenerationRegistry } from './generation-registry';
+import { DEFAULT_TITLE, GenerationRunner, Subscriber } from './generation-runner';
+import { SQL } from './generation-statements';
+import { ModelCatalog } from './model-catalog';
+import type { ChatTurn } from './model-client';
+
+/** How long a cancel waits for the instance running the generation to store its end. */
+const CANCEL_WAIT_MS = 3000;
+/** Followers on other instances re-read this often even without a signal (one may be lost). */
+const FOLLOW_POLL_MS = 5000;
+
+/** 429 for the daily token limit, with the seconds until midnight UTC. */
+export class DailyLimitReachedException extends HttpException {
+  constructor(readonly retryAfterSeconds: number) {
+    super(
+      'The daily token limit is reached; it resets at midnight UTC',
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
+  }
+}
+
+interface ReadRow extends GenerationRow {
+  deltaLengths: number[];
+  title: string | null;
+  userId: string;
+}
+
+interface RoomForStart {
+  id: string;
+  title: string;
+  model: string | null;
+  busy: boolean;
+  running: number;
+  hasMessages: boolean;
+  hasReply: boolean;
+  usedToday: number;
+}
+
+function secondsUntilMidnightUtc(now = new Date()): number {
+  const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+  return Math.max(1, Math.ceil((midnight - now.getTime()) / 1000));
+}
+
+/** The HTTP-facing side of generations: starts, reads, cancels, event streams and usage. */
+@Injectable()
+export class GenerationsService {
+  constructor(
+    private readonly sql: Sql,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly registry: GenerationRegistry,
+    private readonly catalog: ModelCatalog,
+  ) {}
+
+  models(): ModelListDto {
+    this.catalog.assertEnabled();
+    return { items: this.catalog.list() };
+  }
+
+  /**
+   * One transaction of 4 statements (lock the caller, lock and check the room, write, commit
+   * around them), then the context read, then the runner starts on this instance.
+   */
+  async start(userId: string, roomId: string, dto: StartGenerationDto): Promise<GenerationRunner> {
+    this.catalog.assertEnabled();
+    if (dto.model !== undefined && !this.catalog.config.models.includes(dto.model)) {
+      this.catalog.assertSelectable(dto.model);
+    }
+    const { config } = this.catalog;
+    const id = randomUUID();
+    let room: RoomForStart | undefined;
+    let inserted: object;
+    const runner = this.dataSource.createQueryRunner();
+    const client = (await runner.connect()) as PoolClient;
+    const query = async <T>(statement: Statement, values: unknown[]) =>
+      (await client.query({ ...statement, values })).rows as T[];
+    try {
+      await client.query('BEGIN');
+      const [caller] = await query(SQL.lockCaller, [userId]);
+      if (!caller) throw new UnauthorizedException('Unauthorized');
+      [room] = await query<RoomForStart>(SQL.roomForStart, [roomId, userId]);
+      if (!room) throw new NotFoundException('Chat room not found');
+      if (room.busy)
+        throw new ConflictException('A reply is already being written in this chat room');
+      if (room.running >= config.maxConcurrentPerUser) {
+        throw new HttpException(
+          `At most ${config.maxConcurrentPerUser} replies can be written at once per user`,
+          HttpStatus.TOO_MANY_REQUESTS,
+        );
+      }
+      if (config.dailyTokenLimit !== null && room.usedToday >= config.dailyTokenLimit) {
+        throw new DailyLimitReachedException(secondsUntilMidnightUtc());
+      }
+      if (dto.content == null && !room.hasMessages) {
+        throw new BadRequestException('The chat room has no messages to reply to: send content');
+      }
+      const model = this.catalog.resolve(dto.model, room.model);
+      [inserted] = await query<object>(SQL.insertGeneration, [
+        roomId,
+        userId,
+        dto.content ?? null,
+        model,
+        id,
+        this.registry.instanceKey,
+      ]);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (error instanceof DatabaseError && error.constraint === 'uq_generations_room_streaming') {
+        throw new ConflictException('A reply is already being written in this chat room');
+      }
+      throw error;
+    } finally {
+      await runner.release();
+    }
+
+    const generation = toGeneration(inserted as GenerationRow);
+    const state: StreamState = {
+      start: initialStart(generation, messageFrom(inserted, 'u'), messageFrom(inserted, 'a')!),
+      content: '',
+      deltaLengths: [],
+      title: null,
+      done: null,
+    };
+    // Run at once: from here on only the runner ends this generation.
+    return this.registry.run({
+      state,
+      userId,
+      loadContext: () => this.context(roomId, generation.messageId),
+      mayTitle: room.title === DEFAULT_TITLE && !room.hasReply,
+    });
+  }
+
+  /**
+   * The system prompt, then the room's messages oldest first, cut from the oldest end to
+   * LLM_CONTEXT_CHARS; the system prompt and the newest message are always sent.
+   */
+  private async context(roomId: string, replyId: string): Promise<ChatTurn[]> {
+    const [{ systemPrompt }] = await this.sql.rows<{ systemPrompt: string | null }>(
+      SQL.systemPrompt,
+      [roomId],
+    );
+    const budget = Math.max(0, this.catalog.config.contextChars - (systemPrompt?.length ?? 0));
+    const newestFirst = await this.sql.rows<ChatTurn>(SQL.context, [roomId, replyId, budget]);
+    const kept: ChatTurn[] = [];
+    let used = 0;
+    for (const turn of newestFirst) {
+      if (kept.length > 0 && used + turn.content.length > budget) break;
+      kept.push({ role: turn.role, content: turn.content });
+      used += turn.content.length;
+    }
+    kept.reverse();
+    return systemPrompt ? [{ role: 'system', content: systemPrompt }, ...kept] : kept;
+  }
+
+  async findOne(userId: string, id: string): Promise<GenerationWithContentDto> {
+    this.catalog.assertEnabled();
+    const state = await this.read(userId, id);
+    if (!state) throw new NotFoundException('Generation not found');
+    const local = this.registry.get(id);
+    // While it runs here, memory is ahead of the stored text.
+    const content = local && local.userId === userId ? local.state.content : state.content;
+    return { ...(state.done?.generation ?? state.start.generation), content };
+  }
+
+  /** The current state rebuilt from the rows; null when it is not the caller's. */
+  private async read(userId: string, id: string): Promise<StreamState | null> {
+    const [row] = await this.sql.rows<ReadRow>(SQL.read, [id, userId]);
+    if (!row) return null;
+    const generation = toGeneration(row);
+    const message = messageFrom(row, 'a')!;
+    const finished = row.status !== 'streaming';
+    return {
+      start: initialStart(generation, messageFrom(row, 'u'), message),
+      content: message.content,
+      deltaLengths: row.deltaLengths,
+      title: finished ? row.title : null,
+      done: finished ? { generation, message } : null,
+    };
+  }
+
+  async cancel(userId: string, id: string): Promise<GenerationResponseDto> {
+    const generation: Partial<GenerationWithContentDto> = await this.stop(userId, id);
+    delete generation.content;
+    return generation as GenerationResponseDto;
+  }
+
+  private async stop(userId: string, id: string): Promise<GenerationWithContentDto> {
+    this.catalog.assertEnabled();
+    const state = await this.read(userId, id);
+    if (!state) throw new NotFoundException('Generation not found');
+    if (state.done) return this.findOne(userId, id);
+    const local = this.registry.get(id);
+    if (local) {
+      local.cancel();
+      await local.finished;
+      return this.findOne(userId, id);
+    }
+    // Another instance runs it: signal it, and wait for the end it stores.
+    const ended = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => finish(), CANCEL_WAIT_MS);
+      const unwatch = this.registry.watch(id, () => {
+        void this.read(userId, id).then(
+          (s) => s?.done && finish(),
+          () => undefined,
+        );
+      });
+      const finish = () => {
+        clearTimeout(timer);
+        unwatch();
+        resolve();
+      };
+    });
+    await this.registry.publishCancel(id);
+    await ended;
+    // Nobody stopped it: its instance is gone. Stop it here with its stored text.
+    await this.sql.rows(SQL.stopOrphan, [id]);
+    return this.findOne(userId, id);
+  }
+
+  /** 404 unless the generation is the caller's; the caller then opens the stream. */
+  async assertReadable(userId: string, id: string): Promise<void> {
+    this.catalog.assertEnabled();
+    const [row] = await this.sql.rows(SQL.read, [id, userId]);
+    if (!row) throw new NotFoundException('Generation not found');
+  }
+
+  /**
+   * Sends the events after `after` to `sink` and follows live until `done` (sink gets null
+   * when the stream ends without one). From memory when this instance runs it, else from the
+   * stored rows, re-read on every change signal. Returns the function that stops following.
+   */
+  follow(userId: string, id: string, after: number, sink: Subscriber): () => void {
+    const local = this.registry.get(id);
+    if (local && local.userId === userId) return local.subscribe(after, sink);
+
+    let sent = after;
+    let stopped = false;
+    let reading = false;
+    let again = false;
+    const read = async () => {
+      if (stopped) return;
+      if (reading) {
+        again = true;
+        return;
+      }
+      reading = true;
+      try {
+        do {
+          again = false;
+          const state = await this.read(userId, id).catch(() => undefined);
+          if (stopped) return;
+          if (state === null) return end(null);
+          if (!state) continue;
+          for (const event of eventsAfter(state, sent)) {
+            sink(event);
+            sent = event.id;
+          }
+          // Finished: everything after `after` is sent (nothing, if the client had it all).
+          if (state.done) return end(null);
+        } while (again && !stopped);
+      } finally {
+        reading = false;
+      }
+    };
+    const unwatch = this.registry.watch(id, () => void read());
+    const poll = setInterval(() => void read(), FOLLOW_POLL_MS);
+    const end = (last?: null) => {
+      if (stopped) return;
+      stopped = true;
+      unwatch();
+      clearInterval(poll);
+      if (last === null) sink(null);
+    };
+    void read();
+    return () => end();
+  }
+
+  async usage(userId: string): Promise<UserUsageDto> {
+    const [today] = await this.sql.rows<UserUsageDto['today']>(SQL.usageToday, [userId]);
+    return { today, dailyTokenLimit: this.catalog.config.dailyTokenLimit };
+  }
+}
