@@ -13,6 +13,7 @@ import type { AppConfig } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
 import { buildTypeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
+import { SearchModule } from './search/search.module';
 import { UsersModule } from './users/users.module';
 
 @Module({})
@@ -39,6 +40,7 @@ export class AppModule {
         UsersModule,
         AuthModule,
         ChatModule,
+        SearchModule,
         HealthModule,
       ],
       providers: [
