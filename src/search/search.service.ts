@@ -21,43 +21,49 @@ export const MAX_INDEXED_TERMS = 3;
 /** The first page starts above every (created_at, id): no separate statement without a cursor. */
 const FIRST_PAGE = ['infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff'] as const;
 
-const statement = (name: string, text: string) => sqlStatement(name, text, { isoTimestamps: true });
-
 /**
  * One statement per search, whatever the terms, the page or the data:
  * - `users u ... WHERE u.id = $1` proves the caller still exists (no row: 401), and a
  *   LEFT JOIN LATERAL gives one all-null row when nothing matches (see CallerCheckedByQuery);
- * - only the caller's messages (`m.owner_id = $1`, in every index used), newest first, keyset
- *   paged on (created_at, id) < ($2, $3), $4 rows (a page and one more to tell if more exist);
- * - every term must be a substring of lower(content): $5 holds their LIKE patterns, lowered by
- *   PostgreSQL itself so that both sides are folded alike; lower(content) is computed once per
- *   row for all of them;
- * - with `indexed` > 0, $6… are the longest terms with trigrams, as `content ILIKE` conditions
- *   that the GIN index ix_messages_owner_content_trgm (owner_id, content gin_trgm_ops) answers:
- *   the caller's candidate rows only, then the sort of those (cost: the caller's matches);
- * - with `indexed` = 0 (every term shorter than a trigram: `서울`, `a`, `😀`), the caller's
- *   messages are read newest first over ix_messages_owner_created and the scan stops at the
- *   page's last hit (cost: the caller's messages newer than that hit, at most all of theirs).
- * A deleted room's messages are gone with it (ON DELETE CASCADE), so the join finds every hit's
- * room.
+ * - only the caller's messages (`m.owner_id = $1`, the leading column of every index used),
+ *   newest first, keyset-paged on (created_at, id) < ($2, $3), $4 rows (a page and one more
+ *   to tell whether more exist); each hit's room title is looked up by primary key, for the
+ *   page only;
+ * - $6… are the longest terms with trigrams (at most MAX_INDEXED_TERMS), as `content ILIKE`
+ *   conditions the GIN index ix_messages_owner_content_trgm (owner_id, content gin_trgm_ops)
+ *   can answer; $5 is the array of the other terms' patterns (`ILIKE ALL`, true when empty).
+ *   ILIKE folds both sides with the database's lower(), so "É" finds "é" in a UTF-8 locale.
+ * Planned for each execution (`planEachTime`): with the actual patterns, the column statistics
+ * tell PostgreSQL how common the terms are, and it picks
+ * - for a rare term: a bitmap scan of the GIN index, which holds the caller's entries under
+ *   their owner_id, then the newest $4 of those candidates (cost: the caller's matches);
+ * - for a common term, or terms without trigrams (`서울`, `a`, `😀`): the caller's messages
+ *   newest first over ix_messages_owner_created, stopping at the page's last hit (cost: the
+ *   caller's messages newer than it; for a term they never wrote, all of the caller's messages).
+ * Either way, other users' messages are never read. A deleted room's messages are gone with it
+ * (ON DELETE CASCADE).
  */
 function hitsStatement(indexed: number): Statement {
   const narrowing = Array.from({ length: indexed }, (_, i) => `AND m.content ILIKE $${i + 6}`);
-  return statement(
+  return sqlStatement(
     `search.hits${indexed}`,
     `
     SELECT h.* FROM users u
     LEFT JOIN LATERAL (
-      SELECT ${MESSAGE}, r.title AS "roomTitle"
-      FROM messages m JOIN chat_rooms r ON r.id = m.chat_room_id
-      WHERE m.owner_id = $1
-        ${narrowing.join(' ')}
-        AND lower(m.content) LIKE ALL (ARRAY(SELECT lower(p) FROM unnest($5::text[]) AS p))
-        AND (m.created_at, m.id) < ($2::timestamptz, $3::uuid)
-      ORDER BY m.created_at DESC, m.id DESC
-      LIMIT $4
+      SELECT p.*, (SELECT r.title FROM chat_rooms r WHERE r.id = p."chatRoomId") AS "roomTitle"
+      FROM (
+        SELECT ${MESSAGE} FROM messages m
+        WHERE m.owner_id = $1
+          ${narrowing.join(' ')}
+          AND m.content ILIKE ALL ($5::text[])
+          AND (m.created_at, m.id) < ($2::timestamptz, $3::uuid)
+        ORDER BY m.created_at DESC, m.id DESC
+        LIMIT $4
+      ) p
     ) h ON true
-    WHERE u.id = $1`,
+    WHERE u.id = $1
+    ORDER BY h."createdAt" DESC, h.id DESC`,
+    { isoTimestamps: true, planEachTime: true },
   );
 }
 
@@ -79,6 +85,27 @@ export const SQL = {
     FROM pg_database d WHERE d.datname = current_database()`,
   ),
 };
+
+/**
+ * The statement and parameters of one page: `take` hits of the caller's after `after`
+ * ((createdAt, id), newest first). Exported for the bench, which has PostgreSQL EXPLAIN it.
+ */
+export function hitsQuery(
+  ownerId: string,
+  terms: string[],
+  take: number,
+  after: readonly [string, string] = FIRST_PAGE,
+): { statement: Statement; values: unknown[] } {
+  const indexed = terms
+    .filter(hasTrigrams)
+    .sort((a, b) => b.length - a.length)
+    .slice(0, MAX_INDEXED_TERMS);
+  const others = terms.filter((term) => !indexed.includes(term));
+  return {
+    statement: SQL.hits[indexed.length],
+    values: [ownerId, ...after, take, others.map(containsPattern), ...indexed.map(containsPattern)],
+  };
+}
 
 interface HitRow extends MessageResponseDto {
   roomTitle: string;
@@ -129,18 +156,8 @@ export class SearchService implements OnApplicationBootstrap {
       if (cursor === null) throw new BadRequestException('cursor is not a cursor of this search');
       after = [cursor.createdAt, cursor.id];
     }
-    const indexed = terms
-      .filter(hasTrigrams)
-      .sort((a, b) => b.length - a.length)
-      .slice(0, MAX_INDEXED_TERMS);
-
-    const rows = await this.sql.rows<HitRow | { id: null }>(SQL.hits[indexed.length], [
-      ownerId,
-      ...after,
-      query.limit + 1,
-      terms.map(containsPattern),
-      ...indexed.map(containsPattern),
-    ]);
+    const { statement, values } = hitsQuery(ownerId, terms, query.limit + 1, after);
+    const rows = await this.sql.rows<HitRow | { id: null }>(statement, values);
     if (rows.length === 0) throw new UnauthorizedException('Unauthorized');
     const hits = rows.filter((row): row is HitRow => row.id !== null);
     const hasMore = hits.length > query.limit;
