@@ -301,6 +301,8 @@ async function run(options: Options, cleanups: (() => Promise<unknown>)[]): Prom
   }
 
   const phases = [await phase('base', baseIndexSeconds, baseIndexBytes)];
+  // Written now too: the growth phase of a full run takes long, and the base phase stands alone.
+  await report(options, db.serverVersion, phases, seeds);
   const [grownIndexSeconds, grownIndexBytes] = await load(
     base * (options.growth - 1) + options.searchers * SEARCHER_MESSAGES * (options.growth - 1),
     'growth',
@@ -341,7 +343,7 @@ async function report(
   phases: Phase[],
   seeds: SearchSeedStats[],
 ): Promise<void> {
-  const [base, grown] = phases;
+  const [base, grown] = phases as [Phase, Phase | undefined];
   const row = (p: Phase, r: Measured) =>
     `| ${p.label} | ${p.totalMessages.toLocaleString('en')} | ${r.scenario === 'me' ? 'GET /api/users/me (floor)' : r.scenario} | ${r.q ? `\`${r.q}\`` : ''} | ${r.scenario === 'me' ? '' : r.hits} | ` +
     `${r.summary.requestsPerSecond.toFixed(0)} | ${r.summary.latencyMs.p50} | ${r.summary.latencyMs.p99} | ` +
@@ -362,9 +364,11 @@ async function report(
     '| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...phases.flatMap((p) => p.results.map((r) => row(p, r))),
     '',
-    `Rare term after ${options.growth}× growth: p50 ${change(rare(base).summary.latencyMs.p50, rare(grown).summary.latencyMs.p50)}, ` +
-      `p99 ${change(rare(base).summary.latencyMs.p99, rare(grown).summary.latencyMs.p99)}, ` +
-      `EXPLAIN ANALYZE ${change(rare(base).planMs, rare(grown).planMs)}.`,
+    grown
+      ? `Rare term after ${options.growth}× growth: p50 ${change(rare(base).summary.latencyMs.p50, rare(grown).summary.latencyMs.p50)}, ` +
+        `p99 ${change(rare(base).summary.latencyMs.p99, rare(grown).summary.latencyMs.p99)}, ` +
+        `EXPLAIN ANALYZE ${change(rare(base).planMs, rare(grown).planMs)}.`
+      : `(The ${options.growth}× growth phase had not finished when this was written.)`,
     '',
     ...phases.map(
       (p) =>
