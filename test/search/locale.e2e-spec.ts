@@ -17,6 +17,10 @@ async function admin(sql: string): Promise<void> {
 }
 
 describe('the database locale and search (e2e)', () => {
+  // These tests start apps of their own (migrations included): more than the default 5 s on a
+  // busy machine.
+  jest.setTimeout(60_000);
+
   it('the embedded cluster is made with a UTF-8 locale: Hangul, kana and CJK have trigrams', async () => {
     // The suite's own cluster is made by startEmbeddedPostgres; a DATABASE_URL server is not ours.
     if (process.env.DATABASE_URL) return;

@@ -266,4 +266,35 @@ describe('GET /api/search (e2e)', () => {
     expectErrorBody(await t.http.get('/api/search?q=x').set(gone.auth), 401);
     expectErrorBody(await t.http.get('/api/search?q=xyz').set(gone.auth), 401);
   });
+
+  it('is described in the OpenAPI document: parameters, 200, 400 and 401 bodies', async () => {
+    const doc = (await t.http.get('/api/docs-json').expect(200)).body;
+    const op = doc.paths['/api/search'].get;
+    expect(op.security).toEqual([{ bearer: [] }]);
+    const params = Object.fromEntries(
+      (op.parameters as { name: string; required: boolean; schema: object }[]).map((p) => [
+        p.name,
+        p,
+      ]),
+    );
+    expect(params.q).toMatchObject({ required: true, schema: { minLength: 1, maxLength: 200 } });
+    expect(params.limit).toMatchObject({ required: false, schema: { minimum: 1, maximum: 50 } });
+    expect(params.cursor).toMatchObject({ required: false });
+    const ref = (status: string) => op.responses[status].content['application/json'].schema.$ref;
+    expect(ref('200')).toBe('#/components/schemas/SearchPageDto');
+    expect(ref('400')).toBe('#/components/schemas/ErrorResponseDto');
+    expect(ref('401')).toBe('#/components/schemas/ErrorResponseDto');
+    const { SearchPageDto, SearchHitDto } = doc.components.schemas;
+    expect(SearchPageDto.required).toEqual(expect.arrayContaining(['items', 'nextCursor']));
+    expect(SearchPageDto.properties.nextCursor.nullable).toBe(true);
+    expect(SearchHitDto.required).toEqual(
+      expect.arrayContaining(['message', 'chatRoom', 'snippet', 'highlights']),
+    );
+    expect(SearchHitDto.properties.highlights.items).toMatchObject({ type: 'array', minItems: 2 });
+    const rooms = doc.paths['/api/chat-rooms'].get.parameters as { name: string; schema: object }[];
+    expect(rooms.find((p) => p.name === 'q')).toMatchObject({
+      required: false,
+      schema: { minLength: 1, maxLength: 200 },
+    });
+  });
 });

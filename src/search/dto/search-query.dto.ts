@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { ToInt } from '../../common/validation/transforms';
@@ -15,6 +16,7 @@ export class SearchQueryDto {
   q: string;
 
   /** Page size, 1 to 50. @example 20 */
+  @ApiProperty({ required: false, default: 20, minimum: 1, maximum: 50 })
   @IsOptional()
   @ToInt()
   @IsInt()
