@@ -45,6 +45,7 @@ import {
   ScenarioName,
 } from './lib/scenarios';
 import { seed } from './lib/seed';
+import { runSearchBench } from './search';
 import { CountingProxy } from './lib/sql-counter';
 import { baseEnv, ServerHandle, startServer, Target } from './lib/servers';
 
@@ -161,6 +162,8 @@ function appEntry(options: BenchOptions): string {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
+  // Search has a data set of its own and no floor counterpart: bench/search.ts.
+  if (process.argv.includes('--search')) return runSearchBench(process.argv.slice(2));
   const options = parseOptions(process.argv.slice(2));
   const targets: Target[] = options.floorOnly
     ? ['floor']

@@ -16,6 +16,7 @@ import type { AppConfig } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
 import { buildTypeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
+import { SearchModule } from './search/search.module';
 import { UsersModule } from './users/users.module';
 
 @Module({})
@@ -53,6 +54,7 @@ export class AppModule {
         AuthModule,
         ChatModule,
         AssistantModule,
+        SearchModule,
         HealthModule,
       ],
       providers: [

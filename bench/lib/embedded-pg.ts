@@ -8,6 +8,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { initdbLocaleFlags } from '../../src/database/embedded-postgres';
 import { freePort } from './net';
 
 interface EmbeddedPostgresInstance {
@@ -76,7 +77,8 @@ export async function startEmbeddedPostgres(extraFlags: string[] = []): Promise<
     authMethod: 'password',
     persistent: false,
     createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8'],
+    // The app's own choice (a UTF-8 locale: search needs Hangul, kana and CJK to be letters).
+    initdbFlags: initdbLocaleFlags(),
     postgresFlags: [
       '-c',
       'listen_addresses=127.0.0.1',

@@ -16,7 +16,19 @@ export const SCENARIO_NAMES = [
   'create-room',
   'post-message',
 ] as const;
-export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+/**
+ * GET /api/search, run only by `npm run bench -- --search` (bench/search.ts): it needs a data
+ * set of its own (a million messages and more) and has no floor counterpart.
+ */
+export const SEARCH_SCENARIO_NAMES = [
+  'search-rare',
+  'search-common',
+  'search-korean-2',
+  'search-korean-2-absent',
+  'search-phrase',
+] as const;
+export type SearchScenarioName = (typeof SEARCH_SCENARIO_NAMES)[number];
+export type ScenarioName = (typeof SCENARIO_NAMES)[number] | SearchScenarioName;
 
 export interface Scenario {
   name: ScenarioName;
@@ -81,6 +93,12 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     expectedStatus: 201,
     parity: 'shape',
   },
+  ...(Object.fromEntries(
+    SEARCH_SCENARIO_NAMES.map((name) => [
+      name,
+      { name, title: `GET /api/search (${name})`, expectedStatus: 200, parity: 'exact' },
+    ]),
+  ) as Record<SearchScenarioName, Scenario>),
 };
 
 /** A seeded user whose token reads: exactly 20 rooms, among them one of 100 and one of 1,000 messages. */
@@ -110,6 +128,9 @@ export interface ScenarioData {
   /** Size range of posted message contents. */
   minChars: number;
   maxChars: number;
+  /** Search scenarios only: the searching users and the `q` of each scenario. */
+  searchers?: string[];
+  searchQueries?: Partial<Record<SearchScenarioName, string>>;
 }
 
 export interface HttpRequest {
@@ -139,6 +160,16 @@ export function requestGenerator(
   let n = 0;
 
   switch (name) {
+    case 'search-rare':
+    case 'search-common':
+    case 'search-korean-2':
+    case 'search-korean-2-absent':
+    case 'search-phrase': {
+      const searchers = data.searchers ?? [];
+      const token = searchers[client % searchers.length];
+      const q = encodeURIComponent(data.searchQueries?.[name] ?? '');
+      return () => ({ method: 'GET', path: `/api/search?q=${q}&limit=20`, headers: bearer(token) });
+    }
     case 'login': {
       // Every request logs in as another user (connections start at different offsets).
       return () => {

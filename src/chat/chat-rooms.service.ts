@@ -7,6 +7,7 @@ import {
 import { DatabaseError } from 'pg';
 import type { TokenCaller } from '../auth/auth-user';
 import { liveSession } from '../auth/session-proof';
+import { containsPattern } from '../common/like-pattern';
 import { Sql, statement as sqlStatement } from '../database/sql.service';
 import {
   ChatRoomPageDto,
@@ -34,7 +35,8 @@ export const LIST_MESSAGES_PER_ROOM = 50;
 // Conversation order is (created_at, id), served by ix_messages_room_created.
 
 const ROOM = `r.id, r.title, r.owner_id AS "ownerId", r.created_at AS "createdAt", r.updated_at AS "updatedAt", r.model, r.system_prompt AS "systemPrompt"`;
-const MESSAGE = `m.id, m.chat_room_id AS "chatRoomId", m.role, m.content, m.created_at AS "createdAt", m.status, m.model, m.generation_id AS "generationId"`;
+/** A Message's columns, from a row `m` of messages (search answers the same shape). */
+export const MESSAGE = `m.id, m.chat_room_id AS "chatRoomId", m.role, m.content, m.created_at AS "createdAt", m.status, m.model, m.generation_id AS "generationId"`;
 // Timestamps have millisecond precision (what clients see); never move a room back in time.
 const NOW = `greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at)`;
 // A message is at least a millisecond newer than the room's last activity, so messages of a
@@ -73,6 +75,29 @@ export const SQL = {
     ) r
     ${LAST_MESSAGE_JOIN}
     ORDER BY r."updatedAt" DESC, r.id DESC`,
+  ),
+
+  // With `q`: only titles containing it (ILIKE, escaped), over ix_chat_rooms_owner_title_trgm
+  // when it has trigrams, else the owner's rooms in order. $4 is a LIKE pattern.
+  listRoomsByTitle: statement(
+    'chat.listRoomsByTitle',
+    `
+    SELECT r.*, ${LAST_MESSAGE},
+           (SELECT count(*)::int FROM chat_rooms WHERE owner_id = $1 AND title ILIKE $4) AS total
+    FROM (
+      SELECT ${ROOM}, r.message_count AS "messageCount" FROM chat_rooms r
+      WHERE r.owner_id = $1 AND r.title ILIKE $4 AND ${liveSession('$1', '$5')}
+      ORDER BY r.updated_at DESC, r.id DESC LIMIT $2 OFFSET $3
+    ) r
+    ${LAST_MESSAGE_JOIN}
+    ORDER BY r."updatedAt" DESC, r.id DESC`,
+  ),
+
+  countRoomsByTitle: statement(
+    'chat.countRoomsByTitle',
+    `
+    SELECT count(*)::int AS total, ${liveSession('$1', '$3')} AS "callerExists"
+    FROM chat_rooms WHERE owner_id = $1 AND title ILIKE $2`,
   ),
 
   countRooms: statement(
@@ -146,8 +171,8 @@ export const SQL = {
       WHERE r.id = $1 AND r.owner_id = $2 AND ${liveSession('$2', '$5')}
       RETURNING r.id, r.updated_at
     )
-    INSERT INTO messages AS m (chat_room_id, role, content, created_at)
-    SELECT room.id, $3, $4, room.updated_at FROM room
+    INSERT INTO messages AS m (chat_room_id, owner_id, role, content, created_at)
+    SELECT room.id, $2, $3, $4, room.updated_at FROM room
     RETURNING ${MESSAGE}`,
   ),
 
@@ -256,19 +281,20 @@ export class ChatRoomsService {
   /** 1 statement; 2 with include=messages; 1 more when the page is empty (for the total). */
   async list(caller: TokenCaller, query: ListChatRoomsQueryDto): Promise<ChatRoomPageDto> {
     const { limit, offset } = query;
-    const rows = await this.sql.rows<SummaryRow & { total: number }>(SQL.listRooms, [
-      caller.id,
-      limit,
-      offset,
-      caller.sessionId,
-    ]);
+    const pattern = query.q === undefined ? null : containsPattern(query.q);
+    const rows = await this.sql.rows<SummaryRow & { total: number }>(
+      pattern === null ? SQL.listRooms : SQL.listRoomsByTitle,
+      pattern === null
+        ? [caller.id, limit, offset, caller.sessionId]
+        : [caller.id, limit, offset, pattern, caller.sessionId],
+    );
     let total: number;
     if (rows.length > 0) {
       total = rows[0].total;
     } else {
       const [count] = await this.sql.rows<{ total: number; callerExists: boolean }>(
-        SQL.countRooms,
-        [caller.id, caller.sessionId],
+        pattern === null ? SQL.countRooms : SQL.countRoomsByTitle,
+        pattern === null ? [caller.id, caller.sessionId] : [caller.id, pattern, caller.sessionId],
       );
       if (!count.callerExists) throw new UnauthorizedException('Unauthorized');
       total = count.total;

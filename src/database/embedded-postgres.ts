@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -98,6 +98,31 @@ async function clearStalePostmaster(dataDir: string): Promise<void> {
   await rm(pidFile, { force: true });
 }
 
+/**
+ * initdb options of a new cluster: UTF-8 and a UTF-8 libc locale. pg_trgm's word characters and
+ * lower()/ILIKE follow the cluster's LC_CTYPE, and in "C" only ASCII letters are letters, so
+ * search would find no trigrams in Hangul, kana, CJK or accented words, and "É" would not match
+ * "é". The first UTF-8 locale the system has wins (`C.UTF-8` on glibc and musl); without one,
+ * the start-up check of SearchModule warns. Existing clusters keep the locale they were made with.
+ */
+export function initdbLocaleFlags(): string[] {
+  let available: string[] = [];
+  try {
+    available = execFileSync('locale', ['-a'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .split(/\r?\n/)
+      .map((l) => l.trim());
+  } catch {
+    // no `locale` command (Windows): initdb picks the system's locale
+  }
+  const utf8 =
+    ['C.UTF-8', 'C.utf8', 'en_US.UTF-8', 'en_US.utf8'].find((l) => available.includes(l)) ??
+    available.find((l) => /\.utf-?8$/i.test(l));
+  return ['--encoding=UTF8', ...(utf8 ? [`--locale=${utf8}`] : [])];
+}
+
 async function readOrCreatePassword(file: string): Promise<string> {
   if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
   const password = randomBytes(24).toString('base64url');
@@ -160,6 +185,7 @@ export async function startEmbeddedPostgres(
     persistent: true,
     createPostgresUser: runAsPostgresUser,
     postgresFlags: flags,
+    initdbFlags: initdbLocaleFlags(),
     onLog: remember,
     onError: remember,
   });

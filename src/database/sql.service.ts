@@ -8,9 +8,12 @@ import { ISO_TIMESTAMP_TYPES } from './iso-timestamps';
 import { PipelinedConnections } from './pipelined-connections';
 import { pgConnectionOptions } from './typeorm-options';
 
-/** A statement PostgreSQL parses and plans once per connection, then only executes. */
+/**
+ * A statement PostgreSQL parses and plans once per connection, then only executes; without a
+ * name (`planEachTime`), it is planned for each execution with its actual parameters.
+ */
 export interface Statement {
-  name: string;
+  name?: string;
   text: string;
   /** Type parsers of its results; node-postgres' defaults when absent. */
   types?: typeof ISO_TIMESTAMP_TYPES;
@@ -100,18 +103,21 @@ export type TransactionQuery = <R>(statement: Statement, values: unknown[]) => P
 
 /**
  * Declares a named statement; names must be unique (checked at start-up). With `isoTimestamps`,
- * its timestamptz columns arrive as the API's ISO strings instead of Date objects.
+ * its timestamptz columns arrive as the API's ISO strings instead of Date objects. With
+ * `planEachTime`, the statement is sent unnamed, so that PostgreSQL plans it for the values of
+ * each execution: for statements whose best plan depends on them (a prepared statement may
+ * switch to one generic plan for all values after five executions).
  */
 const declared = new Set<string>();
 export function statement(
   name: string,
   text: string,
-  options: { isoTimestamps?: boolean } = {},
+  options: { isoTimestamps?: boolean; planEachTime?: boolean } = {},
 ): Statement {
   if (declared.has(name)) throw new Error(`Duplicate SQL statement name: ${name}`);
   declared.add(name);
   return {
-    name,
+    ...(!options.planEachTime && { name }),
     text: text.replace(/\s+/g, ' ').trim(),
     ...(options.isoTimestamps && { types: ISO_TIMESTAMP_TYPES }),
   };

@@ -83,4 +83,30 @@ describe('query budget (e2e)', () => {
     ).toBe(1);
     expect(await statements(small, 'get', `/api/chat-rooms/${smallRooms[0]}`)).toBe(2);
   });
+
+  it('room list with q: 1 statement, 2 when nothing matches (the total and the caller)', async () => {
+    expect(await statements(large, 'get', '/api/chat-rooms?q=seeded&limit=100')).toBe(1);
+    expect(await statements(large, 'get', '/api/chat-rooms?q=zzzz')).toBe(2);
+  });
+
+  it('search: 1 statement, for 1 or 5,000 messages, any terms, with or without hits', async () => {
+    const cases = [
+      'message',
+      'message 1',
+      '"message 12"',
+      'mess age',
+      'ess',
+      'x',
+      'nothing-like-this',
+      'a b c d e f g',
+    ];
+    for (const q of cases) {
+      const path = `/api/search?q=${encodeURIComponent(q)}&limit=50`;
+      expect([q, await statements(small, 'get', path)]).toEqual([q, 1]);
+      expect([q, await statements(large, 'get', path)]).toEqual([q, 1]);
+    }
+    const page = await t.http.get('/api/search?q=message&limit=5').set(large.auth).expect(200);
+    const next = `/api/search?q=message&limit=5&cursor=${page.body.nextCursor as string}`;
+    expect(await statements(large, 'get', next)).toBe(1);
+  });
 });

@@ -122,7 +122,7 @@ const headerSafe = (s: string) => s.replace(/[^\x20-\x7e]/g, '');
 const query = fc
   .dictionary(
     fc.oneof(
-      fc.constantFrom('limit', 'offset', 'include', 'before', 'after', '__proto__'),
+      fc.constantFrom('limit', 'offset', 'include', 'before', 'after', 'q', 'cursor', '__proto__'),
       weirdString,
     ),
     fc.oneof(weirdString, fc.integer().map(String), fc.constant('messages')),
@@ -239,6 +239,7 @@ describe('hostile input, property-based (e2e)', () => {
       fc.constant({ method: 'get', path: '/api/health' }),
       fc.constant({ method: 'post', path: '/api/chat-rooms' }),
       fc.constant({ method: 'get', path: '/api/chat-rooms' }),
+      fc.constant({ method: 'get', path: '/api/search' }),
       ...(['get', 'patch', 'delete'] as const).map((method) =>
         pathId().map((id) => ({ method, path: `/api/chat-rooms/${id}` })),
       ),

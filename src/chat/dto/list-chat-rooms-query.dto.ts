@@ -1,4 +1,5 @@
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { ToInt } from '../../common/validation/transforms';
 
 export class ListChatRoomsQueryDto {
@@ -22,4 +23,15 @@ export class ListChatRoomsQueryDto {
   @IsOptional()
   @IsIn(['messages'])
   include?: 'messages';
+
+  /**
+   * 1 to 200 characters: only rooms whose title contains it, case-insensitively (`%`, `_` and
+   * `\` are plain characters). `total` counts the matching rooms.
+   * @example "lisbon"
+   */
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  @IsStorableText()
+  q?: string;
 }

@@ -15,6 +15,8 @@ import { Message } from './message.entity';
 @Entity({ name: 'chat_rooms' })
 // Serves "the owner's rooms, most recently active first" (scanned backwards for DESC).
 @Index('ix_chat_rooms_owner_updated', ['ownerId', 'updatedAt', 'id'])
+// `q` on the room list: GIN (owner_id, title gin_trgm_ops), made by the migration MessageSearch.
+@Index('ix_chat_rooms_owner_title_trgm', { synchronize: false })
 export class ChatRoom {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_chat_rooms' })
   id: string;

@@ -22,6 +22,10 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 @Check('ck_messages_status', `"status" IN ('streaming', 'complete', 'stopped', 'failed')`)
 // Conversation order within a room, and the cursor comparisons on (created_at, id).
 @Index('ix_messages_room_created', ['chatRoomId', 'createdAt', 'id'])
+// Search (src/search): one user's messages newest first, and a GIN index of
+// (owner_id, content gin_trgm_ops) that TypeORM cannot describe (see the migration MessageSearch).
+@Index('ix_messages_owner_created', ['ownerId', 'createdAt', 'id'])
+@Index('ix_messages_owner_content_trgm', { synchronize: false })
 export class Message {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_messages' })
   id: string;
@@ -32,6 +36,13 @@ export class Message {
   @ManyToOne(() => ChatRoom, (room) => room.messages, { nullable: false, onDelete: 'CASCADE' })
   @JoinColumn({ name: 'chat_room_id', foreignKeyConstraintName: 'fk_messages_chat_room' })
   chatRoom: ChatRoom;
+
+  /**
+   * The room's owner, copied when the message is inserted (rooms never change owner), so that
+   * search indexes are scoped to one user; a trigger fills it for inserts that leave it out.
+   */
+  @Column({ type: 'uuid' })
+  ownerId: string;
 
   @Column({ type: 'varchar', length: 16 })
   role: MessageRole;

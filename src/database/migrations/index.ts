@@ -2,6 +2,7 @@ import { CreateUsers1764165600000 } from './1764165600000-CreateUsers';
 import { CreateChat1795701473491 } from './1795701473491-CreateChat';
 import { Assistant1796000000000 } from './1796000000000-Assistant';
 import { CreateSessions1796100000000 } from './1796100000000-CreateSessions';
+import { MessageSearch1796200000000 } from './1796200000000-MessageSearch';
 
 /**
  * Migrations in the order they run. Listed explicitly (not globbed) so the same classes load
@@ -12,4 +13,5 @@ export const migrations = [
   CreateChat1795701473491,
   Assistant1796000000000,
   CreateSessions1796100000000,
+  MessageSearch1796200000000,
 ];
