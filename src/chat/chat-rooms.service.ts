@@ -5,7 +5,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { DatabaseError } from 'pg';
-import { Sql, statement as sqlStatement } from '../database/sql.service';
+import { Sql, SqlRunner, statement as sqlStatement } from '../database/sql.service';
 import {
   ChatRoomPageDto,
   ChatRoomResponseDto,
@@ -205,10 +205,17 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
 export class ChatRoomsService {
   constructor(private readonly sql: Sql) {}
 
-  /** 1 statement; the foreign key to users refuses a caller who no longer exists. */
-  async create(ownerId: string, dto: CreateChatRoomDto): Promise<ChatRoomResponseDto> {
+  /**
+   * 1 statement; the foreign key to users refuses a caller who no longer exists. `db` is the
+   * transaction of an Idempotency-Key, if any.
+   */
+  async create(
+    ownerId: string,
+    dto: CreateChatRoomDto,
+    db: SqlRunner = this.sql,
+  ): Promise<ChatRoomResponseDto> {
     try {
-      const [room] = await this.sql.rows<RoomRow>(SQL.createRoom, [
+      const [room] = await db.rows<RoomRow>(SQL.createRoom, [
         dto.title ?? DEFAULT_ROOM_TITLE,
         ownerId,
       ]);
@@ -284,13 +291,14 @@ export class ChatRoomsService {
     if (deleted.length === 0) return this.notFound(ownerId);
   }
 
-  /** 1 statement (see SQL.postMessage). */
+  /** 1 statement (see SQL.postMessage); `db` as for create(). */
   async postMessage(
     ownerId: string,
     roomId: string,
     dto: CreateMessageDto,
+    db: SqlRunner = this.sql,
   ): Promise<MessageResponseDto> {
-    const [message] = await this.sql.rows<MessageResponseDto>(SQL.postMessage, [
+    const [message] = await db.rows<MessageResponseDto>(SQL.postMessage, [
       roomId,
       ownerId,
       dto.role ?? 'user',

@@ -25,10 +25,15 @@ export interface DatabaseSection {
   statementTimeoutMs: number;
 }
 
+export interface IdempotencySection {
+  ttlSeconds: number;
+}
+
 export interface AppConfig {
   app: AppSection;
   auth: AuthSection;
   database: DatabaseSection;
+  idempotency: IdempotencySection;
 }
 
 function corsOrigins(env: EnvironmentVariables): string[] | boolean {
@@ -71,5 +76,6 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
       connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     },
+    idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS },
   };
 }

@@ -1,6 +1,7 @@
 import { ChatRoom } from '../chat/entities/chat-room.entity';
 import { Message } from '../chat/entities/message.entity';
+import { IdempotencyKey } from '../idempotency/entities/idempotency-key.entity';
 import { User } from '../users/entities/user.entity';
 
 /** Every entity the DataSource knows; listed explicitly so app, tests and CLI load the same set. */
-export const entities = [User, ChatRoom, Message];
+export const entities = [User, ChatRoom, Message, IdempotencyKey];

@@ -16,6 +16,11 @@ export interface Statement {
   types?: typeof ISO_TIMESTAMP_TYPES;
 }
 
+/** Runs statements: Sql itself (each statement its own transaction), or one transaction. */
+export interface SqlRunner {
+  rows<T>(statement: Statement, values: unknown[]): Promise<T[]>;
+}
+
 /**
  * Runs the hot-path statements as named prepared statements, on a few pipelined connections
  * (DB_PIPELINE_CONNECTIONS) where concurrent requests share round trips, or else on TypeORM's
@@ -23,7 +28,7 @@ export interface Statement {
  * per call costs more than the statement itself for the small reads of this API.
  */
 @Injectable()
-export class Sql implements OnModuleInit, OnModuleDestroy {
+export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
   private readonly pool: Pool;
   private readonly pipeline: PipelinedConnections;
   private readonly logger = new Logger('Database');
@@ -70,6 +75,31 @@ export class Sql implements OnModuleInit, OnModuleDestroy {
     const config = { ...statement, values };
     const result = await (this.pipeline.query(config) ?? this.pool.query(config));
     return result.rows as T[];
+  }
+
+  /**
+   * Runs `work` in one transaction on a connection of the pool: committed when it resolves,
+   * rolled back when it throws. Pipelined connections cannot hold a transaction (the statements
+   * of other requests share them).
+   */
+  async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work({
+        rows: async <R>(statement: Statement, values: unknown[]) =>
+          (await client.query({ ...statement, values })).rows as R[],
+      });
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      // A connection that cannot even roll back is dropped rather than handed to the next request.
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
   }
 }
 
