@@ -154,7 +154,9 @@ describe('hostile input, property-based (e2e)', () => {
         `SELECT concat_ws('|',
            (SELECT md5(coalesce(string_agg(u::text, ',' ORDER BY u.id), '')) FROM users u),
            (SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r.id), '')) FROM chat_rooms r),
-           (SELECT md5(coalesce(string_agg(m::text, ',' ORDER BY m.id), '')) FROM messages m)) AS s`,
+           (SELECT md5(coalesce(string_agg(m::text, ',' ORDER BY m.id), '')) FROM messages m),
+           (SELECT md5(coalesce(string_agg(k::text, ',' ORDER BY k.user_id, k.key), ''))
+            FROM idempotency_keys k)) AS s`,
       )
     ).rows[0].s;
 
@@ -202,18 +204,28 @@ describe('hostile input, property-based (e2e)', () => {
       weirdString.map((s) => `Bearer ${s}`),
     );
 
+  // A few fixed keys, so that runs replay, conflict (422) and reuse them; and hostile ones.
+  const idempotencyKey = () =>
+    fc.oneof(
+      fc.constant(undefined),
+      fc.constantFrom('key-1', 'key-2', '', ' ', 'k'.repeat(256), 'a,b', '"quoted"'),
+      weirdString,
+    );
+
   async function send(
     r: { method: string; path: string },
     q: string,
     b: Body,
     auth: string | undefined,
     requestId: string,
+    key: string | undefined,
   ): Promise<Response> {
     const url = q ? `${r.path}?${q}` : r.path;
     let req = t.http[r.method as 'get'](url);
     if (auth === 'owner') req = req.set(owner.auth);
     else if (auth !== undefined) req = req.set('Authorization', headerSafe(auth));
     req = req.set('x-request-id', headerSafe(requestId));
+    if (key !== undefined) req = req.set('idempotency-key', headerSafe(key));
     if (b.contentType) req = req.set('content-type', b.contentType);
     if (b.payload !== undefined && !['get', 'head', 'delete'].includes(r.method))
       req = req.send(b.payload);
@@ -228,9 +240,10 @@ describe('hostile input, property-based (e2e)', () => {
         body,
         authorization(),
         weirdString,
-        async (r, q, b, auth, rid) => {
+        idempotencyKey(),
+        async (r, q, b, auth, rid, key) => {
           const before = await snapshot();
-          const res = await send(r, q, b, auth, rid);
+          const res = await send(r, q, b, auth, rid, key);
           expect(res.status).toBeLessThan(500);
           if (res.status >= 400 && r.method !== 'head') {
             expectErrorBody(res, res.status);
@@ -240,7 +253,8 @@ describe('hostile input, property-based (e2e)', () => {
       ),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 300) },
     );
-  });
+    // Jest's 5 s default is too tight for 300 runs on a loaded machine.
+  }, 60_000);
 
   it('left the other user’s room exactly as it was (their token was never used)', async () => {
     const res = await t.http.get(`/api/chat-rooms/${othersRoom}`).set(other.auth).expect(200);
