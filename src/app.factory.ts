@@ -120,7 +120,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     origin: config.app.corsOrigins,
     // Bearer tokens, not cookies: credentials stay off, so no origin can ride a session.
     credentials: false,
-    exposedHeaders: ['x-request-id', 'retry-after'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed'],
     maxAge: 600,
     // A bare OPTIONS is answered like a preflight instead of a text/plain 400.
     strictPreflight: false,

@@ -253,6 +253,27 @@ describe('Idempotency-Key on POSTs (e2e)', () => {
     });
   });
 
+  it('the key and the room are one transaction: when storing the answer fails, no room is left', async () => {
+    const user = await registerUser(t.http);
+    // A fault injected after the room's INSERT: the statement that stores the answer fails.
+    await t.db.query(`
+      CREATE FUNCTION fail_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.body::text LIKE '%crash here%' THEN RAISE EXCEPTION 'injected fault'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER fail_answer BEFORE UPDATE ON idempotency_keys
+        FOR EACH ROW EXECUTE FUNCTION fail_answer();`);
+    try {
+      const key = randomUUID();
+      expect((await createWithKey(user, key, { title: 'crash here' })).status).toBe(500);
+      expect(await roomCount(user)).toBe(0);
+      expect(await keyRows(user)).toEqual([]);
+    } finally {
+      await t.db.query('DROP TRIGGER fail_answer ON idempotency_keys; DROP FUNCTION fail_answer()');
+    }
+  });
+
   it('a deleted user’s token with a key is 401, not an error', async () => {
     const gone = await registerUser(t.http);
     await t.http.delete('/api/users/me').set(gone.auth).expect(204);
