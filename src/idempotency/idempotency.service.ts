@@ -96,6 +96,12 @@ export interface RunOptions<T> {
    * the key and given again to every retry.
    */
   headers?: (result: T) => Record<string, string>;
+  /**
+   * Runs once `work`'s transaction has committed, only for the request that did the work (never
+   * for a replay): where to start what must not run twice and must not run before the commit,
+   * such as a model request.
+   */
+  afterCommit?: (result: T) => void;
 }
 
 /**
@@ -138,11 +144,14 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
     if (key === null || fingerprint === null) {
       const result = await work(this.sql);
       if (options.headers) void reply.headers(options.headers(result));
+      options.afterCommit?.(result);
       return result;
     }
-    return this.sql.transaction(async (tx) => {
+    let replayed = false;
+    const answer = await this.sql.transaction(async (tx) => {
       const stored = await this.claim(tx, userId, key, fingerprint, request);
       if (stored) {
+        replayed = true;
         void reply.status(stored.status).headers({ ...stored.headers, [REPLAYED_HEADER]: 'true' });
         return stored.body as T;
       }
@@ -158,6 +167,8 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
       void reply.headers(headers);
       return result;
     });
+    if (!replayed) options.afterCommit?.(answer);
+    return answer;
   }
 
   /** The stored answer to replay, or null when this request claimed the key. */
