@@ -28,7 +28,10 @@ import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
 import { IdempotencyService } from '../idempotency/idempotency.service';
 import { Idempotency, type IdempotentRequest } from '../idempotency/idempotent-request.decorator';
-import { IdempotentRoute } from '../idempotency/idempotent-route.decorator';
+import {
+  IdempotentRoute,
+  REPLAYED_RESPONSE_HEADERS,
+} from '../idempotency/idempotent-route.decorator';
 import { ChatRoomsService } from './chat-rooms.service';
 import {
   ChatRoomPageDto,
@@ -62,7 +65,7 @@ export class ChatRoomsController {
 
   /** Creates a chat room of the caller. */
   @Post()
-  @ApiCreatedResponse({ type: ChatRoomResponseDto })
+  @ApiCreatedResponse({ type: ChatRoomResponseDto, headers: REPLAYED_RESPONSE_HEADERS })
   @IdempotentRoute()
   create(
     @CurrentUser() user: TokenCaller,
@@ -126,7 +129,7 @@ export class ChatRoomsController {
   /** Adds a message; the room's updatedAt becomes the message's createdAt, atomically. */
   @Post(':roomId/messages')
   @ApiParam({ name: 'roomId', format: 'uuid' })
-  @ApiCreatedResponse({ type: MessageResponseDto })
+  @ApiCreatedResponse({ type: MessageResponseDto, headers: REPLAYED_RESPONSE_HEADERS })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
   @IdempotentRoute()
   postMessage(

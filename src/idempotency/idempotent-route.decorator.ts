@@ -2,6 +2,14 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiConflictResponse, ApiHeader, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
 
+/** The header of a replayed answer, for the route's success response. */
+export const REPLAYED_RESPONSE_HEADERS = {
+  'Idempotent-Replayed': {
+    description: '`true` when this is the stored answer to an earlier request with the same key',
+    schema: { type: 'string', enum: ['true'] },
+  },
+};
+
 /**
  * Documents a route that takes an Idempotency-Key (its handler passes `@Idempotency()` to
  * IdempotencyService.run()).
@@ -19,7 +27,8 @@ export function IdempotentRoute(): MethodDecorator {
     }),
     ApiConflictResponse({
       type: ErrorResponseDto,
-      description: 'A request with this Idempotency-Key is still being handled (`Retry-After`)',
+      description: 'A request with this Idempotency-Key is still being handled',
+      headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
     }),
     ApiUnprocessableEntityResponse({
       type: ErrorResponseDto,

@@ -300,7 +300,10 @@ describe('Idempotency-Key on POSTs (e2e)', () => {
       expect(operation.parameters).toContainEqual(
         expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false }),
       );
-      expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['409', '422']));
+      const responses = operation.responses as Record<string, { headers?: object }>;
+      expect(Object.keys(responses)).toEqual(expect.arrayContaining(['409', '422']));
+      expect(Object.keys(responses['201'].headers ?? {})).toEqual(['Idempotent-Replayed']);
+      expect(Object.keys(responses['409'].headers ?? {})).toEqual(['Retry-After']);
     }
     const get = doc.paths['/api/chat-rooms'].get;
     expect(JSON.stringify(get.parameters)).not.toContain('Idempotency-Key');
