@@ -6,7 +6,7 @@ import { createRoom } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import { startTestApp, TestApp } from '../helpers/app';
 import { expectErrorBody } from '../helpers/expect-error';
-import { IdempotencyService } from '../../src/idempotency/idempotency.service';
+import { IdempotencyService, SQL } from '../../src/idempotency/idempotency.service';
 
 const KEY = 'Idempotency-Key';
 
@@ -353,5 +353,21 @@ describe('Idempotency-Key expiry (e2e)', () => {
       [user.id],
     );
     expect(rows.map((r) => r.key)).toEqual(['live']);
+  });
+
+  it('the purge reads expired keys through ix_idempotency_keys_expires, not the whole table', async () => {
+    // On a table this small the planner would rather scan it: forbid that to see the path it has.
+    await t.db.query('BEGIN');
+    try {
+      await t.db.query('SET LOCAL enable_seqscan = off');
+      const plan = await t.db.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN ${SQL.purge.text.replace('$1', '1000')}`,
+      );
+      const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(text).toMatch(/Index Scan (using|on) ix_idempotency_keys_expires/);
+      expect(text).not.toMatch(/Seq Scan/);
+    } finally {
+      await t.db.query('ROLLBACK');
+    }
   });
 });
