@@ -11,6 +11,9 @@ const tsJest = [
 ];
 
 module.exports = {
+  // Per test and hook. jest-circus reads only this root setting, never a project's (the e2e
+  // project's own had no effect: app start-ups on a loaded machine failed at the 5 s default).
+  testTimeout: 30000,
   projects: [
     {
       displayName: 'unit',
@@ -27,7 +30,6 @@ module.exports = {
       transform: { '^.+\\.ts$': tsJest },
       globalSetup: '<rootDir>/test/global-setup.ts',
       globalTeardown: '<rootDir>/test/global-teardown.ts',
-      testTimeout: 30000,
     },
   ],
 };

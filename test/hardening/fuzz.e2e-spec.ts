@@ -253,7 +253,6 @@ describe('hostile input, property-based (e2e)', () => {
       ),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 300) },
     );
-    // Jest's 5 s default is too tight for 300 runs on a loaded machine.
   }, 60_000);
 
   it('left the other user’s room exactly as it was (their token was never used)', async () => {

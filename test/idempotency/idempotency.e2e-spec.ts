@@ -19,8 +19,7 @@ describe('Idempotency-Key on POSTs (e2e)', () => {
     t = await startTestApp();
     alice = await registerUser(t.http);
     bob = await registerUser(t.http);
-    // Jest's 5 s default is too tight for starting an app on a loaded machine.
-  }, 30_000);
+  });
   afterAll(() => t.close());
 
   const roomCount = async (user: RegisteredUser) =>
@@ -107,7 +106,7 @@ describe('Idempotency-Key on POSTs (e2e)', () => {
     // Once the first is done, a retry always gets its answer.
     const after = await postWithKey(alice, room.id, key, { content: 'once' }).expect(201);
     expect(after.text).toBe(created[0].text);
-  }, 30_000);
+  });
 
   it('409 at once, without waiting, while another transaction holds the key; nothing created', async () => {
     const room = await createRoom(t.http, alice);
@@ -318,7 +317,7 @@ describe('Idempotency-Key expiry (e2e)', () => {
   beforeAll(async () => {
     t = await startTestApp({ IDEMPOTENCY_TTL_SECONDS: '1' });
     user = await registerUser(t.http);
-  }, 30_000);
+  });
   afterAll(() => t.close());
 
   const create = (key: string, title: string) =>
@@ -335,7 +334,7 @@ describe('Idempotency-Key expiry (e2e)', () => {
     expect((await create('expiring', 'A').expect(201)).body.id).toBe(later.body.id);
     await sleep(1100);
     await create('expiring', 'B').expect(201);
-  }, 30_000);
+  });
 
   it('purgeExpired() deletes expired keys in batches and keeps live ones', async () => {
     user = await registerUser(t.http);
