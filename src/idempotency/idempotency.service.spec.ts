@@ -71,6 +71,11 @@ describe('IdempotencyService.run', () => {
     expect(reply.sent).toEqual({ location: '/things/r1' });
   });
 
+  it('without a key, with options.transaction: the work in a transaction of its own', async () => {
+    await service.run('u', request(null), work, { ...options, transaction: true });
+    expect(events).toEqual(['BEGIN', 'work in tx', 'COMMIT', 'afterCommit']);
+  });
+
   it('a new key: claim, work and answer in one transaction; afterCommit after COMMIT', async () => {
     await expect(service.run('u', request('k'), work, options)).resolves.toEqual({ id: 'r1' });
     expect(events).toEqual([

@@ -102,6 +102,11 @@ export interface RunOptions<T> {
    * such as a model request.
    */
   afterCommit?: (result: T) => void;
+  /**
+   * `work` needs one transaction even without a key (several statements that stand or fall
+   * together); with a key it always has one.
+   */
+  transaction?: boolean;
 }
 
 /**
@@ -126,7 +131,8 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
 
   /**
    * Runs `work` (the route's writes, through the runner it is given) at most once per key.
-   * - No key: `work(sql)`, exactly what the route costs without idempotency.
+   * - No key: `work(sql)`, exactly what the route costs without idempotency (in a transaction
+   *   of its own with `options.transaction`).
    * - A new key: one transaction of BEGIN, claim, `work(tx)`, storing the answer, COMMIT.
    * - The key's first answer exists and the request is the same: that answer (status, headers,
    *   body) with `Idempotent-Replayed: true`; `work` does not run.
@@ -142,7 +148,7 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
   ): Promise<T> {
     const { key, fingerprint, reply } = request;
     if (key === null || fingerprint === null) {
-      const result = await work(this.sql);
+      const result = options.transaction ? await this.sql.transaction(work) : await work(this.sql);
       if (options.headers) void reply.headers(options.headers(result));
       options.afterCommit?.(result);
       return result;
