@@ -11,7 +11,8 @@ const tsJest = [
 ];
 
 module.exports = {
-  // Global only: Jest ignores testTimeout inside a project, so the e2e value below never applied.
+  // Per test and hook. jest-circus reads only this root setting, never a project's (the e2e
+  // project's own had no effect: app start-ups on a loaded machine failed at the 5 s default).
   testTimeout: 30000,
   projects: [
     {
@@ -29,7 +30,6 @@ module.exports = {
       transform: { '^.+\\.ts$': tsJest },
       globalSetup: '<rootDir>/test/global-setup.ts',
       globalTeardown: '<rootDir>/test/global-teardown.ts',
-      testTimeout: 30000,
     },
   ],
 };

@@ -3,6 +3,7 @@
  * harness (sanity and parity checks send the very first request of a scenario) and by the load
  * worker (autocannon sends the rest), so both see the same requests.
  */
+import { randomUUID } from 'node:crypto';
 import { corpus, logUniform, prng, Random, textOfLength } from './random';
 
 export const SCENARIO_NAMES = [
@@ -15,6 +16,7 @@ export const SCENARIO_NAMES = [
   'page-messages',
   'create-room',
   'post-message',
+  'post-message-key',
 ] as const;
 /**
  * GET /api/search, run only by `npm run bench -- --search` (bench/search.ts): it needs a data
@@ -90,6 +92,12 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'post-message': {
     name: 'post-message',
     title: 'POST /api/chat-rooms/:id/messages',
+    expectedStatus: 201,
+    parity: 'shape',
+  },
+  'post-message-key': {
+    name: 'post-message-key',
+    title: 'POST /api/chat-rooms/:id/messages with a new Idempotency-Key (the floor ignores it)',
     expectedStatus: 201,
     parity: 'shape',
   },
@@ -224,7 +232,8 @@ export function requestGenerator(
         headers: { ...JSON_HEADERS, ...bearer(writer.token) },
         body: JSON.stringify({ title: `Bench room ${client}-${n++}` }),
       });
-    case 'post-message': {
+    case 'post-message':
+    case 'post-message-key': {
       // A pool of realistic contents (log-uniform sizes) per connection, cycled through.
       const source = corpus(random, 64 * 1024);
       const bodies = Array.from({ length: 64 }, () =>
@@ -233,12 +242,16 @@ export function requestGenerator(
           role: 'user',
         }),
       );
+      // Every request a first one, as nearly all are (retries are rare): a key never sent before.
+      const keyPrefix = randomUUID();
       return () => {
         const i = n++;
+        const headers: Record<string, string> = { ...JSON_HEADERS, ...bearer(writer.token) };
+        if (name === 'post-message-key') headers['idempotency-key'] = `${keyPrefix}-${i}`;
         return {
           method: 'POST',
           path: `/api/chat-rooms/${writer.rooms[i % writer.rooms.length]}/messages`,
-          headers: { ...JSON_HEADERS, ...bearer(writer.token) },
+          headers,
           body: bodies[i % bodies.length],
         };
       };

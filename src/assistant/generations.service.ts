@@ -8,10 +8,8 @@ import {
   NotFoundException,
   UnauthorizedException,
 } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DatabaseError, PoolClient } from 'pg';
-import { DataSource } from 'typeorm';
-import { Sql, type Statement } from '../database/sql.service';
+import { DatabaseError } from 'pg';
+import { Sql } from '../database/sql.service';
 import type {
   GenerationResponseDto,
   GenerationWithContentDto,
@@ -75,7 +73,6 @@ function secondsUntilMidnightUtc(now = new Date()): number {
 export class GenerationsService {
   constructor(
     private readonly sql: Sql,
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly registry: GenerationRegistry,
     private readonly catalog: ModelCatalog,
   ) {}
@@ -96,52 +93,45 @@ export class GenerationsService {
     }
     const { config } = this.catalog;
     const id = randomUUID();
-    let room: RoomForStart | undefined;
-    let inserted: object;
-    const runner = this.dataSource.createQueryRunner();
-    const client = (await runner.connect()) as PoolClient;
-    const query = async <T>(statement: Statement, values: unknown[]) =>
-      (await client.query({ ...statement, values })).rows as T[];
+    let started: { room: RoomForStart; inserted: object };
     try {
-      await client.query('BEGIN');
-      const [caller] = await query(SQL.lockCaller, [userId]);
-      if (!caller) throw new UnauthorizedException('Unauthorized');
-      [room] = await query<RoomForStart>(SQL.roomForStart, [roomId, userId]);
-      if (!room) throw new NotFoundException('Chat room not found');
-      if (room.busy)
-        throw new ConflictException('A reply is already being written in this chat room');
-      if (room.running >= config.maxConcurrentPerUser) {
-        throw new HttpException(
-          `At most ${config.maxConcurrentPerUser} replies can be written at once per user`,
-          HttpStatus.TOO_MANY_REQUESTS,
-        );
-      }
-      if (config.dailyTokenLimit !== null && room.usedToday >= config.dailyTokenLimit) {
-        throw new DailyLimitReachedException(secondsUntilMidnightUtc());
-      }
-      if (dto.content == null && !room.hasMessages) {
-        throw new BadRequestException('The chat room has no messages to reply to: send content');
-      }
-      const model = this.catalog.resolve(dto.model, room.model);
-      [inserted] = await query<object>(SQL.insertGeneration, [
-        roomId,
-        userId,
-        dto.content ?? null,
-        model,
-        id,
-        this.registry.instanceKey,
-      ]);
-      await client.query('COMMIT');
+      started = await this.sql.transaction(async (tx) => {
+        const [caller] = await tx.rows(SQL.lockCaller, [userId]);
+        if (!caller) throw new UnauthorizedException('Unauthorized');
+        const [room] = await tx.rows<RoomForStart>(SQL.roomForStart, [roomId, userId]);
+        if (!room) throw new NotFoundException('Chat room not found');
+        if (room.busy)
+          throw new ConflictException('A reply is already being written in this chat room');
+        if (room.running >= config.maxConcurrentPerUser) {
+          throw new HttpException(
+            `At most ${config.maxConcurrentPerUser} replies can be written at once per user`,
+            HttpStatus.TOO_MANY_REQUESTS,
+          );
+        }
+        if (config.dailyTokenLimit !== null && room.usedToday >= config.dailyTokenLimit) {
+          throw new DailyLimitReachedException(secondsUntilMidnightUtc());
+        }
+        if (dto.content == null && !room.hasMessages) {
+          throw new BadRequestException('The chat room has no messages to reply to: send content');
+        }
+        const model = this.catalog.resolve(dto.model, room.model);
+        const [inserted] = await tx.rows<object>(SQL.insertGeneration, [
+          roomId,
+          userId,
+          dto.content ?? null,
+          model,
+          id,
+          this.registry.instanceKey,
+        ]);
+        return { room, inserted };
+      });
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
       if (error instanceof DatabaseError && error.constraint === 'uq_generations_room_streaming') {
         throw new ConflictException('A reply is already being written in this chat room');
       }
       throw error;
-    } finally {
-      await runner.release();
     }
-
+    const { room, inserted } = started;
     const generation = toGeneration(inserted as GenerationRow);
     const state: StreamState = {
       start: initialStart(generation, messageFrom(inserted, 'u'), messageFrom(inserted, 'a')!),

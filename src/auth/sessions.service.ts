@@ -197,8 +197,8 @@ export class SessionsService {
   async refresh(refreshToken: string | undefined): Promise<IssuedSession | null> {
     const claims = this.tokens.parse(refreshToken);
     if (!claims) return null;
-    const outcome = await this.sql.transaction<RefreshOutcome>(async (query) => {
-      const [row] = await query<LockedSession>(SQL.lockForRefresh, [claims.sessionId]);
+    const outcome = await this.sql.transaction<RefreshOutcome>(async (tx) => {
+      const [row] = await tx.rows<LockedSession>(SQL.lockForRefresh, [claims.sessionId]);
       const now = this.clock.now();
       if (
         !row ||
@@ -219,7 +219,7 @@ export class SessionsService {
         const next = this.tokens.issue(claims.sessionId, row.generation + 1);
         const idleExpiresAt = Math.min(now + this.settings.idleDays * DAY_MS, expiresAt);
         const { issued, expiresAtMs } = await this.sign(user, claims.sessionId, now, expiresAt);
-        await query(SQL.rotate, [
+        await tx.rows(SQL.rotate, [
           claims.sessionId,
           next.secretHash,
           new Date(now),
@@ -238,13 +238,13 @@ export class SessionsService {
       if (previous && row.rotatedAt && now - row.rotatedAt.getTime() <= REFRESH_GRACE_MS) {
         // Another tab (or instance) rotated it a moment ago: an access token, no rotation.
         const { issued, expiresAtMs } = await this.sign(user, claims.sessionId, now, expiresAt);
-        await query(SQL.grace, [claims.sessionId, new Date(now), new Date(expiresAtMs)]);
+        await tx.rows(SQL.grace, [claims.sessionId, new Date(now), new Date(expiresAtMs)]);
         return { kind: 'issued', issued };
       }
       if (claims.generation < row.generation) {
         // A token we issued and rotated away, presented after the grace: stolen, or the
         // thief already used it. Either way the session is no longer trustworthy.
-        const [revoked] = await query<{ accessExpiresAtMs: number }>(SQL.revokeOne, [
+        const [revoked] = await tx.rows<{ accessExpiresAtMs: number }>(SQL.revokeOne, [
           new Date(now),
           'refresh_token_reused' satisfies RevokeReason,
           claims.sessionId,

@@ -26,6 +26,12 @@ import type { TokenCaller } from '../auth/auth-user';
 import { CallerCheckedByQuery } from '../auth/decorators/caller-checked-by-query.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
+import { IdempotencyService } from '../idempotency/idempotency.service';
+import { Idempotency, type IdempotentRequest } from '../idempotency/idempotent-request.decorator';
+import {
+  IdempotentRoute,
+  REPLAYED_RESPONSE_HEADERS,
+} from '../idempotency/idempotent-route.decorator';
 import { ChatRoomsService } from './chat-rooms.service';
 import {
   ChatRoomPageDto,
@@ -52,16 +58,21 @@ const NOT_FOUND = 'No such chat room of the caller (another user’s room is als
 @CallerCheckedByQuery()
 @Controller('chat-rooms')
 export class ChatRoomsController {
-  constructor(private readonly rooms: ChatRoomsService) {}
+  constructor(
+    private readonly rooms: ChatRoomsService,
+    private readonly idempotency: IdempotencyService,
+  ) {}
 
   /** Creates a chat room of the caller. */
   @Post()
-  @ApiCreatedResponse({ type: ChatRoomResponseDto })
+  @ApiCreatedResponse({ type: ChatRoomResponseDto, headers: REPLAYED_RESPONSE_HEADERS })
+  @IdempotentRoute()
   create(
     @CurrentUser() user: TokenCaller,
     @Body() dto: CreateChatRoomDto,
+    @Idempotency() idempotent: IdempotentRequest,
   ): Promise<ChatRoomResponseDto> {
-    return this.rooms.create(user, dto);
+    return this.idempotency.run(user.id, idempotent, (db) => this.rooms.create(user, dto, db));
   }
 
   /**
@@ -121,14 +132,18 @@ export class ChatRoomsController {
   /** Adds a message; the room's updatedAt becomes the message's createdAt, atomically. */
   @Post(':roomId/messages')
   @ApiParam({ name: 'roomId', format: 'uuid' })
-  @ApiCreatedResponse({ type: MessageResponseDto })
+  @ApiCreatedResponse({ type: MessageResponseDto, headers: REPLAYED_RESPONSE_HEADERS })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
+  @IdempotentRoute()
   postMessage(
     @CurrentUser() user: TokenCaller,
     @RoomId() roomId: string,
     @Body() dto: CreateMessageDto,
+    @Idempotency() idempotent: IdempotentRequest,
   ): Promise<MessageResponseDto> {
-    return this.rooms.postMessage(user, roomId, dto);
+    return this.idempotency.run(user.id, idempotent, (db) =>
+      this.rooms.postMessage(user, roomId, dto, db),
+    );
   }
 
   /**

@@ -8,7 +8,7 @@ import { DatabaseError } from 'pg';
 import type { TokenCaller } from '../auth/auth-user';
 import { liveSession } from '../auth/session-proof';
 import { containsPattern } from '../common/like-pattern';
-import { Sql, statement as sqlStatement } from '../database/sql.service';
+import { Sql, SqlRunner, statement as sqlStatement } from '../database/sql.service';
 import {
   ChatRoomPageDto,
   ChatRoomResponseDto,
@@ -257,11 +257,18 @@ export class ChatRoomsService {
     private readonly models: ModelCatalog,
   ) {}
 
-  /** 1 statement; nothing is inserted unless the caller's session is live. */
-  async create(caller: TokenCaller, dto: CreateChatRoomDto): Promise<ChatRoomResponseDto> {
+  /**
+   * 1 statement; nothing is inserted unless the caller's session is live. `db` is the
+   * transaction of an Idempotency-Key, if any.
+   */
+  async create(
+    caller: TokenCaller,
+    dto: CreateChatRoomDto,
+    db: SqlRunner = this.sql,
+  ): Promise<ChatRoomResponseDto> {
     try {
       this.models.assertSelectable(dto.model);
-      const [room] = await this.sql.rows<RoomRow>(SQL.createRoom, [
+      const [room] = await db.rows<RoomRow>(SQL.createRoom, [
         dto.title ?? DEFAULT_ROOM_TITLE,
         caller.id,
         caller.sessionId,
@@ -360,13 +367,14 @@ export class ChatRoomsService {
     if (deleted.length === 0) return this.notFound(caller);
   }
 
-  /** 1 statement (see SQL.postMessage). */
+  /** 1 statement (see SQL.postMessage); `db` as for create(). */
   async postMessage(
     caller: TokenCaller,
     roomId: string,
     dto: CreateMessageDto,
+    db: SqlRunner = this.sql,
   ): Promise<MessageResponseDto> {
-    const [message] = await this.sql.rows<MessageResponseDto>(SQL.postMessage, [
+    const [message] = await db.rows<MessageResponseDto>(SQL.postMessage, [
       roomId,
       caller.id,
       dto.role ?? 'user',

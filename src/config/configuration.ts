@@ -36,12 +36,17 @@ export interface DatabaseSection {
   statementTimeoutMs: number;
 }
 
+export interface IdempotencySection {
+  ttlSeconds: number;
+}
+
 export interface AppConfig {
   app: AppSection;
   auth: AuthSection;
   session: SessionSection;
   database: DatabaseSection;
   llm: LlmConfig;
+  idempotency: IdempotencySection;
 }
 
 function corsOrigins(env: EnvironmentVariables): string[] | boolean {
@@ -95,5 +100,6 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     },
     llm: buildLlmConfig(env),
+    idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS },
   };
 }

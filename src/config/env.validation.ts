@@ -146,6 +146,13 @@ export class EnvironmentVariables {
   @Max(600_000)
   DB_STATEMENT_TIMEOUT_MS = 5000;
 
+  /** How long an Idempotency-Key is remembered, in seconds (the contract says 24 hours). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(30 * 24 * 3600)
+  IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+
   /** How long SIGTERM/SIGINT waits for in-flight requests before the process exits anyway. */
   @Transform(toInt)
   @IsInt()

@@ -19,6 +19,11 @@ export interface Statement {
   types?: typeof ISO_TIMESTAMP_TYPES;
 }
 
+/** Runs statements: Sql itself (each statement its own transaction), or one transaction. */
+export interface SqlRunner {
+  rows<T>(statement: Statement, values: unknown[]): Promise<T[]>;
+}
+
 /**
  * Runs the hot-path statements as named prepared statements, on a few pipelined connections
  * (DB_PIPELINE_CONNECTIONS) where concurrent requests share round trips, or else on TypeORM's
@@ -26,7 +31,7 @@ export interface Statement {
  * per call costs more than the statement itself for the small reads of this API.
  */
 @Injectable()
-export class Sql implements OnModuleInit, OnModuleDestroy {
+export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
   private readonly pool: Pool;
   private readonly pipeline: PipelinedConnections;
   private readonly logger = new Logger('Database');
@@ -69,37 +74,37 @@ export class Sql implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
+    const config = { ...statement, values };
+    const result = await (this.pipeline.query(config) ?? this.pool.query(config));
+    return result.rows as T[];
+  }
+
   /**
-   * Runs `work` as one transaction on one pooled connection: BEGIN, its statements, COMMIT (or
-   * ROLLBACK when it throws). For what must hold a row lock across statements.
+   * Runs `work` in one transaction on a connection of the pool: committed when it resolves,
+   * rolled back when it throws. For what must hold a row lock across statements. Pipelined
+   * connections cannot hold a transaction (the statements of other requests share them).
    */
-  async transaction<T>(work: (query: TransactionQuery) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const result = await work(
-        async <R>(s: Statement, values: unknown[]) =>
-          (await client.query({ ...s, values })).rows as R[],
-      );
+      const result = await work({
+        rows: async <R>(statement: Statement, values: unknown[]) =>
+          (await client.query({ ...statement, values })).rows as R[],
+      });
       await client.query('COMMIT');
       return result;
     } catch (error) {
+      // A connection that cannot even roll back is dropped rather than handed to the next request.
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw error;
     } finally {
       client.release(broken);
     }
   }
-
-  async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
-    const config = { ...statement, values };
-    const result = await (this.pipeline.query(config) ?? this.pool.query(config));
-    return result.rows as T[];
-  }
 }
-
-export type TransactionQuery = <R>(statement: Statement, values: unknown[]) => Promise<R[]>;
 
 /**
  * Declares a named statement; names must be unique (checked at start-up). With `isoTimestamps`,

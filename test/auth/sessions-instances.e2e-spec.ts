@@ -1,6 +1,6 @@
 import { createTestDatabase } from '../helpers/database';
 import { TEST_JWT_SECRET } from '../helpers/app';
-import { agent, Answer, Child, fetch, startServer, waitForHealth } from '../helpers/server-process';
+import { Answer, Child, destroyAgent, fetch, startServer, waitForHealth } from '../helpers/server-process';
 import { freePort } from '../../bench/lib/net';
 
 /**
@@ -43,7 +43,7 @@ describe('sessions across instances (e2e)', () => {
       server.process.kill('SIGTERM');
       await server.exited;
     }
-    agent.destroy();
+    destroyAgent();
     await database.drop();
   });
 

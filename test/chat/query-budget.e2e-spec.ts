@@ -109,4 +109,24 @@ describe('query budget (e2e)', () => {
     const next = `/api/search?q=message&limit=5&cursor=${page.body.nextCursor as string}`;
     expect(await statements(large, 'get', next)).toBe(1);
   });
+
+  it('with an Idempotency-Key: one transaction; a retry reads the stored answer only', async () => {
+    const keyed = async (url: string, body: object, key: string) => {
+      const { result, count, sql } = await countQueries(() =>
+        t.http.post(url).set(large.auth).set('Idempotency-Key', key).send(body),
+      );
+      expect(result.status).toBe(201);
+      return { count, sql };
+    };
+    // BEGIN, claim (lock + insert of the key), the route's own statement, the answer, COMMIT.
+    const first = await keyed('/api/chat-rooms', { title: 'keyed' }, 'budget-room');
+    expect(first.count).toBe(5);
+    expect(first.sql[0]).toBe('BEGIN');
+    expect(first.sql[4]).toBe('COMMIT');
+    // BEGIN, claim (finds the answer), COMMIT.
+    expect((await keyed('/api/chat-rooms', { title: 'keyed' }, 'budget-room')).count).toBe(3);
+    const url = `/api/chat-rooms/${largeRooms[0]}/messages`;
+    expect((await keyed(url, { content: 'keyed' }, 'budget-message')).count).toBe(5);
+    expect((await keyed(url, { content: 'keyed' }, 'budget-message')).count).toBe(3);
+  });
 });

@@ -171,7 +171,9 @@ describe('hostile input, property-based (e2e)', () => {
            (SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r.id), '')) FROM chat_rooms r),
            (SELECT md5(coalesce(string_agg(m::text, ',' ORDER BY m.id), '')) FROM messages m),
            (SELECT md5(coalesce(string_agg(s::text, ',' ORDER BY s.id), '')) FROM sessions s),
-           (SELECT md5(coalesce(string_agg(g::text, ',' ORDER BY g.id), '')) FROM generations g)) AS s`,
+           (SELECT md5(coalesce(string_agg(g::text, ',' ORDER BY g.id), '')) FROM generations g),
+           (SELECT md5(coalesce(string_agg(k::text, ',' ORDER BY k.user_id, k.key), ''))
+            FROM idempotency_keys k)) AS s`,
       )
     ).rows[0].s;
 
@@ -274,6 +276,13 @@ describe('hostile input, property-based (e2e)', () => {
     );
   const origin = () =>
     fc.constantFrom(undefined, 'https://evil.example.com', 'null', 'http://127.0.0.1');
+  // A few fixed keys, so that runs replay, conflict (422) and reuse them; and hostile ones.
+  const idempotencyKey = () =>
+    fc.oneof(
+      fc.constant(undefined),
+      fc.constantFrom('key-1', 'key-2', '', ' ', 'k'.repeat(256), 'a,b', '"quoted"'),
+      weirdString,
+    );
 
   async function send(
     r: { method: string; path: string },
@@ -281,7 +290,7 @@ describe('hostile input, property-based (e2e)', () => {
     b: Body,
     auth: string | undefined,
     requestId: string,
-    extra: { cookie?: string; origin?: string } = {},
+    extra: { cookie?: string; origin?: string; key?: string } = {},
   ): Promise<Response> {
     const url = q ? `${r.path}?${q}` : r.path;
     let req = t.http[r.method as 'get'](url);
@@ -290,6 +299,7 @@ describe('hostile input, property-based (e2e)', () => {
     req = req.set('x-request-id', headerSafe(requestId));
     if (extra.cookie !== undefined) req = req.set('Cookie', headerSafe(extra.cookie));
     if (extra.origin !== undefined) req = req.set('Origin', extra.origin);
+    if (extra.key !== undefined) req = req.set('idempotency-key', headerSafe(extra.key));
     if (b.contentType) req = req.set('content-type', b.contentType);
     if (b.payload !== undefined && !['get', 'head', 'delete'].includes(r.method))
       req = req.send(b.payload);
@@ -306,9 +316,10 @@ describe('hostile input, property-based (e2e)', () => {
         weirdString,
         cookie(),
         origin(),
-        async (r, q, b, auth, rid, c, o) => {
+        idempotencyKey(),
+        async (r, q, b, auth, rid, c, o, key) => {
           const before = await snapshot();
-          const res = await send(r, q, b, auth, rid, { cookie: c, origin: o });
+          const res = await send(r, q, b, auth, rid, { cookie: c, origin: o, key });
           expect(res.status).toBeLessThan(500);
           // A reply it started writes on: the next request's snapshot waits for its end.
           await settled();
@@ -320,7 +331,7 @@ describe('hostile input, property-based (e2e)', () => {
       ),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 300) },
     );
-  });
+  }, 60_000);
 
   it('left the other user’s room exactly as it was (their token was never used)', async () => {
     const res = await t.http.get(`/api/chat-rooms/${othersRoom}`).set(other.auth).expect(200);

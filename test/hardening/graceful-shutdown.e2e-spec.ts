@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expectNoLeaks } from '../helpers/leaks';
-import { agent, fetch, startServer, waitForHealth } from '../helpers/server-process';
+import { destroyAgent, fetch, startServer, waitForHealth } from '../helpers/server-process';
 import { freePort } from '../../bench/lib/net';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -29,7 +29,7 @@ describe('graceful shutdown of the real process (e2e)', () => {
     };
   });
   afterAll(async () => {
-    agent.destroy();
+    destroyAgent();
     await rm(dataDir, { recursive: true, force: true });
   });
 

@@ -4,12 +4,17 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROOT = resolve(__dirname, '../..');
-// Keep-alive connections, as browsers use; destroyed at the end so Jest can exit.
-export const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+// Keep-alive connections, as browsers use; destroyAgent() at the end so Jest can exit.
+const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+
+export function destroyAgent(): void {
+  agent.destroy();
+}
 
 export interface Answer {
   status: number;
   headers: IncomingHttpHeaders;
+  text: string;
   json<T>(): T;
 }
 
@@ -31,6 +36,7 @@ export function fetch(
           done({
             status: res.statusCode ?? 0,
             headers: res.headers,
+            text,
             json: <T>() => JSON.parse(text) as T,
           });
         });
@@ -48,8 +54,8 @@ export interface Child {
 }
 
 /**
- * The real entry point (src/main.ts) in a child process, exactly as `npm start` runs it but
- * from source: on an embedded PostgreSQL of its own unless `env` names a DATABASE_URL.
+ * The real entry point (src/main.ts) in a child process, exactly as `npm start` runs it but from
+ * source. Without DATABASE_URL in `env` it starts an embedded PostgreSQL of its own.
  */
 export function startServer(env: Record<string, string>): Child {
   const inherited = { ...process.env };

@@ -3,6 +3,7 @@ import { CreateChat1795701473491 } from './1795701473491-CreateChat';
 import { Assistant1796000000000 } from './1796000000000-Assistant';
 import { CreateSessions1796100000000 } from './1796100000000-CreateSessions';
 import { MessageSearch1796200000000 } from './1796200000000-MessageSearch';
+import { CreateIdempotencyKeys1796300000000 } from './1796300000000-CreateIdempotencyKeys';
 
 /**
  * Migrations in the order they run. Listed explicitly (not globbed) so the same classes load
@@ -14,4 +15,5 @@ export const migrations = [
   Assistant1796000000000,
   CreateSessions1796100000000,
   MessageSearch1796200000000,
+  CreateIdempotencyKeys1796300000000,
 ];
