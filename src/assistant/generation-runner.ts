@@ -192,12 +192,7 @@ export class GenerationRunner {
         throw new ContextUnavailable(error);
       });
       const modelId = this.state.start.generation.model;
-      for await (const piece of model.stream(
-        modelId,
-        this.context,
-        this.abort.signal,
-        touch,
-      )) {
+      for await (const piece of model.stream(modelId, this.context, this.abort.signal, touch)) {
         if (piece.text !== undefined) this.pushDelta(piece.text);
         if (piece.finishReason) finishReason = piece.finishReason;
         if (piece.usage) usage = piece.usage;
@@ -227,9 +222,7 @@ export class GenerationRunner {
     }
     const title = outcome.status === 'complete' ? await this.title() : null;
     usage ??= {
-      promptTokens: estimateTokens(
-        this.context.reduce((n, turn) => n + turn.content.length, 0),
-      ),
+      promptTokens: estimateTokens(this.context.reduce((n, turn) => n + turn.content.length, 0)),
       completionTokens: estimateTokens(this.state.content.length),
     };
     await this.flushing;

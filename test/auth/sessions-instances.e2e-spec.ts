@@ -1,6 +1,13 @@
 import { createTestDatabase } from '../helpers/database';
 import { TEST_JWT_SECRET } from '../helpers/app';
-import { Answer, Child, destroyAgent, fetch, startServer, waitForHealth } from '../helpers/server-process';
+import {
+  Answer,
+  Child,
+  destroyAgent,
+  fetch,
+  startServer,
+  waitForHealth,
+} from '../helpers/server-process';
 import { freePort } from '../../bench/lib/net';
 
 /**
