@@ -11,6 +11,9 @@ const tsJest = [
 ];
 
 module.exports = {
+  // Global: Jest does not read testTimeout from a project's options (the e2e project's 30 s
+  // below never applied, and app start-ups under load exceeded the default 5 s).
+  testTimeout: 30000,
   projects: [
     {
       displayName: 'unit',
