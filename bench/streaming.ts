@@ -29,8 +29,11 @@ const arg = (name: string, fallback: string) =>
 const LEVELS = arg('levels', '200,1000').split(',').map(Number);
 const TOKENS = Number(arg('tokens', '50'));
 const PACE_MS = Number(arg('pace', '100'));
+const USERS = Number(arg('users', '100'));
+const POOL_SIZE = arg('pool-size', '10');
 
 interface StreamResult {
+  status: number;
   firstMs: number;
   tokenMs: number[];
   ok: boolean;
@@ -88,7 +91,12 @@ function runStream(
       });
       res.on('end', () => {
         const complete = text.trim().split(' ').length === TOKENS;
-        done({ firstMs: first, tokenMs, ok: ordered && complete && (direct || final === text) });
+        done({
+          status: res.statusCode ?? 0,
+          firstMs: first,
+          tokenMs,
+          ok: ordered && complete && (direct || final === text),
+        });
       });
       res.on('error', fail);
     });
@@ -129,7 +137,9 @@ async function main(): Promise<void> {
       LLM_BASE_URL: fake.url,
       LLM_MODEL: 'bench-model',
       LLM_AUTO_TITLE: 'false',
-      LLM_MAX_CONCURRENT_PER_USER: '100000',
+      LLM_MAX_CONCURRENT_PER_USER: '1000',
+      AUTH_RATE_LIMIT: '100000',
+      DB_POOL_SIZE: POOL_SIZE,
       LOG_LEVEL: 'warn',
     },
     logFile: join(logDir, 'app.log'),
@@ -138,21 +148,46 @@ async function main(): Promise<void> {
   const probe = new ProcessProbe(app.pid);
   const rows: string[] = [];
   try {
-    const register = await fetch(`${app.baseUrl}/api/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'bench-streaming@example.com', password: 'bench-password-1' }),
-    });
-    const { accessToken } = (await register.json()) as { accessToken: string };
-    const auth = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
-    const rooms: string[] = [];
+    // Users as a real load has them: starts of one user are serialised (its row is locked to
+    // count its running replies), so the streams are spread over USERS users.
+    const users: Record<string, string>[] = [];
+    for (let u = 0; u < USERS; u++) {
+      const register = await fetch(`${app.baseUrl}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          email: `bench-streaming-${u}@example.com`,
+          password: 'bench-password-1',
+        }),
+      });
+      const { accessToken } = (await register.json()) as { accessToken: string };
+      users.push({ authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' });
+    }
+    const rooms: { id: string; auth: Record<string, string> }[] = [];
     for (let i = 0; i < Math.max(...LEVELS); i++) {
+      const auth = users[i % USERS];
       const res = await fetch(`${app.baseUrl}/api/chat-rooms`, {
         method: 'POST',
         headers: auth,
         body: '{}',
       });
-      rooms.push(((await res.json()) as { id: string }).id);
+      rooms.push({ id: ((await res.json()) as { id: string }).id, auth });
+    }
+
+    // Warm-up (not measured): JIT, the pools' connections, the model client's sockets.
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(
+        rooms.slice(0, Math.min(100, rooms.length)).map((room) =>
+          runStream(
+            `${app.baseUrl}/api/chat-rooms/${room.id}/generations`,
+            {
+              headers: { ...room.auth, accept: 'text/event-stream' },
+              body: JSON.stringify({ content: 'warm' }),
+            },
+            false,
+          ),
+        ),
+      );
     }
 
     for (const level of LEVELS) {
@@ -177,18 +212,16 @@ async function main(): Promise<void> {
       const sqlBefore = proxy.read();
       probe.beginWindow();
       const viaApp = await Promise.all(
-        rooms
-          .slice(0, level)
-          .map((room) =>
-            runStream(
-              `${app.baseUrl}/api/chat-rooms/${room}/generations`,
-              {
-                headers: { ...auth, accept: 'text/event-stream' },
-                body: JSON.stringify({ content: 'go' }),
-              },
-              false,
-            ),
+        rooms.slice(0, level).map((room) =>
+          runStream(
+            `${app.baseUrl}/api/chat-rooms/${room.id}/generations`,
+            {
+              headers: { ...room.auth, accept: 'text/event-stream' },
+              body: JSON.stringify({ content: 'go' }),
+            },
+            false,
           ),
+        ),
       );
       const peakKb = probe.endWindow();
       const cpu = probe.cpuSeconds() - cpuBefore;
@@ -225,6 +258,9 @@ async function main(): Promise<void> {
           `${bad} | ${f((cpu * 1000 * 1000) / appTokens.length)} | ${f((peakKb - rssBefore) / level)} | ${f(statements / level)} |`,
       );
       process.stdout.write(`${rows.at(-1)}\n`);
+      const statuses: Record<number, number> = {};
+      for (const r of viaApp) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      process.stdout.write(`statuses via the app: ${JSON.stringify(statuses)}\n`);
     }
   } finally {
     await app.stop();
