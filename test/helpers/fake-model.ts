@@ -23,6 +23,8 @@ export interface Script {
   silentAfter?: number;
   /** A keep-alive comment line between chunks. */
   comments?: boolean;
+  /** Each token is the send time (`performance.now()` in µs) and a space: the bench's clock. */
+  stamp?: boolean;
   /** A `choices: []` chunk and a `choices: null` chunk before the content. */
   emptyChoices?: boolean;
 }
@@ -165,7 +167,8 @@ export async function startFakeModel(): Promise<FakeModel> {
       if (script.paceMs) await sleep(script.paceMs);
       if (res.destroyed) return;
       if (script.comments) write(': keep-alive\n\n');
-      write(chunk([{ index: 0, delta: { content: tokens[i] }, finish_reason: null }]));
+      const content = script.stamp ? `${Math.round(performance.now() * 1000)} ` : tokens[i];
+      write(chunk([{ index: 0, delta: { content }, finish_reason: null }]));
       record.sent += 1;
     }
     const finishReason = script.finishReason === undefined ? 'stop' : script.finishReason;
