@@ -1,24 +1,47 @@
-import type { PgNotifications, Subscriber } from '../database/pg-notifications';
+import type { Channel, PgPubSub } from '../database/pg-pubsub';
 import type { Sql } from '../database/sql.service';
-import { RevokedSessions, SESSIONS_REVOKED_CHANNEL } from './revoked-sessions';
+import { RevokedSessions, SESSIONS_REVOKED } from './revoked-sessions';
+
+type Entries = [string, number][];
+
+/** What PgPubSub's listening connection would do, driven by the test. */
+interface FakeListener {
+  message(entries: Entries): void;
+  lost(): void;
+  reconnected(): Promise<void>;
+}
 
 describe('RevokedSessions', () => {
   const later = () => Date.now() + 60_000;
-  let subscriber: Subscriber;
+  let subscriber: FakeListener;
   let stored: { id: string; accessExpiresAtMs: number }[];
   let revoked: RevokedSessions;
 
   beforeEach(async () => {
     stored = [{ id: 'loaded', accessExpiresAtMs: later() }];
-    const notifications = {
-      subscribe: async (channel: string, s: Subscriber) => {
-        expect(channel).toBe(SESSIONS_REVOKED_CHANNEL);
-        subscriber = s;
-        await s.ready();
+    let handler: (entries: Entries) => void = () => undefined;
+    let onLost: () => void = () => undefined;
+    let onReconnect: () => void = () => undefined;
+    const pubsub = {
+      subscribe: async (channel: Channel<Entries>, h: (entries: Entries) => void) => {
+        expect(channel.name).toBe(SESSIONS_REVOKED.name);
+        handler = h;
+        return () => undefined;
       },
-    } as unknown as PgNotifications;
+      onLost: (h: () => void) => ((onLost = h), () => undefined),
+      onReconnect: (h: () => void) => ((onReconnect = h), () => undefined),
+    } as unknown as PgPubSub;
+    subscriber = {
+      message: (entries) => handler(entries),
+      lost: () => onLost(),
+      reconnected: async () => {
+        onReconnect();
+        // The reload is a promise of its own: let it run.
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    };
     const sql = { rows: async () => stored } as unknown as Sql;
-    revoked = new RevokedSessions(notifications, sql);
+    revoked = new RevokedSessions(pubsub, sql);
     await revoked.onModuleInit();
   });
   afterEach(() => revoked.onModuleDestroy());
@@ -29,7 +52,10 @@ describe('RevokedSessions', () => {
   });
 
   it('learns revocations from notices, and forgets them once their tokens have expired', () => {
-    subscriber.message(`a:${later()},b:${Date.now() - 1}`);
+    subscriber.message([
+      ['a', later()],
+      ['b', Date.now() - 1],
+    ]);
     expect(revoked.isRevoked('a')).toBe(true);
     expect(revoked.isRevoked('b')).toBe(false);
   });
@@ -39,7 +65,7 @@ describe('RevokedSessions', () => {
     expect(revoked.isRevoked('other')).toBeUndefined();
     expect(revoked.isRevoked('loaded')).toBe(true);
     stored = [{ id: 'missed', accessExpiresAtMs: later() }];
-    await subscriber.ready();
+    await subscriber.reconnected();
     expect(revoked.isRevoked('missed')).toBe(true);
     expect(revoked.isRevoked('other')).toBe(false);
   });
@@ -47,10 +73,10 @@ describe('RevokedSessions', () => {
   it('noticeOf resolves when the notice arrives, or at once when it already has', async () => {
     let done = false;
     const waiting = revoked.noticeOf(['x', 'y']).then(() => (done = true));
-    subscriber.message(`x:${later()}`);
+    subscriber.message([['x', later()]]);
     await Promise.resolve();
     expect(done).toBe(false);
-    subscriber.message(`y:${later()}`);
+    subscriber.message([['y', later()]]);
     await waiting;
     expect(done).toBe(true);
     await revoked.noticeOf(['x']); // heard before: no wait
