@@ -241,7 +241,8 @@ describe('hostile input, property-based (e2e)', () => {
       ),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 300) },
     );
-  });
+    // 300 cases over HTTP, search among them: more than jest's default 5 s on a busy machine.
+  }, 60_000);
 
   it('left the other user’s room exactly as it was (their token was never used)', async () => {
     const res = await t.http.get(`/api/chat-rooms/${othersRoom}`).set(other.auth).expect(200);
