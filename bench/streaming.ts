@@ -144,6 +144,12 @@ async function main(): Promise<void> {
     },
     logFile: join(logDir, 'app.log'),
     startTimeoutMs: 60_000,
+  }).catch(async (error: unknown) => {
+    // Nothing started may outlive a failed start-up (the embedded cluster above all).
+    await proxy.close();
+    await fake.close();
+    await db.dispose(false);
+    throw error;
   });
   const probe = new ProcessProbe(app.pid);
   const rows: string[] = [];

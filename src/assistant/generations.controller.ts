@@ -29,7 +29,6 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenCaller } from '../auth/auth-user';
-import { CallerCheckedByQuery } from '../auth/decorators/caller-checked-by-query.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
 import {
@@ -84,7 +83,8 @@ function wantsStream(request: FastifyRequest): boolean {
   description: 'Missing, invalid or expired token, or its user was deleted',
 })
 @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: UNAVAILABLE })
-@CallerCheckedByQuery()
+// No @CallerCheckedByQuery(): the guard looks the caller up, so a deleted user's token is 401
+// here too (their generations are gone with them, which would otherwise read as 404).
 @Controller()
 export class GenerationsController {
   constructor(

@@ -88,9 +88,7 @@ export class GenerationsService {
    */
   async start(userId: string, roomId: string, dto: StartGenerationDto): Promise<GenerationRunner> {
     this.catalog.assertEnabled();
-    if (dto.model !== undefined && !this.catalog.config.models.includes(dto.model)) {
-      this.catalog.assertSelectable(dto.model);
-    }
+    this.catalog.assertSelectable(dto.model);
     const { config } = this.catalog;
     const id = randomUUID();
     let started: { room: RoomForStart; inserted: object };

@@ -459,6 +459,22 @@ describe('assistant replies (e2e)', () => {
     expectErrorBody(await t.http.get(`/api/generations/${id}`), 401);
     expectErrorBody(await t.http.get('/api/models'), 401);
     expectErrorBody(await t.http.get('/api/users/me/usage'), 401);
+    // A deleted user's token: 401 everywhere, not 404 for their vanished generations.
+    const gone = await registerUser(t.http);
+    const goneRoom = await createRoom(t.http, gone);
+    const goneStart = await t.http
+      .post(`/api/chat-rooms/${goneRoom.id}/generations`)
+      .set(gone.auth)
+      .send({ content: 'bye' })
+      .expect(202);
+    await t.http.delete('/api/users/me').set(gone.auth).expect(204);
+    for (const res of [
+      await t.http.get('/api/models').set(gone.auth),
+      await t.http.get('/api/users/me/usage').set(gone.auth),
+      await t.http.get(`/api/generations/${goneStart.body.generation.id}`).set(gone.auth),
+    ]) {
+      expectErrorBody(res, 401);
+    }
   });
 
   it('GET /api/users/me/usage sums today’s tokens and generations', async () => {
