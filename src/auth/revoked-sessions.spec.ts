@@ -23,10 +23,10 @@ describe('RevokedSessions', () => {
     let onLost: () => void = () => undefined;
     let onReconnect: () => void = () => undefined;
     const pubsub = {
-      subscribe: async (channel: Channel<Entries>, h: (entries: Entries) => void) => {
+      subscribe: (channel: Channel<Entries>, h: (entries: Entries) => void) => {
         expect(channel.name).toBe(SESSIONS_REVOKED.name);
         handler = h;
-        return () => undefined;
+        return Promise.resolve(() => undefined);
       },
       onLost: (h: () => void) => ((onLost = h), () => undefined),
       onReconnect: (h: () => void) => ((onReconnect = h), () => undefined),
@@ -40,7 +40,7 @@ describe('RevokedSessions', () => {
         await new Promise((resolve) => setImmediate(resolve));
       },
     };
-    const sql = { rows: async () => stored } as unknown as Sql;
+    const sql = { rows: () => Promise.resolve(stored) } as unknown as Sql;
     revoked = new RevokedSessions(pubsub, sql);
     await revoked.onModuleInit();
   });

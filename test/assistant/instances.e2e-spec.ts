@@ -3,7 +3,7 @@ import request from 'supertest';
 import { freePort } from '../../bench/lib/net';
 import { uniqueEmail } from '../factories/users';
 import { TEST_JWT_SECRET } from '../helpers/app';
-import { AppProcess, startAppProcess, waitForHealth } from '../helpers/app-process';
+import { AppProcess, startAppProcess, waitForHealth } from '../helpers/server-process';
 import { eventually, TEST_LLM_KEY } from '../helpers/assistant';
 import { createTestDatabase } from '../helpers/database';
 import { FakeModel, startFakeModel } from '../helpers/fake-model';
@@ -30,7 +30,7 @@ describe('several instances of the real process (e2e)', () => {
   const launch = async (port?: number) => {
     const app = startAppProcess(port ?? (await freePort()), env);
     apps.push(app);
-    await waitForHealth(app);
+    await waitForHealth(app.base, app);
     return app;
   };
   const http = (app: AppProcess) => request(app.base);

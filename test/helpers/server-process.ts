@@ -76,8 +76,19 @@ export function startServer(env: Record<string, string>): Child {
   return { process: child, output, exited };
 }
 
-export async function waitForHealth(base: string, child: Child): Promise<void> {
-  for (let waited = 0; waited < 60_000; waited += 200) {
+/** A server on a port of the test's choosing, and its base URL. */
+export interface AppProcess extends Child {
+  base: string;
+}
+
+/** startServer() in development mode on `port`; with DATABASE_URL in `env` several share one database. */
+export function startAppProcess(port: number, env: Record<string, string>): AppProcess {
+  const child = startServer({ NODE_ENV: 'development', PORT: String(port), ...env });
+  return { ...child, base: `http://127.0.0.1:${port}` };
+}
+
+export async function waitForHealth(base: string, child: Child, timeoutMs = 90_000): Promise<void> {
+  for (let waited = 0; waited < timeoutMs; waited += 200) {
     if (child.process.exitCode !== null) throw new Error(`server exited: ${child.output.join('')}`);
     const ok = await fetch(`${base}/api/health`).then(
       (r) => r.status === 200,
