@@ -68,6 +68,7 @@ async function bootstrap(): Promise<void> {
       .get(ConfigService<AppConfig, true>)
       .get('app', { infer: true });
     handleShutdown(app, runtime, shutdownTimeoutMs);
+    for (const note of runtime.notes) new Logger('Main').log(note);
     await app.listen({ port, host });
     new Logger('Main').log(`Listening on http://${host}:${port}/api (docs at /api/docs)`);
   } catch (error) {

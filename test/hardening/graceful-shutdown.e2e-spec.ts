@@ -1,91 +1,13 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { Agent, request } from 'node:http';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expectNoLeaks } from '../helpers/leaks';
+import { agent, fetch, removeDataDir, startServer, waitForHealth } from '../helpers/real-server';
 import { freePort } from '../../bench/lib/net';
 
-const ROOT = resolve(__dirname, '../..');
-// Keep-alive connections, as browsers use; destroyed at the end so Jest can exit.
-const agent = new Agent({ keepAlive: true, maxSockets: 32 });
-
-interface Answer {
-  status: number;
-  json<T>(): T;
-}
-
-/** A small fetch() over node:http, so the sockets are ours to close. */
-function fetch(
-  url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Answer> {
-  return new Promise((done, fail) => {
-    const req = request(
-      url,
-      { method: init.method ?? 'GET', headers: init.headers, agent },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', fail);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          done({
-            status: res.statusCode ?? 0,
-            json: <T>() => JSON.parse(text) as T,
-          });
-        });
-      },
-    );
-    req.on('error', fail);
-    req.end(init.body);
-  });
-}
 const SHUTDOWN_TIMEOUT_MS = 10_000;
-
-interface Child {
-  process: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
-}
-
-/**
- * The real entry point (src/main.ts) in a child process, on an embedded PostgreSQL of its own
- * (no DATABASE_URL), exactly as `npm start` runs it but from source.
- */
-function startServer(env: Record<string, string>): Child {
-  const inherited = { ...process.env };
-  delete inherited.DATABASE_URL;
-  const child = spawn(
-    process.execPath,
-    ['--require', 'ts-node/register/transpile-only', 'src/main.ts'],
-    {
-      cwd: ROOT,
-      env: { ...inherited, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const output: string[] = [];
-  child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { process: child, output, exited };
-}
-
-async function waitForHealth(base: string, child: Child): Promise<void> {
-  for (let waited = 0; waited < 60_000; waited += 200) {
-    if (child.process.exitCode !== null) throw new Error(`server exited: ${child.output.join('')}`);
-    const ok = await fetch(`${base}/api/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return;
-    await sleep(200);
-  }
-  throw new Error('server did not become healthy');
-}
 
 describe('graceful shutdown of the real process (e2e)', () => {
   let dataDir: string;
@@ -108,7 +30,7 @@ describe('graceful shutdown of the real process (e2e)', () => {
   });
   afterAll(async () => {
     agent.destroy();
-    await rm(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
   });
 
   it('on SIGTERM under load: answers in-flight requests, keeps every 201, stops PostgreSQL, exits 0', async () => {
