@@ -89,6 +89,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const hops = config.app.trustProxyHops;
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
+    // A path parameter of any length reaches its route, whose pipe answers 400 for a malformed
+    // id; past Fastify's default of 100 it would answer 414 with the whole path echoed. Node's
+    // own limit on the request line (16 KiB of headers) still bounds it.
+    routerOptions: { maxParamLength: 64 * 1024 },
     // The nearest `hops` addresses are trusted proxies. Fastify 5.12 no longer counts hops
     // when given a number (it trusts none), so the count is a function.
     trustProxy: hops > 0 ? (_address: string, hop: number) => hop < hops : false,
