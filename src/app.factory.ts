@@ -3,7 +3,7 @@ import fastifyCors from '@fastify/cors';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
@@ -11,6 +11,7 @@ import { toErrorBody } from './common/filters/all-exceptions.filter';
 import { limitJsonDepth } from './common/json-body';
 import { createLogger, logRequests, PinoNestLogger, requestId } from './common/logging.module';
 import { AppConfig, buildConfig } from './config/configuration';
+import { createOpenApiDocument } from './openapi/openapi-document';
 
 /** Bodies above this are refused with 413 before they are parsed. */
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -20,6 +21,11 @@ export interface CreateAppOptions {
   env?: Record<string, string | undefined>;
   /** Where log lines go instead of stdout (tests read them back). */
   logStream?: DestinationStream;
+  /**
+   * Nest's preview mode: the module graph and routes without creating providers, so nothing
+   * connects to the database (`npm run openapi`).
+   */
+  preview?: boolean;
 }
 
 /**
@@ -62,19 +68,7 @@ function helmetHeaders(): Record<string, string> {
 }
 
 function setUpSwagger(app: NestFastifyApplication): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Chat backend API')
-      .setDescription(
-        'Users keep conversations with an AI: chat rooms and their messages. ' +
-          'Every route except register, login and health needs `Authorization: Bearer <accessToken>`.',
-      )
-      .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-      .build(),
-  );
-  SwaggerModule.setup('api/docs', app, document, {
+  SwaggerModule.setup('api/docs', app, createOpenApiDocument(app), {
     jsonDocumentUrl: 'api/docs-json',
     swaggerOptions: { persistAuthorization: true },
   });
@@ -112,7 +106,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     AppModule.forRoot(config, logger),
     adapter,
     // Fastify's own body parsers are used (see limitJsonDepth), not Nest's copies of them.
-    { bufferLogs: true, bodyParser: false },
+    { bufferLogs: true, bodyParser: false, preview: options.preview ?? false },
   );
   app.useLogger(new PinoNestLogger(logger));
   app.flushLogs();

@@ -22,7 +22,8 @@ import { RegisterDto } from './dto/register.dto';
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid body' })
 @ApiTooManyRequestsResponse({
   type: ErrorResponseDto,
-  description: 'Rate-limited per client address (AUTH_RATE_LIMIT a minute); see Retry-After',
+  description:
+    'Too many attempts from this address (AUTH_RATE_LIMIT a minute, 10 by default): retry after the `Retry-After` seconds',
 })
 @Controller('auth')
 export class AuthController {
