@@ -14,13 +14,15 @@ import { Sql } from './database/sql.service';
  */
 function handleShutdown(app: NestFastifyApplication, runtime: Runtime, timeoutMs: number): void {
   const logger = new Logger('Shutdown');
-  let closing = false;
+  let closing: { signal: NodeJS.Signals; at: number } | undefined;
   const shutdown = (signal: NodeJS.Signals) => {
+    // Ctrl-C under `npm start` arrives twice: from the terminal and forwarded by npm.
+    if (closing?.signal === signal && Date.now() - closing.at < 500) return;
     if (closing) {
       logger.warn(`${signal} again: exiting without waiting`);
       process.exit(1);
     }
-    closing = true;
+    closing = { signal, at: Date.now() };
     logger.log(`${signal} received: finishing in-flight requests (at most ${timeoutMs} ms)`);
     setTimeout(() => {
       logger.error('Shutdown timed out: exiting');
