@@ -4,15 +4,15 @@ import fastifyCors from '@fastify/cors';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
-import { REFRESH_COOKIE } from './auth/session-cookie';
 import { toErrorBody } from './common/filters/all-exceptions.filter';
 import { limitJsonDepth } from './common/json-body';
 import { createLogger, logRequests, PinoNestLogger, requestId } from './common/logging.module';
 import { AppConfig, buildConfig } from './config/configuration';
+import { createOpenApiDocument } from './openapi/openapi-document';
 
 /** Bodies above this are refused with 413 before they are parsed. */
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -22,6 +22,11 @@ export interface CreateAppOptions {
   env?: Record<string, string | undefined>;
   /** Where log lines go instead of stdout (tests read them back). */
   logStream?: DestinationStream;
+  /**
+   * Nest's preview mode: the module graph and routes without creating providers, so nothing
+   * connects to the database (`npm run openapi`).
+   */
+  preview?: boolean;
 }
 
 /**
@@ -64,32 +69,7 @@ function helmetHeaders(): Record<string, string> {
 }
 
 function setUpSwagger(app: NestFastifyApplication): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Chat backend API')
-      .setDescription(
-        'Users keep conversations with an AI: chat rooms and their messages. ' +
-          'Every route except register, login, refresh, logout and health needs ' +
-          '`Authorization: Bearer <accessToken>` ("Authorize" with the `accessToken` of login). ' +
-          'Refresh and logout use the `refresh_token` cookie that register, login and refresh set: ' +
-          'in this page the browser sends it by itself.',
-      )
-      .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-      .addCookieAuth(
-        REFRESH_COOKIE,
-        {
-          type: 'apiKey',
-          in: 'cookie',
-          name: REFRESH_COOKIE,
-          description: 'HttpOnly: set by register, login and refresh; the browser sends it itself',
-        },
-        REFRESH_COOKIE,
-      )
-      .build(),
-  );
-  SwaggerModule.setup('api/docs', app, document, {
+  SwaggerModule.setup('api/docs', app, createOpenApiDocument(app), {
     jsonDocumentUrl: 'api/docs-json',
     swaggerOptions: { persistAuthorization: true },
   });
@@ -104,6 +84,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const hops = config.app.trustProxyHops;
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
+    // A path parameter of any length reaches its route, whose pipe answers 400 for a malformed
+    // id; past Fastify's default of 100 it would answer 414 with the whole path echoed. Node's
+    // own limit on the request line (16 KiB of headers) still bounds it.
+    routerOptions: { maxParamLength: 64 * 1024 },
     // The nearest `hops` addresses are trusted proxies. Fastify 5.12 no longer counts hops
     // when given a number (it trusts none), so the count is a function.
     trustProxy: hops > 0 ? (_address: string, hop: number) => hop < hops : false,
@@ -123,7 +107,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     AppModule.forRoot(config, logger),
     adapter,
     // Fastify's own body parsers are used (see limitJsonDepth), not Nest's copies of them.
-    { bufferLogs: true, bodyParser: false },
+    { bufferLogs: true, bodyParser: false, preview: options.preview ?? false },
   );
   app.useLogger(new PinoNestLogger(logger));
   app.flushLogs();

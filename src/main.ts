@@ -18,13 +18,15 @@ const DRAIN_MARGIN_MS = 1500;
  */
 function handleShutdown(app: NestFastifyApplication, runtime: Runtime, timeoutMs: number): void {
   const logger = new Logger('Shutdown');
-  let closing = false;
+  let closing: { signal: NodeJS.Signals; at: number } | undefined;
   const shutdown = (signal: NodeJS.Signals) => {
+    // Ctrl-C under `npm start` arrives twice: from the terminal and forwarded by npm.
+    if (closing?.signal === signal && Date.now() - closing.at < 500) return;
     if (closing) {
       logger.warn(`${signal} again: exiting without waiting`);
       process.exit(1);
     }
-    closing = true;
+    closing = { signal, at: Date.now() };
     logger.log(`${signal} received: finishing in-flight requests (at most ${timeoutMs} ms)`);
     setTimeout(() => {
       logger.error('Shutdown timed out: exiting');
@@ -72,6 +74,7 @@ async function bootstrap(): Promise<void> {
       .get(ConfigService<AppConfig, true>)
       .get('app', { infer: true });
     handleShutdown(app, runtime, shutdownTimeoutMs);
+    for (const note of runtime.notes) new Logger('Main').log(note);
     await app.listen({ port, host });
     new Logger('Main').log(`Listening on http://${host}:${port}/api (docs at /api/docs)`);
   } catch (error) {

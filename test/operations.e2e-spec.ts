@@ -70,8 +70,13 @@ describe('operations (e2e)', () => {
     const doc = (await t.http.get('/api/docs-json').expect(200)).body;
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
-    expect(doc.paths['/api/users/me'].get.security).toEqual([{ bearer: [] }]);
-    expect(doc.paths['/api/auth/login'].post.security).toBeUndefined();
+    // The bearer token everywhere, as the global guard does; public routes say `security: []`.
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths['/api/users/me'].get.security ?? doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths['/api/chat-rooms'].post.security ?? doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths['/api/auth/login'].post.security).toEqual([]);
+    expect(doc.paths['/api/auth/register'].post.security).toEqual([]);
+    expect(doc.paths['/api/health'].get.security).toEqual([]);
     const register = doc.components.schemas.RegisterDto;
     expect(register.required).toEqual(expect.arrayContaining(['email', 'password']));
     expect(register.properties.password).toMatchObject({ minLength: 8, maxLength: 128 });

@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   Body,
   Controller,
   Delete,
@@ -45,7 +46,11 @@ import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { MessagePageDto, MessageResponseDto } from './dto/message-response.dto';
 import { UpdateChatRoomDto } from './dto/update-chat-room.dto';
 
-const RoomId = () => Param('roomId', new ParseUUIDPipe());
+const RoomId = () =>
+  Param(
+    'roomId',
+    new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException('roomId must be a UUID') }),
+  );
 const NOT_FOUND = 'No such chat room of the caller (another user’s room is also 404)';
 
 @ApiTags('chat rooms')

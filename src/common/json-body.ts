@@ -21,7 +21,9 @@ export function jsonDepth(value: unknown, limit = Infinity): number {
 /**
  * Fastify's own JSON parser (which refuses `__proto__` and `constructor.prototype` keys), plus a
  * depth limit: class-transformer and class-validator recurse, and a body of 100,000 nested
- * arrays would otherwise overflow the stack and answer 500.
+ * arrays would otherwise overflow the stack and answer 500. Every body of this API is an object:
+ * `null`, arrays, strings, numbers and booleans are refused here, for every route (Nest's
+ * ValidationPipe lets `null` through to the DTO's defaults).
  */
 export function limitJsonDepth(fastify: FastifyInstance): void {
   const parse = fastify.getDefaultJsonParser('error', 'error');
@@ -29,6 +31,9 @@ export function limitJsonDepth(fastify: FastifyInstance): void {
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     void parse(request, body as string, (error, value) => {
       if (error) return done(error);
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        return done(new BadRequestException('The body must be a JSON object'));
+      }
       if (jsonDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
         return done(new BadRequestException(`Body is nested deeper than ${MAX_JSON_DEPTH} levels`));
       }

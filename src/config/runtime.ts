@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { startEmbeddedPostgres } from '../database/embedded-postgres';
+import { clusterDirectory, startEmbeddedPostgres } from '../database/embedded-postgres';
 import { validateEnv } from './env.validation';
 
 export interface Runtime {
   /** Values to layer over process.env when the app's configuration is built. */
   env: Record<string, string>;
+  /** What the operator should know at start-up (where the embedded database keeps its data). */
+  notes: string[];
   /** Releases what prepareRuntime() started (the embedded database); safe to call twice. */
   stop(): Promise<void>;
 }
@@ -29,20 +31,22 @@ export async function prepareRuntime(raw: NodeJS.ProcessEnv = process.env): Prom
   const env = validateEnv(raw);
   const dataDir = resolve(env.DATA_DIR);
   const overrides: Record<string, string> = {};
+  const notes: string[] = [];
   let stop = async () => {};
 
   if (!env.JWT_SECRET || !env.DATABASE_URL) await mkdir(dataDir, { recursive: true });
   if (!env.JWT_SECRET) overrides.JWT_SECRET = await developmentSecret(dataDir);
   if (!env.DATABASE_URL) {
     const db = await startEmbeddedPostgres({
-      dataDir: join(dataDir, 'pg'),
+      dataDir: await clusterDirectory(dataDir),
       port: env.EMBEDDED_PG_PORT,
       database: 'chat',
       durable: true,
       passwordFile: join(dataDir, 'pg-password'),
     });
     overrides.DATABASE_URL = db.url;
+    notes.push(`Embedded PostgreSQL on 127.0.0.1:${env.EMBEDDED_PG_PORT}, data in ${db.dataDir}`);
     stop = () => db.stop();
   }
-  return { env: overrides, stop };
+  return { env: overrides, notes, stop };
 }

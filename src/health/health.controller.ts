@@ -9,6 +9,16 @@ import {
 import { Public } from '../auth/decorators/public.decorator';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
 
+/** What was checked, by name (`database`), and how it went. */
+const INDICATORS = {
+  type: 'object',
+  additionalProperties: {
+    type: 'object',
+    required: ['status'],
+    properties: { status: { type: 'string', enum: ['up', 'down'] } },
+  },
+};
+
 @ApiTags('health')
 @Public()
 @Controller('health')
@@ -24,6 +34,14 @@ export class HealthController {
   @ApiOkResponse({
     description: 'The database answers',
     schema: {
+      type: 'object',
+      required: ['status', 'info', 'error', 'details'],
+      properties: {
+        status: { type: 'string', enum: ['ok'] },
+        info: INDICATORS,
+        error: INDICATORS,
+        details: INDICATORS,
+      },
       example: {
         status: 'ok',
         info: { database: { status: 'up' } },

@@ -22,7 +22,7 @@ import { UsersService } from './users.service';
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 
-  /** The signed-in user (already loaded by JwtAuthGuard: no second query). */
+  /** The signed-in user. */
   @Get('me')
   @ApiOkResponse({ type: UserResponseDto })
   me(@CurrentUser() user: AuthUser): UserResponseDto {

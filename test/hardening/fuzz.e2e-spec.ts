@@ -7,7 +7,10 @@ import { expectErrorBody } from '../helpers/expect-error';
 
 /**
  * Property: whatever a client sends to any route, authenticated or not, the answer is below
- * 500, every 4xx has the contract's error body, and a rejected request changed nothing.
+ * 500, every 4xx has the contract's error body with no more than a short excerpt of the input,
+ * and a rejected request changed nothing. Input the contract refuses (a JSON body that is not an
+ * object, an unknown field or query parameter whatever its name, a malformed id of any length)
+ * is never taken.
  * Cases it found are kept as plain tests in http-hardening.e2e-spec.ts.
  */
 
@@ -67,10 +70,24 @@ const FIELDS = [
   'model',
   'systemPrompt',
 ];
+/**
+ * Names the runtime treats specially: every object inherits them (`constructor`, `toString`,
+ * `hasOwnProperty`, `__proto__`, `__defineGetter__`…), and `prototype`. A DTO must not take
+ * one of them for a field it declares.
+ */
+const SPECIAL_NAMES = [...Object.getOwnPropertyNames(Object.prototype), 'prototype'];
 const bodyObject = fc.dictionary(
-  fc.oneof(fc.constantFrom(...FIELDS, '__proto__', 'constructor', 'prototype'), weirdString),
+  fc.oneof(fc.constantFrom(...FIELDS), fc.constantFrom(...SPECIAL_NAMES), weirdString),
   weirdValue,
   { maxKeys: 4 },
+);
+/** JSON that is valid but not an object: every body of this API is one. */
+const nonObjectJson = fc.oneof(
+  fc.constantFrom(null, true, false, 0, -1, 1e21, '', 'text', []),
+  fc
+    .jsonValue({ maxDepth: 2 })
+    .filter((v) => v === null || typeof v !== 'object' || Array.isArray(v)),
+  fc.array(bodyObject, { minLength: 1, maxLength: 2 }),
 );
 
 const RAW_BODIES = [
@@ -93,8 +110,63 @@ interface Body {
   contentType: string | undefined;
   payload: string | undefined;
 }
+
+interface Route {
+  method: string;
+  path: string;
+  /** The id in the path, as sent (percent-encoded). */
+  id?: string;
+  /** The body fields the route declares; undefined: it takes no body. */
+  fields?: readonly string[];
+  /** The query parameters the route declares. */
+  params?: readonly string[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Why the contract says a request must be refused with 4xx, if it does. */
+function mustBeRefused(r: Route, q: string, b: Body): string | undefined {
+  if (r.fields && b.contentType === 'application/json' && b.payload !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(b.payload);
+    } catch {
+      return 'malformed JSON';
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return 'a JSON body that is not an object';
+    }
+    const unknown = Object.keys(parsed).find((k) => !r.fields!.includes(k));
+    if (unknown !== undefined) return `the unknown field ${JSON.stringify(unknown)}`;
+  }
+  if (r.params && q) {
+    const names = q.split('&').map((pair) => {
+      try {
+        return decodeURIComponent(pair.split('=')[0]);
+      } catch {
+        return undefined;
+      }
+    });
+    const unknown = names.find((n) => n !== undefined && n !== '' && !r.params!.includes(n));
+    if (unknown !== undefined) return `the unknown query parameter ${JSON.stringify(unknown)}`;
+  }
+  return undefined;
+}
+
+/** Whether a path id is malformed, and plainly so: not empty, not a path segment like `..`. */
+function malformedId(id: string | undefined): boolean {
+  if (id === undefined) return false;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(id);
+  } catch {
+    return true;
+  }
+  return !UUID.test(decoded) && !['', '.', '..'].includes(decoded) && !decoded.includes('/');
+}
 const body: fc.Arbitrary<Body> = fc.oneof(
   bodyObject.map((o) => ({ contentType: 'application/json', payload: JSON.stringify(o) })),
+  nonObjectJson.map((v) => ({ contentType: 'application/json', payload: JSON.stringify(v) })),
   fc.constantFrom(...RAW_BODIES).map((payload) => ({ contentType: 'application/json', payload })),
   fc.record({
     contentType: fc.constantFrom(
@@ -122,7 +194,8 @@ const headerSafe = (s: string) => s.replace(/[^\x20-\x7e]/g, '');
 const query = fc
   .dictionary(
     fc.oneof(
-      fc.constantFrom('limit', 'offset', 'include', 'before', 'after', 'q', 'cursor', '__proto__'),
+      fc.constantFrom('limit', 'offset', 'include', 'before', 'after', 'q', 'cursor'),
+      fc.constantFrom(...SPECIAL_NAMES),
       weirdString,
     ),
     fc.oneof(weirdString, fc.integer().map(String), fc.constant('messages')),
@@ -226,37 +299,80 @@ describe('hostile input, property-based (e2e)', () => {
       ),
       weirdString.map(encode),
       fc.constantFrom('%', '%ZZ', '..', '%2e%2e', 'a'.repeat(500)),
+      // Malformed ids of any length, far past Fastify's default parameter limit of 100.
+      fc
+        .tuple(
+          fc.constantFrom('a', '0', '-', 'é', '%00', ownRoom),
+          fc.integer({ min: 37, max: 6000 }),
+        )
+        .map(([unit, length]) =>
+          encode(unit)
+            .repeat(Math.ceil(length / unit.length))
+            .slice(0, length),
+        ),
     );
-  const route = () =>
+  // What each route accepts: its body fields and query parameters (undefined: takes none).
+  const ROOM_QUERY = ['limit', 'offset', 'include', 'q'];
+  const MESSAGE_QUERY = ['limit', 'before', 'after'];
+  const SEARCH_QUERY = ['q', 'limit', 'cursor'];
+  const ROOM_FIELDS = ['title', 'model', 'systemPrompt'];
+  const route = (): fc.Arbitrary<Route> =>
     fc.oneof(
-      fc.constant({ method: 'post', path: '/api/auth/register' }),
-      fc.constant({ method: 'post', path: '/api/auth/login' }),
+      fc.constant({
+        method: 'post',
+        path: '/api/auth/register',
+        fields: ['email', 'password', 'displayName'],
+      }),
+      fc.constant({ method: 'post', path: '/api/auth/login', fields: ['email', 'password'] }),
       fc.constant({ method: 'get', path: '/api/users/me' }),
-      fc.constant({ method: 'post', path: '/api/users/me/password' }),
+      fc.constant({
+        method: 'post',
+        path: '/api/users/me/password',
+        fields: ['currentPassword', 'newPassword'],
+      }),
       fc.constant({ method: 'post', path: '/api/auth/refresh' }),
       fc.constant({ method: 'post', path: '/api/auth/logout' }),
       fc.constant({ method: 'get', path: '/api/auth/sessions' }),
       fc.constant({ method: 'delete', path: '/api/auth/sessions' }),
-      pathId().map((id) => ({ method: 'delete', path: `/api/auth/sessions/${id}` })),
+      pathId().map((id) => ({ method: 'delete', path: `/api/auth/sessions/${id}`, id })),
       fc.constant({ method: 'get', path: '/api/health' }),
-      fc.constant({ method: 'post', path: '/api/chat-rooms' }),
-      fc.constant({ method: 'get', path: '/api/chat-rooms' }),
-      fc.constant({ method: 'get', path: '/api/search' }),
-      ...(['get', 'patch', 'delete'] as const).map((method) =>
-        pathId().map((id) => ({ method, path: `/api/chat-rooms/${id}` })),
-      ),
-      ...(['get', 'post'] as const).map((method) =>
-        pathId().map((id) => ({ method, path: `/api/chat-rooms/${id}/messages` })),
-      ),
+      fc.constant({ method: 'post', path: '/api/chat-rooms', fields: ROOM_FIELDS }),
+      fc.constant({ method: 'get', path: '/api/chat-rooms', params: ROOM_QUERY }),
+      fc.constant({ method: 'get', path: '/api/search', params: SEARCH_QUERY }),
+      pathId().map((id) => ({ method: 'get', path: `/api/chat-rooms/${id}`, id })),
+      pathId().map((id) => ({
+        method: 'patch',
+        path: `/api/chat-rooms/${id}`,
+        id,
+        fields: ROOM_FIELDS,
+      })),
+      pathId().map((id) => ({ method: 'delete', path: `/api/chat-rooms/${id}`, id })),
+      pathId().map((id) => ({
+        method: 'get',
+        path: `/api/chat-rooms/${id}/messages`,
+        id,
+        params: MESSAGE_QUERY,
+      })),
+      pathId().map((id) => ({
+        method: 'post',
+        path: `/api/chat-rooms/${id}/messages`,
+        id,
+        fields: ['content', 'role'],
+      })),
       fc
         .constantFrom('put', 'options', 'head')
         .map((method) => ({ method, path: '/api/chat-rooms' })),
       fc.constant({ method: 'get', path: '/api/models' }),
       fc.constant({ method: 'get', path: '/api/users/me/usage' }),
-      pathId().map((id) => ({ method: 'post', path: `/api/chat-rooms/${id}/generations` })),
-      pathId().map((id) => ({ method: 'get', path: `/api/generations/${id}` })),
-      pathId().map((id) => ({ method: 'get', path: `/api/generations/${id}/events` })),
-      pathId().map((id) => ({ method: 'post', path: `/api/generations/${id}/cancel` })),
+      pathId().map((id) => ({
+        method: 'post',
+        path: `/api/chat-rooms/${id}/generations`,
+        id,
+        fields: ['content', 'model'],
+      })),
+      pathId().map((id) => ({ method: 'get', path: `/api/generations/${id}`, id })),
+      pathId().map((id) => ({ method: 'get', path: `/api/generations/${id}/events`, id })),
+      pathId().map((id) => ({ method: 'post', path: `/api/generations/${id}/cancel`, id })),
     );
   const authorization = () =>
     fc.oneof(
@@ -285,7 +401,7 @@ describe('hostile input, property-based (e2e)', () => {
     );
 
   async function send(
-    r: { method: string; path: string },
+    r: Route,
     q: string,
     b: Body,
     auth: string | undefined,
@@ -326,12 +442,158 @@ describe('hostile input, property-based (e2e)', () => {
           if (res.status >= 400 && r.method !== 'head') {
             expectErrorBody(res, res.status);
             expect(await snapshot()).toBe(before);
+            // Never more than a short, cut excerpt of what the client sent.
+            const message: unknown = res.body.message;
+            for (const m of Array.isArray(message) ? message : [message]) {
+              expect(Array.from(String(m)).length).toBeLessThanOrEqual(121); // 120 and "…"
+            }
+          }
+          // Bad input is refused, whatever the token: never taken (2xx) or dropped silently.
+          const refusal = mustBeRefused(r, q, b);
+          if (refusal) expect(`${refusal}: ${res.status}`).toMatch(/: 4\d\d$/);
+          // A malformed id of any length is 400 once the caller is known (never 404 or 414).
+          if (auth === 'owner' && malformedId(r.id) && ![413, 415].includes(res.status)) {
+            expect({ id: r.id?.slice(0, 60), status: res.status }).toEqual({
+              id: r.id?.slice(0, 60),
+              status: 400,
+            });
           }
         },
       ),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 300) },
     );
-  }, 60_000);
+  }, 120_000);
+
+  /**
+   * The contract's refusals, on requests that are valid in every other way (the owner's token,
+   * a body and query the route takes): one flaw is enough for a 400 that changes nothing.
+   */
+  it('refuses a valid request spoilt by one flaw: non-object JSON, an unknown field or parameter, a malformed id', async () => {
+    const validBody = (path: string): Record<string, unknown> =>
+      path === '/api/auth/register'
+        ? {
+            email: `fuzz-${Math.random().toString(36).slice(2)}@example.com`,
+            password: 'a password',
+          }
+        : path === '/api/auth/login'
+          ? { email: owner.email, password: owner.password }
+          : path.endsWith('/messages')
+            ? { content: 'a message', role: 'user' }
+            : path.endsWith('/generations')
+              ? { content: 'a message' }
+              : path === '/api/users/me/password'
+                ? { currentPassword: owner.password, newPassword: 'another password' }
+                : { title: 'a title', systemPrompt: 'Be brief.' };
+    const bodyRoutes = [
+      { method: 'post', path: '/api/auth/register', fields: ['email', 'password', 'displayName'] },
+      { method: 'post', path: '/api/auth/login', fields: ['email', 'password'] },
+      { method: 'post', path: '/api/chat-rooms', fields: ROOM_FIELDS },
+      { method: 'patch', path: `/api/chat-rooms/${ownRoom}`, fields: ROOM_FIELDS },
+      { method: 'post', path: `/api/chat-rooms/${ownRoom}/messages`, fields: ['content', 'role'] },
+      {
+        method: 'post',
+        path: `/api/chat-rooms/${ownRoom}/generations`,
+        fields: ['content', 'model'],
+      },
+      {
+        method: 'post',
+        path: '/api/users/me/password',
+        fields: ['currentPassword', 'newPassword'],
+      },
+    ];
+    const queryRoutes = [
+      {
+        path: '/api/chat-rooms',
+        query: 'limit=5&offset=0&include=messages&q=a',
+        params: ROOM_QUERY,
+      },
+      { path: '/api/search', query: 'q=message&limit=5', params: SEARCH_QUERY },
+      {
+        path: `/api/chat-rooms/${ownRoom}/messages`,
+        query: `limit=5&before=${ownMessage}`,
+        params: ['limit', 'before', 'after'],
+      },
+    ];
+    // Every route with an id: method, path around the id, and the body it takes.
+    const idRoutes: [string, string, string, string | undefined][] = [
+      ['get', '/api/chat-rooms/', '', undefined],
+      ['patch', '/api/chat-rooms/', '', '/api/chat-rooms'],
+      ['delete', '/api/chat-rooms/', '', undefined],
+      ['get', '/api/chat-rooms/', '/messages', undefined],
+      ['post', '/api/chat-rooms/', '/messages', '/messages'],
+      ['post', '/api/chat-rooms/', '/generations', '/generations'],
+      ['get', '/api/generations/', '', undefined],
+      ['get', '/api/generations/', '/events', undefined],
+      ['post', '/api/generations/', '/cancel', undefined],
+      ['delete', '/api/auth/sessions/', '', undefined],
+    ];
+    // Unknown names: those the runtime treats specially first, then any other.
+    const unknownName = (declared: readonly string[]) =>
+      fc
+        .oneof(
+          { weight: 3, arbitrary: fc.constantFrom(...SPECIAL_NAMES) },
+          { weight: 1, arbitrary: weirdString },
+        )
+        .filter((name) => !declared.includes(name));
+    const malformedIds = fc.oneof(
+      weirdString.map(encode).filter((id) => malformedId(id)),
+      fc
+        .tuple(fc.constantFrom('a', '0', 'z-', ownRoom), fc.integer({ min: 1, max: 6000 }))
+        .map(([unit, length]) => unit.repeat(Math.ceil(length / unit.length)).slice(0, length))
+        .filter((id) => malformedId(id)),
+    );
+    const flawed = fc.oneof(
+      fc.tuple(fc.constantFrom(...bodyRoutes), nonObjectJson).map(([r, value]) => ({
+        method: r.method,
+        url: r.path,
+        payload: JSON.stringify(value),
+      })),
+      fc
+        .constantFrom(...bodyRoutes)
+        .chain((r) => fc.tuple(fc.constant(r), unknownName(r.fields), weirdValue))
+        .map(([r, name, value]) => ({
+          method: r.method,
+          url: r.path,
+          // Built as JSON text: `__proto__` must be a real key, not the object's prototype.
+          payload: `${JSON.stringify(validBody(r.path)).slice(0, -1)},${JSON.stringify(name)}:${JSON.stringify(value ?? null)}}`,
+        })),
+      fc
+        .constantFrom(...queryRoutes)
+        .chain((r) => fc.tuple(fc.constant(r), unknownName(r.params)))
+        .map(([r, name]) => ({
+          method: 'get',
+          url: `${r.path}?${r.query}&${encode(name)}=1`,
+          payload: undefined,
+        })),
+      fc
+        .tuple(fc.constantFrom(...idRoutes), malformedIds)
+        .map(([[method, before, after, body], id]) => ({
+          method,
+          url: `${before}${id}${after}`,
+          payload: body === undefined ? undefined : JSON.stringify(validBody(body)),
+        })),
+    );
+    await fc.assert(
+      fc.asyncProperty(flawed, async ({ method, url, payload }) => {
+        const before = await snapshot();
+        let req = t.http[method as 'get'](url).set(owner.auth);
+        if (payload !== undefined) req = req.set('content-type', 'application/json').send(payload);
+        const res = await req;
+        expect({
+          url: url.slice(0, 80),
+          payload: payload?.slice(0, 80),
+          status: res.status,
+        }).toEqual({
+          url: url.slice(0, 80),
+          payload: payload?.slice(0, 80),
+          status: 400,
+        });
+        expectErrorBody(res, 400);
+        expect(await snapshot()).toBe(before);
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 300) },
+    );
+  }, 120_000);
 
   it('left the other user’s room exactly as it was (their token was never used)', async () => {
     const res = await t.http.get(`/api/chat-rooms/${othersRoom}`).set(other.auth).expect(200);

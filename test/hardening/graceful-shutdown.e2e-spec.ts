@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expectNoLeaks } from '../helpers/leaks';
-import { destroyAgent, fetch, startServer, waitForHealth } from '../helpers/server-process';
+import { destroyAgent, fetch, removeDataDir, startServer, waitForHealth } from '../helpers/server-process';
 import { freePort } from '../../bench/lib/net';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -30,7 +30,7 @@ describe('graceful shutdown of the real process (e2e)', () => {
   });
   afterAll(async () => {
     destroyAgent();
-    await rm(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
   });
 
   it('on SIGTERM under load: answers in-flight requests, keeps every 201, stops PostgreSQL, exits 0', async () => {

@@ -85,6 +85,122 @@ describe('HTTP hardening (e2e)', () => {
     });
   });
 
+  describe('the contract refuses, on every route (issue 11)', () => {
+    let room: string;
+    beforeAll(async () => {
+      room = (await t.http.post('/api/chat-rooms').set(user.auth).send({}).expect(201)).body.id;
+    });
+    const counts = async () =>
+      (
+        await t.db.query<{ n: string }>(
+          "SELECT (SELECT count(*) FROM users) || '/' || (SELECT count(*) FROM chat_rooms) || '/' || (SELECT count(*) FROM messages) AS n",
+        )
+      ).rows[0].n;
+    const bodyRoutes = () =>
+      [
+        ['POST /api/auth/register', 'post', '/api/auth/register', false],
+        ['POST /api/auth/login', 'post', '/api/auth/login', false],
+        ['POST /api/chat-rooms', 'post', '/api/chat-rooms', true],
+        ['PATCH /api/chat-rooms/:roomId', 'patch', `/api/chat-rooms/${room}`, true],
+        ['POST /api/chat-rooms/:roomId/messages', 'post', `/api/chat-rooms/${room}/messages`, true],
+      ] as const;
+    const send = (method: string, path: string, auth: boolean, payload: string) => {
+      let req = t.http[method as 'post'](path).set('content-type', 'application/json');
+      if (auth) req = req.set(user.auth);
+      return req.send(payload);
+    };
+
+    // null used to create a room with the defaults; the others got Nest's "object is expected".
+    it.each(['null', '[]', '[{"title":"x"}]', '"x"', '""', '0', '1.5', 'true', 'false'])(
+      'answers the JSON body %s (not an object) with 400 on every route with a body',
+      async (payload) => {
+        const before = await counts();
+        for (const [, method, path, auth] of bodyRoutes()) {
+          const res = await send(method, path, auth, payload);
+          expectErrorBody(res, 400);
+          expect(res.body.message).toBe('The body must be a JSON object');
+        }
+        expect(await counts()).toBe(before);
+      },
+    );
+
+    // These were silently dropped: class-transformer skips a field named like a method of the
+    // DTO instance, class-validator looked names up in a plain object.
+    it.each([...Object.getOwnPropertyNames(Object.prototype), 'prototype'])(
+      'refuses the unknown field %s on every route with a body, and names it',
+      async (name) => {
+        const valid: Record<string, Record<string, string>> = {
+          '/api/auth/register': { email: uniqueEmail(), password: 'a password' },
+          '/api/auth/login': { email: user.email, password: user.password },
+          '/api/chat-rooms': { title: 'x' },
+          [`/api/chat-rooms/${room}`]: { title: 'x' },
+          [`/api/chat-rooms/${room}/messages`]: { content: 'x' },
+        };
+        const before = await counts();
+        for (const [, method, path, auth] of bodyRoutes()) {
+          const payload = `${JSON.stringify(valid[path]).slice(0, -1)},${JSON.stringify(name)}:1}`;
+          const res = await send(method, path, auth, payload);
+          if (name === '__proto__') {
+            expectErrorBody(res, 400); // refused by the JSON parser itself
+          } else {
+            expectErrorBody(res, 400);
+            expect(res.body.message).toEqual([`property ${name} should not exist`]);
+          }
+        }
+        expect(await counts()).toBe(before);
+      },
+    );
+
+    it.each(['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf'])(
+      'refuses the unknown query parameter %s',
+      async (name) => {
+        for (const path of ['/api/chat-rooms', `/api/chat-rooms/${room}/messages`]) {
+          const res = await t.http.get(`${path}?limit=5&${name}=1`).set(user.auth);
+          expectErrorBody(res, 400);
+          expect(res.body.message).toEqual([`property ${name} should not exist`]);
+        }
+      },
+    );
+
+    // A long one answered 414 with the whole path in `message` (Fastify's maxParamLength).
+    it.each([101, 1000, 8000])(
+      'answers a malformed id of %i characters with 400 on every route with an id',
+      async (length) => {
+        const id = 'a'.repeat(length);
+        const routes = [
+          ['get', `/api/chat-rooms/${id}`],
+          ['patch', `/api/chat-rooms/${id}`],
+          ['delete', `/api/chat-rooms/${id}`],
+          ['get', `/api/chat-rooms/${id}/messages`],
+          ['post', `/api/chat-rooms/${id}/messages`],
+          ['get', `/api/chat-rooms/${room}/messages?before=${id}`],
+        ];
+        for (const [method, path] of routes) {
+          const res = await t.http[method as 'get'](path)
+            .set(user.auth)
+            .send({ title: 'x', content: 'x' });
+          expectErrorBody(res, 400);
+          expect(JSON.stringify(res.body)).not.toContain('a'.repeat(41));
+        }
+      },
+    );
+
+    it('quotes no more than a short excerpt of the client input in a message', async () => {
+      const long = 'b'.repeat(5000);
+      const unknownRoute = await t.http.get(`/api/${long}`).set(user.auth);
+      expectErrorBody(unknownRoute, 404);
+      expect(unknownRoute.body.message).toBe(`Cannot GET /api/${'b'.repeat(35)}…`);
+      const unknownField = await send('post', '/api/chat-rooms', true, `{"${long}":1}`);
+      expectErrorBody(unknownField, 400);
+      expect(unknownField.body.message).toEqual([`property ${'b'.repeat(40)}… should not exist`]);
+      const many = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`f${i}`, i]));
+      const manyFields = await send('post', '/api/chat-rooms', true, JSON.stringify(many));
+      expectErrorBody(manyFields, 400);
+      expect(manyFields.body.message).toHaveLength(11);
+      expect(manyFields.body.message[10]).toBe('and 490 more unknown properties');
+    });
+  });
+
   describe('paths, methods and queries', () => {
     // Found by the property test: Fastify's own 400 for a bad %-escape had an extra `code`.
     it('answers a malformed %-escape in the path with the contract body', async () => {

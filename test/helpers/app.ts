@@ -1,10 +1,12 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
 import type { DestinationStream } from 'pino';
-import request from 'supertest';
+import request, { Response } from 'supertest';
+import type { SuperAgentRequest } from 'superagent';
 import type TestAgent from 'supertest/lib/agent';
 import { createApp } from '../../src/app.factory';
 import { createTestDatabase } from './database';
+import { OpenApiResponses } from './openapi-responses';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -15,6 +17,39 @@ export interface TestApp {
   db: Client;
   databaseUrl: string;
   close(): Promise<void>;
+}
+
+/**
+ * A supertest plugin: a response that the OpenAPI document does not declare (an undocumented
+ * status, a body that does not match its schema) fails the request, hence the test.
+ */
+function checkAgainst(contract: OpenApiResponses) {
+  return (req: SuperAgentRequest) => {
+    const end = req.end.bind(req);
+    req.end = ((callback?: (error: unknown, res: Response) => void) =>
+      end((error: unknown, res: Response) => {
+        const problem = res ? contract.check(req.method, req.url, res) : undefined;
+        callback?.(problem ? new Error(`OpenAPI contract: ${problem}`) : error, res);
+      })) as typeof req.end;
+  };
+}
+
+const HTTP_METHODS = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'options']);
+
+/** The agent, with every request it makes checked against the document. */
+function checkedAgent(agent: TestAgent, contract: OpenApiResponses): TestAgent {
+  const check = checkAgainst(contract);
+  return new Proxy(agent, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof property !== 'string' || !HTTP_METHODS.has(property)) return value;
+      return (...args: unknown[]) => {
+        const req = (value as (...a: unknown[]) => SuperAgentRequest).apply(target, args);
+        check(req);
+        return req;
+      };
+    },
+  });
 }
 
 /**
@@ -39,12 +74,16 @@ export async function startTestApp(
       ...env,
     },
   });
-  await app.getHttpAdapter().getInstance().ready();
+  const fastify = app.getHttpAdapter().getInstance();
+  await fastify.ready();
   const db = new Client({ connectionString: database.url });
   await db.connect();
+  // The document the app serves, fetched once: every response of `http` must match it.
+  const document = (await fastify.inject({ method: 'GET', url: '/api/docs-json' })).json();
+  const contract = new OpenApiResponses(document);
   return {
     app,
-    http: request(app.getHttpServer()),
+    http: checkedAgent(request(app.getHttpServer()), contract),
     db,
     databaseUrl: database.url,
     async close() {

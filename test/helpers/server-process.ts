@@ -1,9 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { realpath, rm } from 'node:fs/promises';
 import { Agent, IncomingHttpHeaders, request } from 'node:http';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT_HOME } from '../../src/database/embedded-postgres';
 
-const ROOT = resolve(__dirname, '../..');
+export const ROOT = resolve(__dirname, '../..');
 // Keep-alive connections, as browsers use; destroyAgent() at the end so Jest can exit.
 const agent = new Agent({ keepAlive: true, maxSockets: 32 });
 
@@ -49,31 +51,43 @@ export function fetch(
 
 export interface Child {
   process: ChildProcess;
+  /** stdout and stderr, in order. */
   output: string[];
+  stderr: string[];
   exited: Promise<number | null>;
 }
 
 /**
- * The real entry point (src/main.ts) in a child process, exactly as `npm start` runs it but from
- * source. Without DATABASE_URL in `env` it starts an embedded PostgreSQL of its own.
+ * The real entry point (src/main.ts) in a child process, exactly as `npm start` runs it but
+ * from source. Without DATABASE_URL in `env` it starts an embedded PostgreSQL of its own.
+ * `detached` puts it in a process group of its own, so that a test can send the group a signal
+ * as a terminal's Ctrl-C does.
  */
-export function startServer(env: Record<string, string>): Child {
+export function startServer(
+  env: Record<string, string>,
+  options: { cwd?: string; detached?: boolean } = {},
+): Child {
   const inherited = { ...process.env };
   delete inherited.DATABASE_URL;
   const child = spawn(
     process.execPath,
     ['--require', 'ts-node/register/transpile-only', 'src/main.ts'],
     {
-      cwd: ROOT,
+      cwd: options.cwd ?? ROOT,
       env: { ...inherited, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.detached ?? false,
     },
   );
   const output: string[] = [];
+  const stderr: string[] = [];
   child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    output.push(chunk.toString());
+    stderr.push(chunk.toString());
+  });
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { process: child, output, exited };
+  return { process: child, output, stderr, exited };
 }
 
 /** A server on a port of the test's choosing, and its base URL. */
@@ -98,4 +112,13 @@ export async function waitForHealth(base: string, child: Child, timeoutMs = 90_0
     await sleep(200);
   }
   throw new Error('server did not become healthy');
+}
+
+/** Removes a DATA_DIR and, as root, the cluster its `pg` link points to under ROOT_HOME. */
+export async function removeDataDir(dataDir: string): Promise<void> {
+  const cluster = await realpath(join(dataDir, 'pg')).catch(() => undefined);
+  if (cluster?.startsWith(`${ROOT_HOME}/`)) {
+    await rm(dirname(cluster), { recursive: true, force: true });
+  }
+  await rm(dataDir, { recursive: true, force: true });
 }

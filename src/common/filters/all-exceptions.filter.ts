@@ -3,6 +3,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus } from
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { QueryFailedError } from 'typeorm';
+import { excerpt } from '../excerpt';
 import { InjectLogger } from '../logging.module';
 
 export interface ErrorBody {
@@ -29,8 +30,22 @@ const UNAVAILABLE_SQLSTATES = /^(08|53|57)/;
 const UNAVAILABLE_ERRORS =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection terminated|timeout exceeded|Query read timeout|not queryable|terminating connection|the database system is/i;
 
+/** Longest message string and most message strings an error body carries. */
+const MAX_MESSAGE_LENGTH = 120;
+const MAX_MESSAGES = 20;
+
+/**
+ * Messages can quote what the client sent (Nest's "Cannot GET <path>", Fastify's errors):
+ * never more than a short, cut excerpt of it.
+ */
+function bounded(message: string | string[]): string | string[] {
+  if (Array.isArray(message))
+    return message.slice(0, MAX_MESSAGES).map((m) => excerpt(m, MAX_MESSAGE_LENGTH));
+  return excerpt(message, MAX_MESSAGE_LENGTH);
+}
+
 export function errorBody(status: number, message: string | string[]): ErrorBody {
-  return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
+  return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: bounded(message) };
 }
 
 function fromHttpException(exception: HttpException): ErrorBody {
@@ -39,6 +54,11 @@ function fromHttpException(exception: HttpException): ErrorBody {
   let message: unknown = typeof response === 'string' ? response : undefined;
   if (typeof response === 'object' && response !== null && 'message' in response) {
     message = response.message;
+  }
+  // Nest's answer to an unknown route quotes its whole path.
+  const unknownRoute = typeof message === 'string' && /^Cannot ([A-Z]+) (.*)$/s.exec(message);
+  if (status === 404 && unknownRoute) {
+    return errorBody(status, `Cannot ${unknownRoute[1]} ${excerpt(unknownRoute[2])}`);
   }
   const valid =
     typeof message === 'string' ||
