@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createRoom } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
-import { AssistantTestApp, eventually, startAssistantApp } from '../helpers/assistant';
+import { GenerationRegistry } from '../../src/assistant/generation-registry';
+import { startTestApp } from '../helpers/app';
+import {
+  AssistantTestApp,
+  eventually,
+  startAssistantApp,
+  TEST_LLM_KEY,
+} from '../helpers/assistant';
 import { expectErrorBody } from '../helpers/expect-error';
 import { countQueries } from '../helpers/query-counter';
 import { openStream, textOf } from '../helpers/sse-client';
@@ -224,6 +231,55 @@ describe('Idempotency-Key on POST /chat-rooms/:roomId/generations (e2e)', () => 
     expect(retried.headers['idempotent-replayed']).toBeUndefined();
     await ended(retried.body.generation.id as string);
     expect(await counts(room.id)).toEqual({ generations: 2, messages: 4 });
+  });
+
+  it('a process that dies between COMMIT and the runner: the sweep ends the generation, retries get it', async () => {
+    // Instance B commits the key and the generation, then "dies" before its runner starts.
+    const b = await startTestApp(
+      {
+        LLM_BASE_URL: t.fake.url,
+        LLM_API_KEY: TEST_LLM_KEY,
+        LLM_MODEL: 'fake-model',
+        LLM_AUTO_TITLE: 'false',
+      },
+      { databaseUrl: t.databaseUrl },
+    );
+    const room = await createRoom(t.http, alice);
+    const key = randomUUID();
+    const before = t.fake.streamed().length;
+    let first;
+    try {
+      b.app.get(GenerationRegistry).run = () => undefined as never;
+      first = await b.http
+        .post(`/api/chat-rooms/${room.id}/generations`)
+        .set(alice.auth)
+        .set(KEY, key)
+        .send({ content: 'lost' })
+        .expect(202);
+    } finally {
+      await b.close();
+    }
+    const id = first.body.generation.id as string;
+    // A's sweep (every 5 s) finds it: B's instance lease is gone.
+    const swept = await ended(id);
+    expect(swept).toMatchObject({ status: 'failed', error: { code: 'interrupted' }, content: '' });
+    // Retries on A replay the answer and the stream; none of them starts the model.
+    const json = await startWithKey(alice, room.id, key, { content: 'lost' }).expect(202);
+    expect(json.text).toBe(first.text);
+    const stream = await openStream(t.base, `/api/chat-rooms/${room.id}/generations`, {
+      token: alice.token,
+      method: 'POST',
+      body: { content: 'lost' },
+      headers: { [KEY]: key },
+    });
+    await stream.ended;
+    expect(stream.events[0].data.generation.id).toBe(id);
+    expect(stream.events.at(-1)).toMatchObject({
+      event: 'done',
+      data: { generation: { status: 'failed', error: { code: 'interrupted' } } },
+    });
+    expect(t.fake.streamed().length).toBe(before);
+    expect(await counts(room.id)).toEqual({ generations: 1, messages: 2 });
   });
 
   it('statements: none for idempotency without a key; with one, the claim and the answer in the same transaction', async () => {
