@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { GenerationRegistry } from './generation-registry';
 import { GenerationsController } from './generations.controller';
 import { GenerationsService } from './generations.service';
@@ -12,6 +13,7 @@ import { ModelClient } from './model-client';
  * `model` against the models offered.
  */
 @Module({
+  imports: [IdempotencyModule],
   controllers: [GenerationsController],
   providers: [ModelCatalog, ModelClient, InstanceLease, GenerationRegistry, GenerationsService],
   exports: [ModelCatalog],

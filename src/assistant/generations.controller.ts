@@ -31,6 +31,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenCaller } from '../auth/auth-user';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
+import { Idempotency, IdempotentRequest } from '../idempotency/idempotent-request.decorator';
+import {
+  IdempotentRoute,
+  REPLAYED_RESPONSE_HEADERS,
+} from '../idempotency/idempotent-route.decorator';
 import {
   GenerationResponseDto,
   GenerationWithContentDto,
@@ -114,11 +119,15 @@ export class GenerationsController {
     description: 'Started (JSON); Location names its event stream',
     headers: {
       Location: { description: '/api/generations/:id/events', schema: { type: 'string' } },
+      ...REPLAYED_RESPONSE_HEADERS,
     },
   })
   @ApiOkResponse({
-    description: 'With `Accept: text/event-stream`: the event stream (see above)',
+    description:
+      'With `Accept: text/event-stream`: the event stream (see above); a retry with the same ' +
+      'Idempotency-Key gets the same generation’s stream from its first event',
     content: { 'text/event-stream': { schema: { type: 'string' } } },
+    headers: REPLAYED_RESPONSE_HEADERS,
   })
   @ApiBadRequestResponse({
     type: ErrorResponseDto,
@@ -126,36 +135,48 @@ export class GenerationsController {
       'Invalid body or id, a model not offered, or a room without messages and no content',
   })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such chat room of the caller' })
-  @ApiConflictResponse({ type: ErrorResponseDto, description: 'A reply of this room is running' })
+  // Applied after @IdempotentRoute's 409, so it names both causes.
+  @ApiConflictResponse({
+    type: ErrorResponseDto,
+    description:
+      'A reply of this room is running, or a request with this Idempotency-Key is still being ' +
+      'handled (then with Retry-After)',
+    headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
+  })
   @ApiTooManyRequestsResponse({
     type: ErrorResponseDto,
     description:
       'LLM_MAX_CONCURRENT_PER_USER replies running, or the daily token limit reached (with Retry-After)',
   })
+  @IdempotentRoute()
   async start(
     @CurrentUser() user: TokenCaller,
     @Param('roomId', new ParseUUIDPipe()) roomId: string,
     @Body() dto: StartGenerationDto,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
+    @Idempotency() idempotent: IdempotentRequest,
   ): Promise<void> {
-    let runner;
+    // The answer's status, stored with an Idempotency-Key; a stream is written as 200.
+    void reply.status(HttpStatus.ACCEPTED);
+    let started: StartedGenerationDto;
     try {
-      runner = await this.generations.start(user.id, roomId, dto);
+      started = await this.generations.start(user.id, roomId, dto, idempotent);
     } catch (error) {
       if (error instanceof DailyLimitReachedException) {
         void reply.header('retry-after', String(error.retryAfterSeconds));
       }
       throw error;
     }
+    // Location (and, for a retry, the stored status and Idempotent-Replayed) are set.
     if (!wantsStream(request)) {
-      void reply
-        .status(HttpStatus.ACCEPTED)
-        .header('location', `/api/generations/${runner.id}/events`)
-        .send(runner.state.start);
+      void reply.send(started);
       return;
     }
-    this.stream(reply, (sink) => runner.subscribe(0, sink));
+    // The first request follows the runner it started; a retry the same generation, from its
+    // first event, wherever it runs (or replayed to `done` when it has finished).
+    const { id } = started.generation;
+    this.stream(reply, (sink) => this.generations.follow(user.id, id, 0, sink));
   }
 
   /** A generation and the text of its reply so far (at most about a second behind the stream). */

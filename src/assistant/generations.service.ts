@@ -9,11 +9,14 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { DatabaseError } from 'pg';
-import { Sql } from '../database/sql.service';
+import { Sql, SqlRunner } from '../database/sql.service';
+import { IdempotencyService } from '../idempotency/idempotency.service';
+import type { IdempotentRequest } from '../idempotency/idempotent-request.decorator';
 import type {
   GenerationResponseDto,
   GenerationWithContentDto,
   ModelListDto,
+  StartedGenerationDto,
   UserUsageDto,
 } from './dto/generation-response.dto';
 import type { StartGenerationDto } from './dto/start-generation.dto';
@@ -63,6 +66,12 @@ interface RoomForStart {
   usedToday: number;
 }
 
+/** The `start` event's payload (and the JSON answer) of a freshly inserted generation. */
+function startOf(inserted: object): StartedGenerationDto {
+  const generation = toGeneration(inserted as GenerationRow);
+  return initialStart(generation, messageFrom(inserted, 'u'), messageFrom(inserted, 'a')!);
+}
+
 function secondsUntilMidnightUtc(now = new Date()): number {
   const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
   return Math.max(1, Math.ceil((midnight - now.getTime()) / 1000));
@@ -75,6 +84,7 @@ export class GenerationsService {
     private readonly sql: Sql,
     private readonly registry: GenerationRegistry,
     private readonly catalog: ModelCatalog,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   models(): ModelListDto {
@@ -83,66 +93,96 @@ export class GenerationsService {
   }
 
   /**
-   * One transaction of 4 statements (lock the caller, lock and check the room, write, commit
-   * around them), then the context read, then the runner starts on this instance.
+   * Starts a generation and answers its start payload (stored with the Idempotency-Key, when
+   * there is one, and given again to a retry). The writes are one transaction: lock the caller,
+   * lock and check the room, insert the generation and its messages (BEGIN and COMMIT around
+   * them; with a key, also the key's claim and answer). Only after COMMIT, and never for a
+   * replay, the runner starts on this instance and reads the context. Should the process die in
+   * between, the row names this instance as its owner: the sweep for dead instances ends it as
+   * failed/interrupted like any other generation of a dead instance.
    */
-  async start(userId: string, roomId: string, dto: StartGenerationDto): Promise<GenerationRunner> {
+  async start(
+    userId: string,
+    roomId: string,
+    dto: StartGenerationDto,
+    idempotent: IdempotentRequest,
+  ): Promise<StartedGenerationDto> {
     this.catalog.assertEnabled();
     this.catalog.assertSelectable(dto.model);
+    let room: RoomForStart | undefined;
+    return this.idempotency.run(
+      userId,
+      idempotent,
+      async (tx) => {
+        const written = await this.insert(tx, userId, roomId, dto);
+        room = written.room;
+        return startOf(written.inserted);
+      },
+      {
+        transaction: true,
+        headers: (started) => ({ location: `/api/generations/${started.generation.id}/events` }),
+        // From here on only the runner ends this generation.
+        afterCommit: (started) => this.launch(userId, roomId, room!, started),
+      },
+    );
+  }
+
+  /** The start's statements, in the caller's transaction `tx`. */
+  private async insert(
+    tx: SqlRunner,
+    userId: string,
+    roomId: string,
+    dto: StartGenerationDto,
+  ): Promise<{ room: RoomForStart; inserted: object }> {
     const { config } = this.catalog;
-    const id = randomUUID();
-    let started: { room: RoomForStart; inserted: object };
+    const [caller] = await tx.rows(SQL.lockCaller, [userId]);
+    if (!caller) throw new UnauthorizedException('Unauthorized');
+    const [room] = await tx.rows<RoomForStart>(SQL.roomForStart, [roomId, userId]);
+    if (!room) throw new NotFoundException('Chat room not found');
+    if (room.busy)
+      throw new ConflictException('A reply is already being written in this chat room');
+    if (room.running >= config.maxConcurrentPerUser) {
+      throw new HttpException(
+        `At most ${config.maxConcurrentPerUser} replies can be written at once per user`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
+    if (config.dailyTokenLimit !== null && room.usedToday >= config.dailyTokenLimit) {
+      throw new DailyLimitReachedException(secondsUntilMidnightUtc());
+    }
+    if (dto.content == null && !room.hasMessages) {
+      throw new BadRequestException('The chat room has no messages to reply to: send content');
+    }
+    const model = this.catalog.resolve(dto.model, room.model);
     try {
-      started = await this.sql.transaction(async (tx) => {
-        const [caller] = await tx.rows(SQL.lockCaller, [userId]);
-        if (!caller) throw new UnauthorizedException('Unauthorized');
-        const [room] = await tx.rows<RoomForStart>(SQL.roomForStart, [roomId, userId]);
-        if (!room) throw new NotFoundException('Chat room not found');
-        if (room.busy)
-          throw new ConflictException('A reply is already being written in this chat room');
-        if (room.running >= config.maxConcurrentPerUser) {
-          throw new HttpException(
-            `At most ${config.maxConcurrentPerUser} replies can be written at once per user`,
-            HttpStatus.TOO_MANY_REQUESTS,
-          );
-        }
-        if (config.dailyTokenLimit !== null && room.usedToday >= config.dailyTokenLimit) {
-          throw new DailyLimitReachedException(secondsUntilMidnightUtc());
-        }
-        if (dto.content == null && !room.hasMessages) {
-          throw new BadRequestException('The chat room has no messages to reply to: send content');
-        }
-        const model = this.catalog.resolve(dto.model, room.model);
-        const [inserted] = await tx.rows<object>(SQL.insertGeneration, [
-          roomId,
-          userId,
-          dto.content ?? null,
-          model,
-          id,
-          this.registry.instanceKey,
-        ]);
-        return { room, inserted };
-      });
+      const [inserted] = await tx.rows<object>(SQL.insertGeneration, [
+        roomId,
+        userId,
+        dto.content ?? null,
+        model,
+        randomUUID(),
+        this.registry.instanceKey,
+      ]);
+      return { room, inserted };
     } catch (error) {
       if (error instanceof DatabaseError && error.constraint === 'uq_generations_room_streaming') {
         throw new ConflictException('A reply is already being written in this chat room');
       }
       throw error;
     }
-    const { room, inserted } = started;
-    const generation = toGeneration(inserted as GenerationRow);
-    const state: StreamState = {
-      start: initialStart(generation, messageFrom(inserted, 'u'), messageFrom(inserted, 'a')!),
-      content: '',
-      deltaLengths: [],
-      title: null,
-      done: null,
-    };
-    // Run at once: from here on only the runner ends this generation.
+  }
+
+  private launch(
+    userId: string,
+    roomId: string,
+    room: RoomForStart,
+    start: StartedGenerationDto,
+  ): GenerationRunner {
+    const state: StreamState = { start, content: '', deltaLengths: [], title: null, done: null };
     return this.registry.run({
       state,
       userId,
-      loadContext: () => this.context(roomId, generation.messageId),
+      loadContext: () => this.context(roomId, start.generation.messageId),
       mayTitle: room.title === DEFAULT_TITLE && !room.hasReply,
     });
   }

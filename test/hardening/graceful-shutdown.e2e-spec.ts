@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expectNoLeaks } from '../helpers/leaks';
-import { destroyAgent, fetch, removeDataDir, startServer, waitForHealth } from '../helpers/server-process';
+import {
+  destroyAgent,
+  fetch,
+  removeDataDir,
+  startServer,
+  waitForHealth,
+} from '../helpers/server-process';
 import { freePort } from '../../bench/lib/net';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;

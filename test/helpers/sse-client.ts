@@ -36,12 +36,15 @@ export function openStream(
     body?: object;
     lastEventId?: string | number;
     accept?: string;
+    /** More request headers (e.g. Idempotency-Key). */
+    headers?: Record<string, string>;
   },
 ): Promise<SseResponse> {
   return new Promise((resolveOpen, failOpen) => {
     const headers: Record<string, string> = {
       authorization: `Bearer ${options.token}`,
       accept: options.accept ?? 'text/event-stream',
+      ...options.headers,
     };
     if (options.lastEventId !== undefined) headers['last-event-id'] = String(options.lastEventId);
     const payload = options.body ? JSON.stringify(options.body) : undefined;
