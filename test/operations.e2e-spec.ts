@@ -93,17 +93,20 @@ describe('operations (e2e)', () => {
     const statuses = (path: string, method: string) =>
       Object.keys(doc.paths[path][method].responses).sort();
     expect(doc.paths['/api/auth/refresh'].post.security).toEqual([{ refresh_token: [] }]);
-    expect(statuses('/api/auth/refresh', 'post')).toEqual(['200', '400', '401', '403']);
-    expect(statuses('/api/auth/logout', 'post')).toEqual(['204', '400', '403']);
-    expect(statuses('/api/auth/sessions', 'get')).toEqual(['200', '401']);
-    expect(statuses('/api/auth/sessions', 'delete')).toEqual(['204', '401']);
+    // Besides their own: 413 and 415 wherever a body is read, 503 everywhere (the database).
+    const body = ['413', '415', '503'];
+    expect(statuses('/api/auth/refresh', 'post')).toEqual(['200', '400', '401', '403', ...body]);
+    expect(statuses('/api/auth/logout', 'post')).toEqual(['204', '400', '403', ...body]);
+    expect(statuses('/api/auth/sessions', 'get')).toEqual(['200', '401', '503']);
+    expect(statuses('/api/auth/sessions', 'delete')).toEqual(['204', '400', '401', ...body]);
     expect(statuses('/api/auth/sessions/{sessionId}', 'delete')).toEqual([
       '204',
       '400',
       '401',
       '404',
+      ...body,
     ]);
-    expect(statuses('/api/users/me/password', 'post')).toEqual(['204', '400', '401']);
+    expect(statuses('/api/users/me/password', 'post')).toEqual(['204', '400', '401', ...body]);
     expect(doc.paths['/api/auth/sessions'].get.security).toEqual([{ bearer: [] }]);
     const session = doc.components.schemas.SessionResponseDto;
     expect(Object.keys(session.properties).sort()).toEqual([
