@@ -1,5 +1,5 @@
-import type { MessageResponseDto } from '../chat/dto/message-response.dto';
-import type { GenerationResponseDto, StartedGenerationDto } from './dto/generation-response.dto';
+import { MessageResponseDto } from '../chat/dto/message-response.dto';
+import { GenerationResponseDto, StartedGenerationDto } from './dto/generation-response.dto';
 import type { GenerationErrorCode } from './entities/generation.entity';
 
 /** One event of a generation's stream: `id` is 1, 2, 3… within the generation. */

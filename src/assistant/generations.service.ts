@@ -19,7 +19,7 @@ import type {
   StartedGenerationDto,
   UserUsageDto,
 } from './dto/generation-response.dto';
-import type { StartGenerationDto } from './dto/start-generation.dto';
+import { StartGenerationDto } from './dto/start-generation.dto';
 import {
   eventsAfter,
   GenerationRow,

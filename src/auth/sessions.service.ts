@@ -8,7 +8,7 @@ import type { AuthUser, JwtPayload } from './auth-user';
 import { Clock } from './clock';
 import { RefreshTokens, sameHash } from './refresh-tokens';
 import { RevokedSessions, SESSIONS_REVOKED } from './revoked-sessions';
-import type { SessionResponseDto } from './dto/session-response.dto';
+import { SessionResponseDto } from './dto/session-response.dto';
 
 /** A spent refresh token presented again within this long of its rotation gets the grace answer. */
 export const REFRESH_GRACE_MS = 10_000;

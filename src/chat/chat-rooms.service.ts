@@ -50,6 +50,24 @@ const LAST_MESSAGE_JOIN = `
   ) lm ON true`;
 const LAST_MESSAGE = `lm.id AS "lmId", lm.role AS "lmRole", lm.content AS "lmContent", lm.created_at AS "lmCreatedAt", lm.status AS "lmStatus", lm.model AS "lmModel", lm.generation_id AS "lmGenerationId"`;
 
+/**
+ * A page of the caller's rooms ($1 owner, $2 limit, $3 offset) that `filter` keeps, most
+ * recently active first, each with its last message, and their total; `session` is the
+ * parameter of the caller's session.
+ */
+function roomPage(filter: string, session: string): string {
+  return `
+    SELECT r.*, ${LAST_MESSAGE},
+           (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = $1 ${filter}) AS total
+    FROM (
+      SELECT ${ROOM}, r.message_count AS "messageCount" FROM chat_rooms r
+      WHERE r.owner_id = $1 ${filter} AND ${liveSession('$1', session)}
+      ORDER BY r.updated_at DESC, r.id DESC LIMIT $2 OFFSET $3
+    ) r
+    ${LAST_MESSAGE_JOIN}
+    ORDER BY r."updatedAt" DESC, r.id DESC`;
+}
+
 // Timestamps leave PostgreSQL as the ISO strings the API answers with: no Date in between.
 const statement = (name: string, text: string) => sqlStatement(name, text, { isoTimestamps: true });
 
@@ -63,35 +81,11 @@ export const SQL = {
     WHERE ${liveSession('$2', '$3')} RETURNING ${ROOM}`,
   ),
 
-  listRooms: statement(
-    'chat.listRooms',
-    `
-    SELECT r.*, ${LAST_MESSAGE},
-           (SELECT count(*)::int FROM chat_rooms WHERE owner_id = $1) AS total
-    FROM (
-      SELECT ${ROOM}, r.message_count AS "messageCount" FROM chat_rooms r
-      WHERE r.owner_id = $1 AND ${liveSession('$1', '$4')}
-      ORDER BY r.updated_at DESC, r.id DESC LIMIT $2 OFFSET $3
-    ) r
-    ${LAST_MESSAGE_JOIN}
-    ORDER BY r."updatedAt" DESC, r.id DESC`,
-  ),
+  listRooms: statement('chat.listRooms', roomPage('', '$4')),
 
   // With `q`: only titles containing it (ILIKE, escaped), over ix_chat_rooms_owner_title_trgm
   // when it has trigrams, else the owner's rooms in order. $4 is a LIKE pattern.
-  listRoomsByTitle: statement(
-    'chat.listRoomsByTitle',
-    `
-    SELECT r.*, ${LAST_MESSAGE},
-           (SELECT count(*)::int FROM chat_rooms WHERE owner_id = $1 AND title ILIKE $4) AS total
-    FROM (
-      SELECT ${ROOM}, r.message_count AS "messageCount" FROM chat_rooms r
-      WHERE r.owner_id = $1 AND r.title ILIKE $4 AND ${liveSession('$1', '$5')}
-      ORDER BY r.updated_at DESC, r.id DESC LIMIT $2 OFFSET $3
-    ) r
-    ${LAST_MESSAGE_JOIN}
-    ORDER BY r."updatedAt" DESC, r.id DESC`,
-  ),
+  listRoomsByTitle: statement('chat.listRoomsByTitle', roomPage('AND r.title ILIKE $4', '$5')),
 
   countRoomsByTitle: statement(
     'chat.countRoomsByTitle',

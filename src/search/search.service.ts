@@ -6,7 +6,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { MESSAGE } from '../chat/chat-rooms.service';
-import type { MessageResponseDto } from '../chat/dto/message-response.dto';
+import { MessageResponseDto } from '../chat/dto/message-response.dto';
 import { containsPattern } from '../common/like-pattern';
 import { Sql, Statement, statement as sqlStatement } from '../database/sql.service';
 import { SearchQueryDto } from './dto/search-query.dto';
