@@ -248,17 +248,7 @@ async function clearStalePostmaster(dataDir: string): Promise<void> {
  * the start-up check of SearchModule warns. Existing clusters keep the locale they were made with.
  */
 export function initdbLocaleFlags(): string[] {
-  let available: string[] = [];
-  try {
-    available = execFileSync('locale', ['-a'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    })
-      .split(/\r?\n/)
-      .map((l) => l.trim());
-  } catch {
-    // no `locale` command (Windows): initdb picks the system's locale
-  }
+  const available = availableLocales();
   const utf8 =
     ['C.UTF-8', 'C.utf8', 'en_US.UTF-8', 'en_US.utf8'].find((l) => available.includes(l)) ??
     available.find((l) => /\.utf-?8$/i.test(l));
@@ -285,14 +275,24 @@ async function ensureDatabase(url: string, database: string): Promise<void> {
   }
 }
 
+/** The system's locales (`locale -a`); none without a `locale` command (Windows). */
+function availableLocales(): string[] {
+  try {
+    return execFileSync('locale', ['-a'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .split(/\r?\n/)
+      .map((l) => l.trim());
+  } catch {
+    return [];
+  }
+}
+
 /** UTF-8 messages in English: PostgreSQL's output is read to know when it is ready. */
 function bestLocale(): string {
-  try {
-    const locales = new Set(execFileSync('locale', ['-a'], { encoding: 'utf8' }).split(/\r?\n/));
-    return ['en_US.UTF-8', 'C.UTF-8', 'en_US.utf8', 'C.utf8'].find((l) => locales.has(l)) ?? 'C';
-  } catch {
-    return 'C';
-  }
+  const locales = availableLocales();
+  return ['en_US.UTF-8', 'C.UTF-8', 'en_US.utf8', 'C.utf8'].find((l) => locales.includes(l)) ?? 'C';
 }
 
 /** The remedy for what PostgreSQL said when it failed, in one line. */

@@ -25,6 +25,11 @@ async function admin<T>(run: (client: Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** Runs one statement as the admin (CREATE/DROP DATABASE, settings of a database). */
+export async function adminQuery(sql: string): Promise<void> {
+  await admin((c) => c.query(sql));
+}
+
 /** A fresh, migrated database cloned from the template: each test file gets its own. */
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `chat_e2e_${randomBytes(6).toString('hex')}`;

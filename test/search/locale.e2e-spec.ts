@@ -1,20 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { adminUrl, withDatabase } from '../helpers/database';
+import { adminQuery, adminUrl, withDatabase } from '../helpers/database';
 import { startTestApp } from '../helpers/app';
 import { LogCapture } from '../helpers/leaks';
 
 const WARNING = /LC_CTYPE "C".*C\.UTF-8/s;
-
-async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: adminUrl() });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('the database locale and search (e2e)', () => {
   // These tests start apps of their own (migrations included): more than the default 5 s on a
@@ -47,7 +37,7 @@ describe('the database locale and search (e2e)', () => {
 
   it('warns at start-up, naming the fix, on a database whose LC_CTYPE is C; search still works', async () => {
     const name = `chat_e2e_c_${randomBytes(6).toString('hex')}`;
-    await admin(
+    await adminQuery(
       `CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`,
     );
     const logs = new LogCapture();
@@ -77,7 +67,7 @@ describe('the database locale and search (e2e)', () => {
       expect(found.body.items).toHaveLength(1);
     } finally {
       await t.close();
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   });
 });

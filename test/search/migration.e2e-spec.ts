@@ -3,17 +3,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { migrations } from '../../src/database/migrations';
 import { buildTypeOrmOptions } from '../../src/database/typeorm-options';
-import { adminUrl, withDatabase } from '../helpers/database';
-
-async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: adminUrl() });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+import { adminQuery, adminUrl, withDatabase } from '../helpers/database';
 
 async function migrate(url: string, upTo: number): Promise<void> {
   const dataSource = new DataSource({
@@ -36,7 +26,7 @@ describe('migration MessageSearch on a database with messages (e2e)', () => {
 
   it('gives existing messages their owner, and later inserts without one get it too', async () => {
     const name = `chat_e2e_m_${randomBytes(6).toString('hex')}`;
-    await admin(`CREATE DATABASE ${name}`);
+    await adminQuery(`CREATE DATABASE ${name}`);
     const url = withDatabase(adminUrl(), name);
     const db = new Client({ connectionString: url });
     try {
@@ -75,7 +65,7 @@ describe('migration MessageSearch on a database with messages (e2e)', () => {
       expect(rows[0].owner).toBe(users[1].id);
     } finally {
       await db.end().catch(() => undefined);
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   });
 });
