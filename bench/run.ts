@@ -7,7 +7,7 @@
  *     through a statement-counting proxy (lib/sql-counter.ts);
  *  3. the data set (lib/seed.ts), users registered through the app's API;
  *  4. per scenario: one sanity request to each timed server (status, and the same JSON from
- *     both); a short counting pass on each counting instance (SQL statements per request); then
+ *     both; for refresh, a new cookie too); a short counting pass on each counting instance (SQL statements per request); then
  *     the timed runs with autocannon from a separate process, app and floor alternating, CPU
  *     and peak RSS taken exactly around each measured run;
  *  5. the table: printed, and written to bench/results/latest.md (raw numbers to
@@ -38,11 +38,14 @@ import {
   TargetResult,
 } from './lib/report';
 import {
+  BENCH_ORIGIN,
   HttpRequest,
+  refreshTokenOf,
   requestGenerator,
   ScenarioData,
   SCENARIOS,
   ScenarioName,
+  signIn,
 } from './lib/scenarios';
 import { seed } from './lib/seed';
 import { runSearchBench } from './search';
@@ -102,7 +105,7 @@ async function settle(instance: Instance): Promise<void> {
 async function send(
   baseUrl: string,
   request: HttpRequest,
-): Promise<{ status: number; body: unknown; text: string }> {
+): Promise<{ status: number; body: unknown; text: string; refreshToken?: string }> {
   const res = await fetch(`${baseUrl}${request.path}`, {
     method: request.method,
     headers: request.headers,
@@ -116,7 +119,12 @@ async function send(
   } catch {
     // not JSON: keep the text
   }
-  return { status: res.status, body, text };
+  return {
+    status: res.status,
+    body,
+    text,
+    refreshToken: refreshTokenOf(res.headers.getSetCookie()),
+  };
 }
 
 function environment(db: BenchDatabase): Environment {
@@ -217,6 +225,8 @@ async function main(): Promise<number> {
       DB_POOL_SIZE: String(options.poolSize),
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
+      // The origin the refresh scenario's requests name (both servers check it).
+      CORS_ORIGINS: BENCH_ORIGIN,
     };
     const logFile = join(RESULTS_DIR, `${target}${role === 'counting' ? '-counting' : ''}.log`);
     const handle = await startServer(
@@ -232,7 +242,6 @@ async function main(): Promise<number> {
               AUTH_RATE_LIMIT: '1000000',
               DB_PIPELINE_CONNECTIONS: String(options.pipelineConnections),
               LOG_LEVEL: 'warn',
-              CORS_ORIGINS: 'http://localhost',
             },
             logFile,
             startTimeoutMs: 120_000,
@@ -330,7 +339,11 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-/** Tokens must be interchangeable: the app's work on the floor and the floor's on the app. */
+/**
+ * Tokens must be interchangeable: the app's access tokens work on the floor and the floor's on
+ * the app, and a session the floor opened refreshes on the app (same sessions, same refresh
+ * token format).
+ */
 async function checkTokens(
   servers: Servers,
   data: ScenarioData,
@@ -354,6 +367,15 @@ async function checkTokens(
   const onApp = await send(app.handle.baseUrl, me(floorToken));
   if (onApp.status !== 200) {
     warnings.push(`a floor-issued token gets ${onApp.status} from the app's GET /api/users/me`);
+  }
+  const refreshed = await send(
+    app.handle.baseUrl,
+    requestGenerator('refresh', data, 0, seedValue, { token: login.refreshToken ?? '' })(),
+  );
+  if (refreshed.status !== 200) {
+    warnings.push(
+      `a floor-issued refresh cookie gets ${refreshed.status} from the app's POST /api/auth/refresh`,
+    );
   }
   for (const w of warnings) log(`WARNING: ${w}`);
   return warnings;
@@ -385,16 +407,24 @@ async function runScenario(
     durationSeconds: duration,
   });
 
-  // Sanity: the first request of connection #0, sent once to each timed server.
-  const sample = requestGenerator(name, data, 0, options.seed)();
+  // Sanity: the first request of connection #0, sent once to each timed server (with a session
+  // opened on that server, for the scenarios that need one).
   const bodies: Partial<Record<Target, unknown>> = {};
   for (const target of targets) {
-    const reply = await send((servers.timed[target] as Instance).handle.baseUrl, sample);
+    const baseUrl = (servers.timed[target] as Instance).handle.baseUrl;
+    const session = scenario.session ? await signIn(baseUrl, data.logins[0]) : undefined;
+    const presented = session?.token;
+    const sample = requestGenerator(name, data, 0, options.seed, session)();
+    const reply = await send(baseUrl, sample);
     const targetResult: TargetResult = { target, status: 'ok', runs: [] };
+    const route = `${sample.method} ${sample.path.replace(/[0-9a-f-]{36}/g, ':id')}`;
     if (reply.status !== scenario.expectedStatus) {
       targetResult.status = 'failed';
-      const route = `${sample.method} ${sample.path.replace(/[0-9a-f-]{36}/g, ':id')}`;
       targetResult.reason = `${route} answered ${reply.status} (expected ${scenario.expectedStatus}): ${reply.text.slice(0, 160)}`;
+      log(`${name}: ${target} FAILED the sanity request — ${targetResult.reason}`);
+    } else if (session && (!reply.refreshToken || reply.refreshToken === presented)) {
+      targetResult.status = 'failed';
+      targetResult.reason = `${route} answered ${reply.status} without a new refresh cookie`;
       log(`${name}: ${target} FAILED the sanity request — ${targetResult.reason}`);
     } else {
       bodies[target] = reply.body;
@@ -433,7 +463,7 @@ async function runScenario(
     (result.targets[target] as TargetResult).count = {
       statements: proxy.read() - before,
       requests: summary.sent,
-      errors: summary.non2xx + summary.errors,
+      errors: summary.non2xx + summary.errors + summary.unrotated,
     };
   }
 

@@ -1,11 +1,14 @@
 /**
  * HS256 JSON Web Tokens with node:crypto only, interchangeable with the app's tokens
- * (@nestjs/jwt → jsonwebtoken): header {"alg":"HS256","typ":"JWT"}, payload {sub, iat, exp}.
+ * (@nestjs/jwt → jsonwebtoken): header {"alg":"HS256","typ":"JWT"}, payload {sub, sid, iat, exp}.
+ * The floor signs the session id (`sid`) into its tokens, so the app accepts them, but verifies
+ * only signature, expiry and `sub`: it never asks whether the session is still live.
  */
 import { createHmac, createSecretKey, KeyObject, timingSafeEqual } from 'node:crypto';
 
 export interface TokenPayload {
   sub: string;
+  sid: string;
   iat: number;
   exp: number;
 }
@@ -27,9 +30,9 @@ export class Jwt {
     return this.expiresInSeconds;
   }
 
-  sign(userId: string): string {
+  sign(userId: string, sessionId: string, expiresInSeconds = this.expiresInSeconds): string {
     const iat = Math.floor(Date.now() / 1000);
-    const payload: TokenPayload = { sub: userId, iat, exp: iat + this.expiresInSeconds };
+    const payload: TokenPayload = { sub: userId, sid: sessionId, iat, exp: iat + expiresInSeconds };
     const body = `${HEADER}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
     return `${body}.${createHmac('sha256', this.key).update(body).digest('base64url')}`;
   }

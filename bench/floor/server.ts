@@ -9,16 +9,25 @@
  * verification on every authenticated request, and a deleted user's token refused (401) on
  * every route, as the app does it: the chat statements prove the caller exists, and the users
  * table is asked only when they find nothing. argon2id on login, request validation by hand,
- * JSON.stringify for every response.
+ * JSON.stringify for every response. Login and register open a session row and set the refresh
+ * cookie as the app does, and `POST /api/auth/refresh` rotates it in one locked transaction.
+ *
+ * What it leaves out, being the lower bound: an access token's session (`sid`) is never checked
+ * (a revoked session's tokens keep working until they expire); refresh has only its rotation
+ * path (a spent token is a plain 401: no grace answer, no reuse detection); no rate limits, no
+ * CORS, no security headers.
  *
  * Environment: DATABASE_URL, PORT, HOST (127.0.0.1), JWT_SECRET, JWT_EXPIRES_IN (3600),
- * DB_POOL_SIZE (10).
+ * DB_POOL_SIZE (10), SESSION_IDLE_DAYS (7), SESSION_MAX_DAYS (30), CORS_ORIGINS (origins the
+ * cookie routes accept besides the server's own), NODE_ENV (`production`: a Secure cookie).
  */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { argon2id, hash, verify } from 'argon2';
 import { pg, PgDatabaseError, PgQueryConfig, PgResult } from '../lib/deps';
 import { ISO_TIMESTAMP_TYPES } from '../../src/database/iso-timestamps';
 import { Jwt } from './jwt';
+import { PresentedToken, RefreshTokenFormat } from './refresh-token';
 import { buildSql, ROOM_MESSAGES_MAX, SCHEMA_PROBE, SchemaFeatures, Sql, Statement } from './sql';
 import {
   badRequest,
@@ -35,6 +44,8 @@ import {
 } from './validate';
 
 const MAX_BODY_BYTES = 256 * 1024;
+const DAY_MS = 86_400_000;
+const REFRESH_COOKIE = 'refresh_token';
 
 // ---------------------------------------------------------------------------------------------
 // configuration
@@ -56,6 +67,15 @@ const config = {
   jwtSecret: env('JWT_SECRET'),
   jwtExpiresIn: Number(env('JWT_EXPIRES_IN', '3600')),
   poolSize: Number(env('DB_POOL_SIZE', '10')),
+  sessionIdleDays: Number(env('SESSION_IDLE_DAYS', '7')),
+  sessionMaxDays: Number(env('SESSION_MAX_DAYS', '30')),
+  trustedOrigins: new Set(
+    (process.env.CORS_ORIGINS ?? '')
+      .split(',')
+      .map((origin) => origin.trim().replace(/\/$/, '').toLowerCase())
+      .filter((origin) => origin !== ''),
+  ),
+  cookieAttributes: `Path=/api/auth; HttpOnly; SameSite=Strict${process.env.NODE_ENV === 'production' ? '; Secure' : ''}`,
 };
 if (config.jwtSecret.length < 32) {
   console.error('floor: JWT_SECRET must be at least 32 characters');
@@ -73,6 +93,7 @@ const pool = new pg.Pool({
 pool.on('error', (err) => console.error('floor: idle client error', err.message));
 
 const jwt = new Jwt(config.jwtSecret, config.jwtExpiresIn);
+const refreshTokens = new RefreshTokenFormat(config.jwtSecret);
 
 /** The statements for this database's schema variant; set before the server listens. */
 let SQL: Sql;
@@ -106,6 +127,8 @@ interface RoomRow {
   owner_id: string;
   created_at: string;
   updated_at: string;
+  model: string | null;
+  system_prompt: string | null;
 }
 
 interface MessageRow {
@@ -114,6 +137,9 @@ interface MessageRow {
   role: string;
   content: string;
   created_at: string;
+  status: string;
+  model: string | null;
+  generation_id: string | null;
 }
 
 interface ListRow extends RoomRow {
@@ -123,6 +149,21 @@ interface ListRow extends RoomRow {
   lm_role: string;
   lm_content: string;
   lm_created_at: string;
+  lm_status: string;
+  lm_model: string | null;
+  lm_generation_id: string | null;
+}
+
+interface LockedSessionRow {
+  user_id: string;
+  generation: number;
+  token_hash: Buffer;
+  idle_expires_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  email: string;
+  display_name: string | null;
+  created_at: string;
 }
 
 const toUser = (u: UserRow) => ({
@@ -132,22 +173,84 @@ const toUser = (u: UserRow) => ({
   createdAt: u.created_at,
 });
 
+const toRoom = (r: RoomRow) => ({
+  id: r.id,
+  title: r.title,
+  ownerId: r.owner_id,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  model: r.model,
+  systemPrompt: r.system_prompt,
+});
+
 const toMessage = (m: MessageRow) => ({
   id: m.id,
   chatRoomId: m.chat_room_id,
   role: m.role,
   content: m.content,
   createdAt: m.created_at,
+  status: m.status,
+  model: m.model,
+  generationId: m.generation_id,
 });
 
 type Message = ReturnType<typeof toMessage>;
 
-const authResult = (u: UserRow) => ({
-  user: toUser(u),
-  accessToken: jwt.sign(u.id),
-  tokenType: 'Bearer',
-  expiresIn: jwt.expiresIn,
-});
+/** A session's answer: the AuthResult, and the refresh token for the cookie. */
+interface SignedIn {
+  body: unknown;
+  cookie: string;
+  /** The access token's expiry, kept in the session row. */
+  accessExpiresAt: Date;
+}
+
+/** The access token lives JWT_EXPIRES_IN, never past the session's end. */
+function signedIn(
+  user: UserRow,
+  sessionId: string,
+  refresh: { token: string; idleExpiresAt: number },
+  now: number,
+  sessionEnd: number,
+): SignedIn {
+  const expiresIn = Math.max(1, Math.min(jwt.expiresIn, Math.floor((sessionEnd - now) / 1000)));
+  const maxAge = Math.floor((refresh.idleExpiresAt - now) / 1000);
+  return {
+    body: {
+      user: toUser(user),
+      accessToken: jwt.sign(user.id, sessionId, expiresIn),
+      tokenType: 'Bearer',
+      expiresIn,
+    },
+    cookie: `${REFRESH_COOKIE}=${refresh.token}; Max-Age=${maxAge}; ${config.cookieAttributes}`,
+    accessExpiresAt: new Date(now + expiresIn * 1000),
+  };
+}
+
+function sendSignedIn(res: ServerResponse, status: number, answer: SignedIn): void {
+  res.setHeader('set-cookie', answer.cookie);
+  send(res, status, answer.body);
+}
+
+/** Register and login: a new session, generation 0. */
+async function openSession(req: IncomingMessage, user: UserRow): Promise<SignedIn> {
+  const now = Date.now();
+  const sessionId = randomUUID();
+  const { token, secretHash } = refreshTokens.issue(sessionId, 0);
+  const expiresAt = now + config.sessionMaxDays * DAY_MS;
+  const idleExpiresAt = Math.min(now + config.sessionIdleDays * DAY_MS, expiresAt);
+  const answer = signedIn(user, sessionId, { token, idleExpiresAt }, now, expiresAt);
+  await run(SQL.openSession, [
+    sessionId,
+    user.id,
+    secretHash,
+    new Date(now),
+    new Date(idleExpiresAt),
+    new Date(expiresAt),
+    answer.accessExpiresAt,
+    req.headers['user-agent']?.slice(0, 512) ?? null,
+  ]);
+  return answer;
+}
 
 // ---------------------------------------------------------------------------------------------
 // HTTP plumbing
@@ -245,7 +348,7 @@ async function register(req: IncomingMessage, res: ServerResponse): Promise<void
   const passwordHash = await hash(password, { type: argon2id });
   const { rows } = await run<UserRow>(SQL.insertUser, [email, passwordHash, displayName]);
   if (rows.length === 0) throw new HttpError(409, 'email is already registered');
-  send(res, 201, authResult(rows[0]));
+  sendSignedIn(res, 201, await openSession(req, rows[0]));
 }
 
 async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -256,7 +359,96 @@ async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const user = rows[0];
   const ok = await verify(user?.password_hash ?? (await dummyHash), password);
   if (!user || !ok) throw new HttpError(401, 'Invalid email or password');
-  send(res, 200, authResult(user));
+  sendSignedIn(res, 200, await openSession(req, user));
+}
+
+/** The refresh cookie's value, if the request carries one. */
+function refreshCookie(req: IncomingMessage): string | undefined {
+  for (const pair of (req.headers.cookie ?? '').split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq !== -1 && pair.slice(0, eq).trim() === REFRESH_COOKIE) return pair.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** CSRF defence of the cookie routes: an Origin, if any, must be ours or a listed one. */
+function checkOrigin(req: IncomingMessage): void {
+  const origin = req.headers.origin?.toLowerCase();
+  if (
+    origin !== undefined &&
+    !config.trustedOrigins.has(origin) &&
+    origin !== `http://${req.headers.host ?? ''}`.toLowerCase()
+  ) {
+    throw new HttpError(403, 'Origin not allowed');
+  }
+}
+
+async function refresh(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  checkOrigin(req);
+  const presented = refreshTokens.parse(refreshCookie(req));
+  const answer = presented === null ? null : await rotate(presented);
+  if (answer === null) {
+    res.setHeader('set-cookie', `${REFRESH_COOKIE}=; Max-Age=0; ${config.cookieAttributes}`);
+    throw new HttpError(401, 'Invalid or expired refresh token');
+  }
+  sendSignedIn(res, 200, answer);
+}
+
+/**
+ * One transaction: the session's row locked, the presented token checked against it, the next
+ * one's hash stored. Only the current token rotates (no grace answer, no reuse detection).
+ */
+async function rotate(presented: PresentedToken): Promise<SignedIn | null> {
+  const client = await pool.connect();
+  let answer: SignedIn | null = null;
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<LockedSessionRow>({
+      ...SQL.lockSession,
+      values: [presented.sessionId],
+      types: ISO_TIMESTAMP_TYPES,
+    });
+    const row = rows[0];
+    const now = Date.now();
+    const expiresAt = row === undefined ? 0 : Date.parse(row.expires_at);
+    if (
+      row !== undefined &&
+      row.revoked_at === null &&
+      Date.parse(row.idle_expires_at) > now &&
+      expiresAt > now &&
+      row.generation === presented.generation &&
+      row.token_hash.length === presented.secretHash.length &&
+      timingSafeEqual(row.token_hash, presented.secretHash)
+    ) {
+      const next = refreshTokens.issue(presented.sessionId, row.generation + 1);
+      const idleExpiresAt = Math.min(now + config.sessionIdleDays * DAY_MS, expiresAt);
+      const user = { ...row, id: row.user_id };
+      answer = signedIn(
+        user,
+        presented.sessionId,
+        { token: next.token, idleExpiresAt },
+        now,
+        expiresAt,
+      );
+      await client.query({
+        ...SQL.rotateSession,
+        values: [
+          presented.sessionId,
+          next.secretHash,
+          new Date(now),
+          new Date(idleExpiresAt),
+          answer.accessExpiresAt,
+        ],
+      });
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+  return answer;
 }
 
 async function me(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -278,15 +470,7 @@ async function createRoom(req: IncomingMessage, res: ServerResponse): Promise<vo
       throw error;
     },
   );
-  send(res, 201, {
-    id: room.id,
-    title: room.title,
-    ownerId: room.owner_id,
-    createdAt: room.created_at,
-    updatedAt: room.updated_at,
-    messages: [],
-    hasMoreMessages: false,
-  });
+  send(res, 201, { ...toRoom(room), messages: [], hasMoreMessages: false });
 }
 
 async function listRooms(req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
@@ -307,11 +491,7 @@ async function listRooms(req: IncomingMessage, res: ServerResponse, search: stri
   const items = rows
     .filter((r) => r.id !== null) // an offset past the end yields one row: just the total
     .map((r) => ({
-      id: r.id,
-      title: r.title,
-      ownerId: r.owner_id,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
+      ...toRoom(r),
       messageCount: r.message_count,
       lastMessage:
         r.lm_id === null
@@ -322,6 +502,9 @@ async function listRooms(req: IncomingMessage, res: ServerResponse, search: stri
               role: r.lm_role,
               content: r.lm_content,
               createdAt: r.lm_created_at,
+              status: r.lm_status,
+              model: r.lm_model,
+              generationId: r.lm_generation_id,
             },
       messages: undefined as Message[] | undefined,
     }));
@@ -347,15 +530,7 @@ async function getRoom(req: IncomingMessage, res: ServerResponse, roomId: string
   const { rows } = await run<MessageRow>(SQL.roomMessages, [roomId]);
   const hasMoreMessages = rows.length > ROOM_MESSAGES_MAX;
   if (hasMoreMessages) rows.length = ROOM_MESSAGES_MAX;
-  send(res, 200, {
-    id: room.id,
-    title: room.title,
-    ownerId: room.owner_id,
-    createdAt: room.created_at,
-    updatedAt: room.updated_at,
-    messages: rows.reverse().map(toMessage),
-    hasMoreMessages,
-  });
+  send(res, 200, { ...toRoom(room), messages: rows.reverse().map(toMessage), hasMoreMessages });
 }
 
 async function postMessage(
@@ -430,6 +605,7 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (path === '/api/health' && method === 'GET') return health(res);
   if (path === '/api/auth/login' && method === 'POST') return login(req, res);
   if (path === '/api/auth/register' && method === 'POST') return register(req, res);
+  if (path === '/api/auth/refresh' && method === 'POST') return refresh(req, res);
   if (path === '/api/users/me' && method === 'GET') return me(req, res);
   if (path === '/api/chat-rooms') {
     if (method === 'GET') return listRooms(req, res, search);

@@ -14,8 +14,11 @@
  * Statements per request. Tokens are verified in node. A deleted user's token must be refused
  * (401) everywhere, but only `/api/users/me` looks the user up (authUser): the chat statements
  * prove the caller exists (rooms are found with their owner; a new room's foreign key refuses a
- * missing user), and authUser runs only when they find nothing (401 rather than 404):
- *   POST /api/auth/login                 1   userByEmail (+ argon2id verify in node)
+ * missing user), and authUser runs only when they find nothing (401 rather than 404). Unlike the
+ * app's, they do not prove the token's session (`sid`) live: that proof is part of what the
+ * bench measures the app paying for.
+ *   POST /api/auth/login                 2   userByEmail (+ argon2id verify in node), openSession
+ *   POST /api/auth/refresh               4   BEGIN, lockSession, rotateSession, COMMIT
  *   GET  /api/users/me                   1   authUser (it returns the public user row)
  *   POST /api/chat-rooms                 1   insertRoom
  *   GET  /api/chat-rooms                 1   listRooms
@@ -36,7 +39,8 @@ export const ROOM_MESSAGES_MAX = 1000;
 /** With `include=messages`, each listed room carries at most this many of its newest messages. */
 export const LIST_MESSAGES_PER_ROOM = 50;
 
-const MESSAGE_COLUMNS = 'id, chat_room_id, role, content, created_at';
+const MESSAGE_COLUMNS = 'id, chat_room_id, role, content, created_at, status, model, generation_id';
+const ROOM_COLUMNS = 'id, title, owner_id, created_at, updated_at, model, system_prompt';
 
 export interface SchemaFeatures {
   /** chat_rooms.message_count exists and is kept by the statement that posts a message. */
@@ -64,7 +68,7 @@ export function buildSql(schema: SchemaFeatures) {
       text: 'SELECT id, email, display_name, created_at FROM users WHERE id = $1',
     },
 
-    /** Login: the only statement; the argon2id verification happens in node. */
+    /** Login: the argon2id verification happens in node, then openSession. */
     userByEmail: {
       name: 'user_by_email',
       text: 'SELECT id, email, display_name, created_at, password_hash FROM users WHERE email = $1',
@@ -78,10 +82,46 @@ export function buildSql(schema: SchemaFeatures) {
            RETURNING id, email, display_name, created_at`,
     },
 
+    /**
+     * Register and login open a session, as the app's do: the refresh token's secret is kept only
+     * as its SHA-256. $1 session id, $2 user id, $3 hash, $4 now, $5 idle expiry, $6 absolute
+     * expiry, $7 access token expiry, $8 user agent.
+     */
+    openSession: {
+      name: 'open_session',
+      text: `INSERT INTO sessions (id, user_id, token_hash, created_at, last_used_at, idle_expires_at,
+                                 expires_at, access_expires_at, user_agent)
+           VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)`,
+    },
+
+    /**
+     * Refresh, in a transaction: the session's row lock orders concurrent refreshes of one
+     * session; its user comes along for the answer. $1 session id.
+     */
+    lockSession: {
+      name: 'lock_session',
+      text: `SELECT s.user_id, s.generation, s.token_hash, s.idle_expires_at, s.expires_at,
+                  s.revoked_at, u.email, u.display_name, u.created_at
+           FROM sessions s JOIN users u ON u.id = s.user_id
+           WHERE s.id = $1 FOR UPDATE OF s`,
+    },
+
+    /**
+     * Rotation: the presented token becomes the previous one, the new one's hash the current.
+     * $1 session id, $2 new hash, $3 now, $4 idle expiry, $5 access token expiry.
+     */
+    rotateSession: {
+      name: 'rotate_session',
+      text: `UPDATE sessions SET generation = generation + 1, previous_token_hash = token_hash,
+             token_hash = $2, rotated_at = $3, last_used_at = $3, idle_expires_at = $4,
+             access_expires_at = greatest(access_expires_at, $5)
+           WHERE id = $1`,
+    },
+
     insertRoom: {
       name: 'insert_room',
       text: `INSERT INTO chat_rooms (owner_id, title) VALUES ($1, $2)
-           RETURNING id, title, owner_id, created_at, updated_at`,
+           RETURNING ${ROOM_COLUMNS}`,
     },
 
     /**
@@ -97,12 +137,14 @@ export function buildSql(schema: SchemaFeatures) {
     listRooms: {
       name: counter ? 'list_rooms' : 'list_rooms_counting',
       text: `
-      SELECT t.total, p.id, p.title, p.owner_id, p.created_at, p.updated_at, p.message_count,
+      SELECT t.total, p.id, p.title, p.owner_id, p.created_at, p.updated_at, p.model,
+             p.system_prompt, p.message_count,
              lm.id AS lm_id, lm.role AS lm_role, lm.content AS lm_content,
-             lm.created_at AS lm_created_at
+             lm.created_at AS lm_created_at, lm.status AS lm_status, lm.model AS lm_model,
+             lm.generation_id AS lm_generation_id
       FROM (SELECT count(*)::int AS total FROM chat_rooms WHERE owner_id = $1) AS t
       LEFT JOIN LATERAL (
-        SELECT r.id, r.title, r.owner_id, r.created_at, r.updated_at,
+        SELECT r.id, r.title, r.owner_id, r.created_at, r.updated_at, r.model, r.system_prompt,
                ${counter ? 'r.message_count' : '(SELECT count(*)::int FROM messages m WHERE m.chat_room_id = r.id)'} AS message_count
         FROM chat_rooms r
         WHERE r.owner_id = $1
@@ -110,7 +152,7 @@ export function buildSql(schema: SchemaFeatures) {
         LIMIT $2 OFFSET $3
       ) AS p ON true
       LEFT JOIN LATERAL (
-        SELECT m.id, m.role, m.content, m.created_at
+        SELECT m.id, m.role, m.content, m.created_at, m.status, m.model, m.generation_id
         FROM messages m
         WHERE m.chat_room_id = p.id
         ORDER BY m.created_at DESC, m.id DESC
@@ -127,7 +169,8 @@ export function buildSql(schema: SchemaFeatures) {
     newestMessagesOfRooms: {
       name: 'newest_messages_of_rooms',
       text: `
-      SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at
+      SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status, m.model,
+             m.generation_id
       FROM unnest($1::uuid[]) AS r (id)
       CROSS JOIN LATERAL (
         SELECT ${MESSAGE_COLUMNS}
@@ -141,7 +184,7 @@ export function buildSql(schema: SchemaFeatures) {
     /** A room of the caller, or no row (→ 404: absent and someone else's look the same). */
     roomForOwner: {
       name: 'room_for_owner',
-      text: 'SELECT id, title, owner_id, created_at, updated_at FROM chat_rooms WHERE id = $1 AND owner_id = $2',
+      text: `SELECT ${ROOM_COLUMNS} FROM chat_rooms WHERE id = $1 AND owner_id = $2`,
     },
 
     /**
@@ -170,8 +213,8 @@ export function buildSql(schema: SchemaFeatures) {
         WHERE id = $1 AND owner_id = $2
         RETURNING id, updated_at
       )
-      INSERT INTO messages (chat_room_id, role, content, created_at)
-      SELECT id, $3, $4, updated_at FROM room
+      INSERT INTO messages (chat_room_id, owner_id, role, content, created_at)
+      SELECT id, $2, $3, $4, updated_at FROM room
       RETURNING ${MESSAGE_COLUMNS}`,
     },
 

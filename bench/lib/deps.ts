@@ -83,6 +83,13 @@ export interface AutocannonRequest {
   body?: string | Buffer;
   /** Called before every request; returning the (mutated) request sends it. */
   setupRequest?: (req: AutocannonRequest, context: Record<string, unknown>) => AutocannonRequest;
+  /** Called with every response, before the connection's next request is built. */
+  onResponse?: (
+    status: number,
+    body: string,
+    context: Record<string, unknown>,
+    headers: Record<string, string | string[]>,
+  ) => void;
 }
 
 export interface AutocannonClient {

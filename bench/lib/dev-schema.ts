@@ -1,8 +1,10 @@
 /**
- * The schema the app's migrations create (src/database/migrations, CreateUsers + CreateChat),
- * for `--floor-only` runs, where no app runs its migrations. Keep it in step with them; a full
- * run never uses it: there the app creates the schema and the harness only checks that the chat
- * tables exist. (The floor copes with and without chat_rooms.message_count: see floor/sql.ts.)
+ * What the floor needs of the schema the app's migrations create (src/database/migrations:
+ * users, chat_rooms and messages with the v2 columns, sessions), for `--floor-only` runs, where
+ * no app runs its migrations. Keep it in step with them; a full run never uses it: there the app
+ * creates the schema and the harness only checks that the tables exist. (The floor copes with and
+ * without chat_rooms.message_count: see floor/sql.ts.) messages.owner_id stays empty for the
+ * seed's rows here (the app's migration fills it by trigger): no floor route reads it.
  */
 export const DEV_SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -19,7 +21,9 @@ CREATE TABLE IF NOT EXISTS chat_rooms (
   owner_id uuid NOT NULL CONSTRAINT fk_chat_rooms_owner REFERENCES users (id) ON DELETE CASCADE,
   message_count integer NOT NULL DEFAULT 0,
   created_at timestamptz(3) NOT NULL DEFAULT now(),
-  updated_at timestamptz(3) NOT NULL DEFAULT now()
+  updated_at timestamptz(3) NOT NULL DEFAULT now(),
+  model varchar(200),
+  system_prompt text
 );
 CREATE INDEX IF NOT EXISTS ix_chat_rooms_owner_updated ON chat_rooms (owner_id, updated_at, id);
 CREATE TABLE IF NOT EXISTS messages (
@@ -28,10 +32,30 @@ CREATE TABLE IF NOT EXISTS messages (
     CONSTRAINT fk_messages_chat_room REFERENCES chat_rooms (id) ON DELETE CASCADE,
   role varchar(16) NOT NULL CONSTRAINT ck_messages_role CHECK (role IN ('user', 'assistant', 'system')),
   content text NOT NULL,
-  created_at timestamptz(3) NOT NULL DEFAULT now()
+  created_at timestamptz(3) NOT NULL DEFAULT now(),
+  status varchar(16) NOT NULL DEFAULT 'complete',
+  model varchar(200),
+  generation_id uuid,
+  owner_id uuid
 );
 CREATE INDEX IF NOT EXISTS ix_messages_room_created ON messages (chat_room_id, created_at, id);
+CREATE TABLE IF NOT EXISTS sessions (
+  id uuid NOT NULL CONSTRAINT pk_sessions PRIMARY KEY,
+  user_id uuid NOT NULL CONSTRAINT fk_sessions_user REFERENCES users (id) ON DELETE CASCADE,
+  generation integer NOT NULL DEFAULT 0,
+  token_hash bytea NOT NULL,
+  previous_token_hash bytea,
+  rotated_at timestamptz(3),
+  created_at timestamptz(3) NOT NULL,
+  last_used_at timestamptz(3) NOT NULL,
+  idle_expires_at timestamptz(3) NOT NULL,
+  expires_at timestamptz(3) NOT NULL,
+  access_expires_at timestamptz(3) NOT NULL,
+  revoked_at timestamptz(3),
+  revoked_reason varchar(32),
+  user_agent varchar(512)
+);
 `;
 
 /** Tables the bench needs; a full run fails early, with a hint, when the app lacks one. */
-export const REQUIRED_TABLES = ['users', 'chat_rooms', 'messages'] as const;
+export const REQUIRED_TABLES = ['users', 'chat_rooms', 'messages', 'sessions'] as const;

@@ -8,9 +8,23 @@
  *   harness → { type: 'exit' }
  * The pause between warm-up and measurement lets the harness wait until the server is idle and
  * then take its counters (SQL statements, CPU time, peak RSS) exactly around the measured run.
+ *
+ * Scenarios with a session per connection (refresh) sign in anew before the warm-up and before
+ * the measured run, ahead of the `warm` message, so the logins' argon2 work is over (the harness
+ * waits for an idle server) before anything is counted. Fresh sessions, because autocannon
+ * stops with requests in flight: a connection would otherwise start the next run with a refresh
+ * token the server has already rotated away.
  */
 import { autocannon, AutocannonClient, AutocannonRequest, AutocannonResult } from './deps';
-import { requestGenerator, ScenarioData, ScenarioName } from './scenarios';
+import {
+  openSessions,
+  refreshTokenOf,
+  requestGenerator,
+  SCENARIOS,
+  ScenarioData,
+  ScenarioName,
+  SessionCookie,
+} from './scenarios';
 
 export interface RunCommand {
   type: 'run';
@@ -36,6 +50,11 @@ export interface LoadSummary {
   non2xx: number;
   /** Socket errors and timeouts. */
   errors: number;
+  /**
+   * Session scenarios: 2xx answers that set no new refresh cookie (a grace answer: the
+   * connection's cookie had fallen behind its session). The measured work did not happen.
+   */
+  unrotated: number;
   timeouts: number;
   statusCodes: Record<string, number>;
   bytesPerSecond: number;
@@ -48,8 +67,13 @@ function send(message: WorkerMessage): void {
   process.send?.(message);
 }
 
-function cannon(command: RunCommand, durationSeconds: number): Promise<AutocannonResult> {
+function cannon(
+  command: RunCommand,
+  durationSeconds: number,
+  sessions: SessionCookie[] | undefined,
+): Promise<LoadSummary> {
   let client = 0;
+  let unrotated = 0;
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -60,7 +84,14 @@ function cannon(command: RunCommand, durationSeconds: number): Promise<Autocanno
         // Each connection gets its own request generator: its own user and its own sequence of
         // bodies/cursors. setupRequest rebuilds the request before every send.
         setupClient: (c: AutocannonClient) => {
-          const next = requestGenerator(command.scenario, command.data, client++, command.seed);
+          const session = sessions?.[client];
+          const next = requestGenerator(
+            command.scenario,
+            command.data,
+            client++,
+            command.seed,
+            session,
+          );
           const request: AutocannonRequest = {
             setupRequest: (req) => {
               const r = next();
@@ -71,15 +102,24 @@ function cannon(command: RunCommand, durationSeconds: number): Promise<Autocanno
               return req;
             },
           };
+          // autocannon calls onResponse before it builds the connection's next request.
+          if (session) {
+            request.onResponse = (status, _body, _context, headers) => {
+              const name = Object.keys(headers).find((h) => h.toLowerCase() === 'set-cookie');
+              const token = refreshTokenOf(name && headers[name]);
+              if (token !== undefined && token !== session.token) session.token = token;
+              else if (status >= 200 && status < 300) unrotated++;
+            };
+          }
           c.setRequests([request]);
         },
       },
-      (err, result) => (err ? reject(err) : resolve(result)),
+      (err, result) => (err ? reject(err) : resolve(summarize(result, unrotated))),
     );
   });
 }
 
-function summarize(result: AutocannonResult): LoadSummary {
+function summarize(result: AutocannonResult, unrotated: number): LoadSummary {
   const statusCodes: Record<string, number> = {};
   for (const [code, stats] of Object.entries(result.statusCodeStats ?? {}))
     statusCodes[code] = stats.count;
@@ -98,6 +138,7 @@ function summarize(result: AutocannonResult): LoadSummary {
     },
     non2xx: result.non2xx,
     errors: result.errors,
+    unrotated,
     timeouts: result.timeouts,
     statusCodes,
     bytesPerSecond: result.throughput.total / result.duration,
@@ -106,12 +147,22 @@ function summarize(result: AutocannonResult): LoadSummary {
 
 let pendingGo: (() => void) | null = null;
 
+/** A session per connection, for the scenarios that need one. */
+function sessionsFor(command: RunCommand): Promise<SessionCookie[] | undefined> {
+  return SCENARIOS[command.scenario].session
+    ? openSessions(command.url, command.data, command.connections)
+    : Promise.resolve(undefined);
+}
+
 async function run(command: RunCommand): Promise<void> {
-  if (command.warmupSeconds > 0) await cannon(command, command.warmupSeconds);
+  if (command.warmupSeconds > 0) {
+    await cannon(command, command.warmupSeconds, await sessionsFor(command));
+  }
+  const sessions = await sessionsFor(command);
   const go = new Promise<void>((resolve) => (pendingGo = resolve));
   send({ type: 'warm' });
   await go;
-  send({ type: 'result', summary: summarize(await cannon(command, command.durationSeconds)) });
+  send({ type: 'result', summary: await cannon(command, command.durationSeconds, sessions) });
 }
 
 process.on('message', (command: WorkerCommand) => {

@@ -81,7 +81,10 @@ export function aggregate(result: TargetResult | undefined): Aggregate | null {
     requestsPerSecond: median(runs.map((r) => r.summary.requestsPerSecond)),
     p50: median(runs.map((r) => r.summary.latencyMs.p50)),
     p99: median(runs.map((r) => r.summary.latencyMs.p99)),
-    errors: runs.reduce((sum, r) => sum + r.summary.non2xx + r.summary.errors, 0),
+    errors: runs.reduce(
+      (sum, r) => sum + r.summary.non2xx + r.summary.errors + r.summary.unrotated,
+      0,
+    ),
     statementsPerRequest: count && count.requests > 0 ? count.statements / count.requests : null,
     cpuMsPerRequest: sent > 0 ? (1000 * runs.reduce((sum, r) => sum + r.cpuSeconds, 0)) / sent : 0,
     peakRssMb: Math.max(...runs.map((r) => r.peakRssKb)) / 1024,

@@ -4,6 +4,7 @@
  * worker (autocannon sends the rest), so both see the same requests.
  */
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { corpus, logUniform, prng, Random, textOfLength } from './random';
 
 export const SCENARIO_NAMES = [
@@ -17,6 +18,7 @@ export const SCENARIO_NAMES = [
   'create-room',
   'post-message',
   'post-message-key',
+  'refresh',
 ] as const;
 /**
  * GET /api/search, run only by `npm run bench -- --search` (bench/search.ts): it needs a data
@@ -43,6 +45,11 @@ export interface Scenario {
    * and timestamps differ; login tokens differ only by `iat`/`exp`.
    */
   parity: 'exact' | 'shape';
+  /**
+   * Each connection has a session of its own: it signs in on the server under test before the
+   * run, sends the refresh cookie it holds, and keeps the one every answer sets.
+   */
+  session?: true;
 }
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -101,6 +108,13 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     expectedStatus: 201,
     parity: 'shape',
   },
+  refresh: {
+    name: 'refresh',
+    title: 'POST /api/auth/refresh (the refresh cookie rotates on every request)',
+    expectedStatus: 200,
+    parity: 'shape',
+    session: true,
+  },
   ...(Object.fromEntries(
     SEARCH_SCENARIO_NAMES.map((name) => [
       name,
@@ -151,16 +165,82 @@ export interface HttpRequest {
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/** The origin the cookie routes are called from: in both servers' CORS_ORIGINS. */
+export const BENCH_ORIGIN = 'http://localhost';
+const REFRESH_COOKIE = 'refresh_token';
+
+/** A connection's session: the refresh token it holds, replaced by every answer's. */
+export interface SessionCookie {
+  token: string;
+}
+
+/** The refresh token a response's Set-Cookie header(s) carry, if any. */
+export function refreshTokenOf(setCookie: string | string[] | undefined): string | undefined {
+  for (const cookie of typeof setCookie === 'string' ? [setCookie] : (setCookie ?? [])) {
+    const end = cookie.indexOf(';');
+    const value = end === -1 ? cookie : cookie.slice(0, end);
+    if (value.startsWith(`${REFRESH_COOKIE}=`)) return value.slice(REFRESH_COOKIE.length + 1);
+  }
+  return undefined;
+}
+
+/**
+ * Signs in through `POST /api/auth/login`: a new session, and its refresh cookie. On a connection
+ * of its own (`agent: false`): a kept-alive one can be closed by the server's idle timeout just
+ * as the POST goes out, and no client retries a POST.
+ */
+export function signIn(baseUrl: string, who: Credentials): Promise<SessionCookie> {
+  const body = JSON.stringify(who);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${baseUrl}/api/auth/login`,
+      {
+        method: 'POST',
+        agent: false,
+        timeout: 30_000,
+        headers: { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const token = refreshTokenOf(res.headers['set-cookie']);
+          if (res.statusCode === 200 && token) resolve({ token });
+          else
+            reject(new Error(`sign-in at ${baseUrl}: HTTP ${res.statusCode}, no refresh cookie`));
+        });
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`sign-in at ${baseUrl}: timed out`)));
+    req.end(body);
+  });
+}
+
+/** One session per connection, connection `i` signed in as `data.logins[i]` (round-robin). */
+export function openSessions(
+  baseUrl: string,
+  data: ScenarioData,
+  connections: number,
+): Promise<SessionCookie[]> {
+  return Promise.all(
+    Array.from({ length: connections }, (_, i) =>
+      signIn(baseUrl, data.logins[i % data.logins.length]),
+    ),
+  );
+}
+
 /**
  * A generator of requests for one load-generator connection (`client`). Connections are spread
  * round-robin over the users, so with 32 connections and 16 readers every reader's token is
  * used by two connections; bodies and cursors vary per request, deterministically from `seed`.
+ * `session` is the connection's own session, for the scenarios that need one.
  */
 export function requestGenerator(
   name: ScenarioName,
   data: ScenarioData,
   client: number,
   seed: number,
+  session?: SessionCookie,
 ): () => HttpRequest {
   const random: Random = prng(seed * 7919 + client);
   const reader = data.readers[client % data.readers.length];
@@ -189,6 +269,14 @@ export function requestGenerator(
           body: JSON.stringify(who),
         };
       };
+    }
+    case 'refresh': {
+      if (!session) throw new Error('the refresh scenario needs a session per connection');
+      return () => ({
+        method: 'POST',
+        path: '/api/auth/refresh',
+        headers: { origin: BENCH_ORIGIN, cookie: `${REFRESH_COOKIE}=${session.token}` },
+      });
     }
     case 'me':
       return () => ({ method: 'GET', path: '/api/users/me', headers: bearer(reader.token) });
