@@ -207,7 +207,9 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
    * Runs `work` (the route's writes, through the runner it is given) at most once per key.
    * - No key: `work(sql)`, exactly what the route costs without idempotency (in a transaction
    *   of its own with `options.transaction`).
-   * - A new key: one transaction of BEGIN, claim, `work(tx)`, storing the answer, COMMIT.
+   * - A new key: with `options.oneStatement`, that one statement (see keyedStatement());
+   *   otherwise, or to take over an expired key, one transaction of BEGIN, claim, `work(tx)`,
+   *   storing the answer, COMMIT.
    * - The key's first answer exists and the request is the same: that answer (status, headers,
    *   body) with `Idempotent-Replayed: true`; `work` does not run.
    * - The same key with another body or route: 422. Still being handled: 409.
