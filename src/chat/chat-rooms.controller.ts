@@ -77,7 +77,9 @@ export class ChatRoomsController {
     @Body() dto: CreateChatRoomDto,
     @Idempotency() idempotent: IdempotentRequest,
   ): Promise<ChatRoomResponseDto> {
-    return this.idempotency.run(user.id, idempotent, (db) => this.rooms.create(user, dto, db));
+    return this.idempotency.run(user.id, idempotent, (db) => this.rooms.create(user, dto, db), {
+      oneStatement: () => this.rooms.createKeyed(user, dto),
+    });
   }
 
   /**
@@ -146,8 +148,11 @@ export class ChatRoomsController {
     @Body() dto: CreateMessageDto,
     @Idempotency() idempotent: IdempotentRequest,
   ): Promise<MessageResponseDto> {
-    return this.idempotency.run(user.id, idempotent, (db) =>
-      this.rooms.postMessage(user, roomId, dto, db),
+    return this.idempotency.run(
+      user.id,
+      idempotent,
+      (db) => this.rooms.postMessage(user, roomId, dto, db),
+      { oneStatement: () => this.rooms.postMessageKeyed(user, roomId, dto) },
     );
   }
 

@@ -21,6 +21,8 @@ import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { MessagePageDto, MessageResponseDto } from './dto/message-response.dto';
 import { UpdateChatRoomDto } from './dto/update-chat-room.dto';
 import { ModelCatalog } from '../assistant/model-catalog';
+import { sqlIsoTimestamp as iso } from '../database/iso-timestamps';
+import { keyedStatement, type OneStatement } from '../idempotency/idempotency.service';
 
 /** Most messages GET /chat-rooms/:id embeds; older ones are read through the message pages. */
 export const ROOM_MESSAGES_LIMIT = 1000;
@@ -155,6 +157,22 @@ export const SQL = {
     SELECT id FROM deleted`,
   ),
 
+  // createRoom with an Idempotency-Key (see keyedStatement); $6 to $8 are the key's.
+  createRoomKeyed: keyedStatement('chat.createRoom.keyed', {
+    params: 5,
+    user: '$2',
+    ctes: (gate) => `
+      work AS (
+        INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
+        SELECT $1::text, $2::uuid, $4::text, $5::text
+        WHERE ${liveSession('$2', '$3')} AND ${gate} RETURNING r.*
+      )`,
+    body: `json_build_object('id', work.id, 'title', work.title, 'ownerId', work.owner_id,
+      'createdAt', ${iso('work.created_at')}, 'updatedAt', ${iso('work.updated_at')},
+      'model', work.model, 'systemPrompt', work.system_prompt,
+      'messages', '[]'::json, 'hasMoreMessages', false)`,
+  }),
+
   // One statement, so one transaction: the ownership check, the room's row lock (which orders
   // concurrent posts), the message and the room's new updatedAt all happen, or none does.
   postMessage: statement(
@@ -169,6 +187,25 @@ export const SQL = {
     SELECT room.id, $2, $3, $4, room.updated_at FROM room
     RETURNING ${MESSAGE}`,
   ),
+
+  // postMessage with an Idempotency-Key (see keyedStatement); $6 to $8 are the key's.
+  postMessageKeyed: keyedStatement('chat.postMessage.keyed', {
+    params: 5,
+    user: '$2',
+    ctes: (gate) => `
+      room AS (
+        UPDATE chat_rooms r SET updated_at = ${NEXT_MESSAGE_AT}, message_count = r.message_count + 1
+        WHERE r.id = $1 AND r.owner_id = $2 AND ${liveSession('$2', '$5')} AND ${gate}
+        RETURNING r.id, r.updated_at
+      ),
+      work AS (
+        INSERT INTO messages AS m (chat_room_id, owner_id, role, content, created_at)
+        SELECT room.id, $2, $3, $4, room.updated_at FROM room RETURNING m.*
+      )`,
+    body: `json_build_object('id', work.id, 'chatRoomId', work.chat_room_id, 'role', work.role,
+      'content', work.content, 'createdAt', ${iso('work.created_at')}, 'status', work.status,
+      'model', work.model, 'generationId', work.generation_id)`,
+  }),
 
   // The room (ownership) and the cursor message (must be of this room) in one look-up.
   roomAndCursor: statement(
@@ -244,6 +281,22 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
   };
 }
 
+const postParams = (caller: TokenCaller, roomId: string, dto: CreateMessageDto): unknown[] => [
+  roomId,
+  caller.id,
+  dto.role ?? 'user',
+  dto.content,
+  caller.sessionId,
+];
+
+/** 401 when the token is valid but its user was deleted since (the room's foreign key). */
+function ownerGone(error: unknown): never {
+  if (error instanceof DatabaseError && error.constraint === 'fk_chat_rooms_owner') {
+    throw new UnauthorizedException('Unauthorized');
+  }
+  throw error;
+}
+
 @Injectable()
 export class ChatRoomsService {
   constructor(
@@ -260,23 +313,33 @@ export class ChatRoomsService {
     dto: CreateChatRoomDto,
     db: SqlRunner = this.sql,
   ): Promise<ChatRoomResponseDto> {
-    try {
-      this.models.assertSelectable(dto.model);
-      const [room] = await db.rows<RoomRow>(SQL.createRoom, [
-        dto.title ?? DEFAULT_ROOM_TITLE,
-        caller.id,
-        caller.sessionId,
-        dto.model ?? null,
-        dto.systemPrompt ?? null,
-      ]);
-      if (!room) throw new UnauthorizedException('Unauthorized');
-      return { ...room, messages: [], hasMoreMessages: false };
-    } catch (error) {
-      if (error instanceof DatabaseError && error.constraint === 'fk_chat_rooms_owner') {
-        throw new UnauthorizedException('Unauthorized');
-      }
-      throw error;
-    }
+    this.models.assertSelectable(dto.model);
+    const [room] = await db
+      .rows<RoomRow>(SQL.createRoom, this.createParams(caller, dto))
+      .catch(ownerGone);
+    if (!room) throw new UnauthorizedException('Unauthorized');
+    return { ...room, messages: [], hasMoreMessages: false };
+  }
+
+  /** create() with an Idempotency-Key, as one statement. */
+  createKeyed(caller: TokenCaller, dto: CreateChatRoomDto): OneStatement {
+    this.models.assertSelectable(dto.model);
+    return {
+      statement: SQL.createRoomKeyed,
+      params: this.createParams(caller, dto),
+      nothing: () => Promise.reject(new UnauthorizedException('Unauthorized')),
+      error: ownerGone,
+    };
+  }
+
+  private createParams(caller: TokenCaller, dto: CreateChatRoomDto): unknown[] {
+    return [
+      dto.title ?? DEFAULT_ROOM_TITLE,
+      caller.id,
+      caller.sessionId,
+      dto.model ?? null,
+      dto.systemPrompt ?? null,
+    ];
   }
 
   /** 1 statement; 2 with include=messages; 1 more when the page is empty (for the total). */
@@ -368,15 +431,21 @@ export class ChatRoomsService {
     dto: CreateMessageDto,
     db: SqlRunner = this.sql,
   ): Promise<MessageResponseDto> {
-    const [message] = await db.rows<MessageResponseDto>(SQL.postMessage, [
-      roomId,
-      caller.id,
-      dto.role ?? 'user',
-      dto.content,
-      caller.sessionId,
-    ]);
+    const [message] = await db.rows<MessageResponseDto>(
+      SQL.postMessage,
+      postParams(caller, roomId, dto),
+    );
     if (!message) return this.notFound(caller);
     return message;
+  }
+
+  /** postMessage() with an Idempotency-Key, as one statement. */
+  postMessageKeyed(caller: TokenCaller, roomId: string, dto: CreateMessageDto): OneStatement {
+    return {
+      statement: SQL.postMessageKeyed,
+      params: postParams(caller, roomId, dto),
+      nothing: () => this.notFound(caller),
+    };
   }
 
   /** 2 statements: room and cursor, then the page. */

@@ -33,3 +33,10 @@ export const ISO_TIMESTAMP_TYPES: CustomTypesConfig = {
       ? isoTimestamp
       : types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
 };
+
+/**
+ * SQL for a timestamptz as the API's ISO string, "2026-01-31T12:00:00.120Z", as isoTimestamp()
+ * makes it (milliseconds cut, not rounded), for answers PostgreSQL builds as JSON itself.
+ */
+export const sqlIsoTimestamp = (expression: string): string =>
+  `to_char(${expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;

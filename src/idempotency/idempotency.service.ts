@@ -10,7 +10,7 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { DatabaseError } from 'pg';
 import type { AppConfig } from '../config/configuration';
-import { Sql, SqlRunner, statement } from '../database/sql.service';
+import { Sql, SqlRunner, Statement, statement } from '../database/sql.service';
 import type { IdempotentRequest } from './idempotent-request.decorator';
 
 /** Expired keys deleted per statement by the purge. */
@@ -78,6 +78,75 @@ export const SQL = {
   ),
 };
 
+/**
+ * A route's one write statement and its idempotency in that same statement, so that a keyed
+ * request costs what an unkeyed one does: one statement, on the pipelined connections, instead
+ * of a transaction of five on a pool connection. The caller's key is locked (the advisory lock
+ * of SQL.claim, so both forms exclude each other), its live row read, and the route's writes
+ * happen only when the lock was free and there is no row; then the key's row is inserted with
+ * the answer, built as JSON by PostgreSQL and sent as it is stored (first answer and replays
+ * are the same JSON). A plain INSERT: a row committed after this statement's snapshot, or an
+ * expired one, makes it fail (23505) and roll back entirely; IdempotencyService reads again.
+ *
+ * `ctes(gate)` are the route's CTEs, `gate` added to the WHERE of its first write, the last CTE
+ * named `work`; `body` is the answer as a json expression over `work`. The key, fingerprint and
+ * TTL are the parameters after the route's `params`; `user` is the route's parameter of the
+ * caller's id. The answer is always 201 without headers of its own.
+ */
+export function keyedStatement(
+  name: string,
+  route: { params: number; user: string; ctes: (gate: string) => string; body: string },
+): Statement {
+  const [key, fingerprint, ttl] = [1, 2, 3].map((i) => `$${route.params + i}`);
+  const user = `${route.user}::uuid`;
+  return statement(
+    name,
+    `
+    WITH lock AS MATERIALIZED (
+      SELECT pg_try_advisory_xact_lock(hashtextextended(${user}::text || ' ' || ${key}::text, 0)) AS free
+    ),
+    prior AS MATERIALIZED (
+      SELECT fingerprint, status, headers, body FROM idempotency_keys
+      WHERE user_id = ${user} AND key = ${key}::text AND expires_at > now()
+    ),
+    ${route.ctes('(SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)')},
+    stored AS (
+      INSERT INTO idempotency_keys (user_id, key, fingerprint, expires_at, status, headers, body)
+      SELECT ${user}, ${key}::text, ${fingerprint}::bytea,
+             now() + make_interval(secs => ${ttl}::float8), 201, '{}'::json, ${route.body}
+      FROM work RETURNING body
+    )
+    SELECT lock.free, p.fingerprint, p.status, p.headers, p.body,
+           (SELECT stored.body FROM stored) AS created
+    FROM lock LEFT JOIN prior p ON true`,
+  );
+}
+
+/** A route's keyedStatement() with its own parameters, for IdempotencyService.run(). */
+export interface OneStatement {
+  statement: Statement;
+  params: unknown[];
+  /** The route's answer when its statement wrote nothing (e.g. 404): throws. */
+  nothing: () => Promise<never>;
+  /** Maps the route's database errors as its unkeyed form does (throws when it knows one). */
+  error?: (error: unknown) => void;
+}
+
+interface KeyedRow extends Partial<StoredAnswer> {
+  free: boolean;
+  created: unknown;
+}
+
+/** 401 when the token is valid but its user was deleted since (the key's foreign key). */
+function callerGone(error: unknown): void {
+  if (error instanceof DatabaseError && error.constraint === 'fk_idempotency_keys_user') {
+    throw new UnauthorizedException('Unauthorized');
+  }
+}
+
+/** The outcome that sends a keyed request down the transaction path after all. */
+const TAKE_OVER = Symbol('take over');
+
 interface StoredAnswer {
   fingerprint: Buffer;
   status: number;
@@ -107,6 +176,11 @@ export interface RunOptions<T> {
    * together); with a key it always has one.
    */
   transaction?: boolean;
+  /**
+   * The route's writes as one keyedStatement(), used for a keyed request instead of the
+   * transaction (except to take over an expired key).
+   */
+  oneStatement?: () => OneStatement;
 }
 
 /**
@@ -133,7 +207,9 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
    * Runs `work` (the route's writes, through the runner it is given) at most once per key.
    * - No key: `work(sql)`, exactly what the route costs without idempotency (in a transaction
    *   of its own with `options.transaction`).
-   * - A new key: one transaction of BEGIN, claim, `work(tx)`, storing the answer, COMMIT.
+   * - A new key: with `options.oneStatement`, that one statement (see keyedStatement());
+   *   otherwise, or to take over an expired key, one transaction of BEGIN, claim, `work(tx)`,
+   *   storing the answer, COMMIT.
    * - The key's first answer exists and the request is the same: that answer (status, headers,
    *   body) with `Idempotent-Replayed: true`; `work` does not run.
    * - The same key with another body or route: 422. Still being handled: 409.
@@ -153,13 +229,16 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
       options.afterCommit?.(result);
       return result;
     }
+    if (options.oneStatement) {
+      const answer = await this.runOneStatement(userId, request, options.oneStatement());
+      if (answer !== TAKE_OVER) return answer as T;
+    }
     let replayed = false;
     const answer = await this.sql.transaction(async (tx) => {
       const stored = await this.claim(tx, userId, key, fingerprint, request);
       if (stored) {
         replayed = true;
-        void reply.status(stored.status).headers({ ...stored.headers, [REPLAYED_HEADER]: 'true' });
-        return stored.body as T;
+        return this.replay<T>(stored, request);
       }
       const result = await work(tx);
       const headers = options.headers?.(result) ?? {};
@@ -177,6 +256,60 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
     return answer;
   }
 
+  /** A keyed request as one statement, or TAKE_OVER when an expired key is in its way. */
+  private async runOneStatement(
+    userId: string,
+    request: IdempotentRequest,
+    one: OneStatement,
+  ): Promise<unknown> {
+    const { key, fingerprint } = request as { key: string; fingerprint: Buffer };
+    let row: KeyedRow;
+    try {
+      [row] = await this.sql.rows<KeyedRow>(one.statement, [
+        ...one.params,
+        key,
+        fingerprint,
+        this.ttlSeconds,
+      ]);
+    } catch (error) {
+      if (!(error instanceof DatabaseError && error.constraint === 'pk_idempotency_keys')) {
+        callerGone(error);
+        one.error?.(error);
+        throw error;
+      }
+      const [stored] = await this.sql.rows<StoredAnswer>(SQL.read, [userId, key]);
+      return stored ? this.replay(stored, request) : TAKE_OVER;
+    }
+    if (row.fingerprint) return this.replay(row as StoredAnswer, request);
+    if (!row.free) this.stillHandled(request);
+    if (row.created !== null) return row.created;
+    return one.nothing();
+  }
+
+  /** The stored answer, on the reply, when the request is the same as the first. */
+  private replay<T>(stored: StoredAnswer, request: IdempotentRequest): T {
+    this.assertSameRequest(stored, request.fingerprint!);
+    void request.reply
+      .status(stored.status)
+      .headers({ ...stored.headers, [REPLAYED_HEADER]: 'true' });
+    return stored.body as T;
+  }
+
+  private stillHandled(request: IdempotentRequest): never {
+    void request.reply.header('retry-after', '1');
+    throw new ConflictException(
+      'A request with this Idempotency-Key is still being handled; retry it shortly',
+    );
+  }
+
+  private assertSameRequest(stored: StoredAnswer, fingerprint: Buffer): void {
+    if (!stored.fingerprint.equals(fingerprint)) {
+      throw new UnprocessableEntityException(
+        'This Idempotency-Key was already used for another request (a different body or route)',
+      );
+    }
+  }
+
   /** The stored answer to replay, or null when this request claimed the key. */
   private async claim(
     tx: SqlRunner,
@@ -189,10 +322,7 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
     try {
       [row] = await tx.rows<ClaimRow>(SQL.claim, [userId, key, fingerprint, this.ttlSeconds]);
     } catch (error) {
-      // The token is valid but its user was deleted since.
-      if (error instanceof DatabaseError && error.constraint === 'fk_idempotency_keys_user') {
-        throw new UnauthorizedException('Unauthorized');
-      }
+      callerGone(error);
       throw error;
     }
     if (row.claimed) return null;
@@ -201,17 +331,7 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
         ? (row as StoredAnswer)
         : (await tx.rows<StoredAnswer>(SQL.read, [userId, key]))[0]
       : undefined;
-    if (!stored) {
-      void request.reply.header('retry-after', '1');
-      throw new ConflictException(
-        'A request with this Idempotency-Key is still being handled; retry it shortly',
-      );
-    }
-    if (!stored.fingerprint.equals(fingerprint)) {
-      throw new UnprocessableEntityException(
-        'This Idempotency-Key was already used for another request (a different body or route)',
-      );
-    }
+    if (!stored) this.stillHandled(request);
     return stored;
   }
 

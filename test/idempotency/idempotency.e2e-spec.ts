@@ -256,14 +256,14 @@ describe('Idempotency-Key on POSTs (e2e)', () => {
 
   it('the key and the room are one transaction: when storing the answer fails, no room is left', async () => {
     const user = await registerUser(t.http);
-    // A fault injected after the room's INSERT: the statement that stores the answer fails.
+    // A fault injected after the room's INSERT: storing the answer fails.
     await t.db.query(`
       CREATE FUNCTION fail_answer() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         IF NEW.body::text LIKE '%crash here%' THEN RAISE EXCEPTION 'injected fault'; END IF;
         RETURN NEW;
       END $$;
-      CREATE TRIGGER fail_answer BEFORE UPDATE ON idempotency_keys
+      CREATE TRIGGER fail_answer BEFORE INSERT OR UPDATE ON idempotency_keys
         FOR EACH ROW EXECUTE FUNCTION fail_answer();`);
     try {
       const key = randomUUID();
@@ -279,6 +279,54 @@ describe('Idempotency-Key on POSTs (e2e)', () => {
       expect(await keyRows(user)).toEqual([]);
     } finally {
       await t.db.query('DROP TRIGGER fail_answer ON idempotency_keys; DROP FUNCTION fail_answer()');
+    }
+  });
+
+  it('the first answer is the resource as it reads back, to the millisecond', async () => {
+    const user = await registerUser(t.http);
+    const made = await createWithKey(user, randomUUID(), { title: 'Shape', model: null }).expect(
+      201,
+    );
+    const read = await t.http.get(`/api/chat-rooms/${made.body.id}`).set(user.auth).expect(200);
+    expect(made.body).toEqual(read.body);
+    const posted = [];
+    for (let i = 0; i < 5; i++) {
+      posted.push(
+        (await postWithKey(user, made.body.id, randomUUID(), { content: `m${i}` }).expect(201))
+          .body,
+      );
+    }
+    const page = await t.http
+      .get(`/api/chat-rooms/${made.body.id}/messages?limit=10`)
+      .set(user.auth)
+      .expect(200);
+    expect(page.body.items).toEqual(posted);
+  });
+
+  it('a key stored by someone else while the request runs: its answer rules, nothing is created', async () => {
+    const user = await registerUser(t.http);
+    const key = randomUUID();
+    // Holds the room's INSERT until after another writer (no lock of ours) stored the key.
+    await t.db.query(`
+      CREATE FUNCTION slow_room() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.title = 'late' THEN PERFORM pg_sleep(0.8); END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER slow_room BEFORE INSERT ON chat_rooms
+        FOR EACH ROW EXECUTE FUNCTION slow_room();`);
+    try {
+      const pending = createWithKey(user, key, { title: 'late' }).then((r) => r);
+      await sleep(300);
+      await t.db.query(
+        `INSERT INTO idempotency_keys (user_id, key, fingerprint, status, headers, body, expires_at)
+         VALUES ($1, $2, '\\x00', 201, '{}', '{}', now() + interval '1 hour')`,
+        [user.id, key],
+      );
+      expectErrorBody(await pending, 422);
+      expect(await roomCount(user)).toBe(0);
+    } finally {
+      await t.db.query('DROP TRIGGER slow_room ON chat_rooms; DROP FUNCTION slow_room()');
     }
   });
 
