@@ -125,22 +125,32 @@ export const SQL = {
     `SELECT system_prompt AS "systemPrompt" FROM chat_rooms WHERE id = $1`,
   ),
 
-  // A batch of deltas: appended to the reply, their lengths to the generation. Only while
-  // the generation is still streaming: no row back means another instance took it as an
-  // orphan (this instance lost its lease), and the runner stops.
+  // The deltas not stored yet of every generation this instance runs, in one statement per
+  // flush interval: per generation ($1), its text ($2) appended to the reply and its delta
+  // lengths ($3, each an int[] literal) to the generation, and a change signal on channel $4
+  // (the payload PgPubSub.publish would send), delivered when the text is committed. Only
+  // while the generation is still streaming: an id not returned was taken as an orphan by
+  // another instance (this one lost its lease), and its runner stops.
   flush: statement(
     'assistant.flush',
     `
-    WITH g AS (
-      UPDATE generations g SET delta_lengths = g.delta_lengths || $3::int[]
-      WHERE g.id = $1 AND g.status = 'streaming' RETURNING g.message_id
+    WITH batch AS (
+      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS b(id, text, lengths)
+    ), g AS (
+      UPDATE generations g SET delta_lengths = g.delta_lengths || b.lengths::int[]
+      FROM batch b WHERE g.id = b.id AND g.status = 'streaming'
+      RETURNING g.id, g.message_id
+    ), m AS (
+      UPDATE messages m SET content = m.content || b.text
+      FROM g JOIN batch b ON b.id = g.id WHERE m.id = g.message_id
+      RETURNING g.id
     )
-    UPDATE messages m SET content = m.content || $2 FROM g WHERE m.id = g.message_id
-    RETURNING m.id`,
+    SELECT m.id, pg_notify($4, json_build_object('id', m.id)::text) AS signalled FROM m`,
   ),
 
   // The end, all in one statement (so one transaction): the last text, status, finish
-  // reason, usage, the title it gave the room, the room's activity and the day's usage.
+  // reason, usage, the title it gave the room, the room's activity, the day's usage, and the
+  // change signal on channel $11 for followers on other instances (sent on commit).
   finish: statement(
     'assistant.finish',
     `
@@ -166,7 +176,8 @@ export const SQL = {
         prompt_tokens = usage_days.prompt_tokens + excluded.prompt_tokens,
         completion_tokens = usage_days.completion_tokens + excluded.completion_tokens
     )
-    SELECT ${GENERATION}, ${MESSAGE('m', 'a')}, (SELECT title FROM r) AS "roomTitle"
+    SELECT ${GENERATION}, ${MESSAGE('m', 'a')}, (SELECT title FROM r) AS "roomTitle",
+      pg_notify($11, json_build_object('id', g.id)::text) AS signalled
     FROM g JOIN m ON true`,
   ),
 
