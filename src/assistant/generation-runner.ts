@@ -20,7 +20,10 @@ const TITLE_TIMEOUT_MS = 15_000;
 const MAX_TITLE_LENGTH = 60;
 const FINISH_ATTEMPTS = 5;
 
-/** Signalled by every flush and published at the end: followers on other instances re-read the row. */
+/**
+ * Sent by every flush and by the end (pg_notify in their statements, on commit), and by the
+ * sweep: followers on other instances re-read the row.
+ */
 export const GENERATION_CHANGED: Channel<{ id: string }> = { name: 'generation_changed' };
 /** Published by a cancel on any instance; the owner instance stops the generation. */
 export const GENERATION_CANCEL: Channel<{ id: string }> = { name: 'generation_cancel' };

@@ -84,6 +84,9 @@ function secondsUntilMidnightUtc(now = new Date()): number {
 /** The HTTP-facing side of generations: starts, reads, cancels, event streams and usage. */
 @Injectable()
 export class GenerationsService {
+  /** Per user, the end of the last start queued on this instance. */
+  private readonly startsOf = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly sql: Sql,
     private readonly registry: GenerationRegistry,
@@ -113,6 +116,38 @@ export class GenerationsService {
   ): Promise<StartedGenerationDto> {
     this.catalog.assertEnabled();
     this.catalog.assertSelectable(dto.model);
+    const start = () => this.startNow(userId, roomId, dto, idempotent);
+    // With a key, a concurrent retry must still get its 409 at once, not wait its turn.
+    return idempotent.key === null ? this.oneAtATime(userId, start) : start();
+  }
+
+  /**
+   * Runs the starts (without a key) of one user on this instance one after another. They
+   * would wait for each other on the user's row anyway, each holding a database connection
+   * meanwhile: a burst of starts by few users took every pipelined and pooled connection (503
+   * for the rest, and for the statements of running replies). The row lock still orders the
+   * starts of one user across instances.
+   */
+  private oneAtATime<T>(userId: string, start: () => Promise<T>): Promise<T> {
+    const previous = this.startsOf.get(userId) ?? Promise.resolve();
+    const run = previous.then(start);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.startsOf.set(userId, settled);
+    void settled.then(() => {
+      if (this.startsOf.get(userId) === settled) this.startsOf.delete(userId);
+    });
+    return run;
+  }
+
+  private startNow(
+    userId: string,
+    roomId: string,
+    dto: StartGenerationDto,
+    idempotent: IdempotentRequest,
+  ): Promise<StartedGenerationDto> {
     let room: RoomForStart | undefined;
     return this.idempotency.run(
       userId,

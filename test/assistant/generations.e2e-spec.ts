@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createRoom, postMessage } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
@@ -9,6 +10,7 @@ import {
 } from '../helpers/assistant';
 import { expectErrorBody } from '../helpers/expect-error';
 import { FLUSH_INTERVAL_MS } from '../../src/assistant/generation-registry';
+import { SQL } from '../../src/assistant/generation-statements';
 import { countQueries } from '../helpers/query-counter';
 import { expectNoLeaks, LogCapture } from '../helpers/leaks';
 import { openStream, SseEvent, textOf } from '../helpers/sse-client';
@@ -410,58 +412,85 @@ describe('assistant replies (e2e)', () => {
     await ended(c.body.generation.id);
   });
 
-  it('starts of one user that waited for each other: exactly LLM_MAX_CONCURRENT_PER_USER (2) accepted', async () => {
+  /** The given user's messages, generations and started generations of today. */
+  const stored = async (userId: string) =>
+    (
+      await t.db.query<{ messages: number; generations: number; started: number }>(
+        `SELECT (SELECT count(*)::int FROM messages m JOIN chat_rooms r ON r.id = m.chat_room_id
+                 WHERE r.owner_id = $1) AS messages,
+                (SELECT count(*)::int FROM generations WHERE user_id = $1) AS generations,
+                (SELECT coalesce(sum(generations), 0)::int FROM usage_days WHERE user_id = $1) AS started`,
+        [userId],
+      )
+    ).rows[0];
+
+  it('simultaneous starts of one user: exactly LLM_MAX_CONCURRENT_PER_USER (2) accepted', async () => {
     const busy = await registerUser(t.http);
     const rooms = await Promise.all(Array.from({ length: 8 }, () => createRoom(t.http, busy)));
     t.fake.defaultScript = { tokens: TOKENS, paceMs: 30 };
-    // Hold the caller's row: every start takes its snapshot, then waits for the lock, so each
-    // one that gets it after another start committed has a snapshot without that start.
-    const blocker = new Client({ connectionString: t.databaseUrl });
-    await blocker.connect();
-    await blocker.query('BEGIN');
-    await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [busy.id]);
-    const startIn = (room: { id: string }) =>
-      t.http
-        .post(`/api/chat-rooms/${room.id}/generations`)
-        .set(busy.auth)
-        .send({ content: 'at once' })
-        .then((res) => res);
-    const waiting = (n: number) =>
-      eventually(async () => {
-        const { rows } = await t.db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-        );
-        return rows[0].n >= n;
-      });
-    // Two fill the pipelined connections (DB_PIPELINE_CONNECTIONS); once those are stalled,
-    // the others run on pooled connections, each waiting with its own snapshot.
-    const pending = rooms.slice(0, 2).map(startIn);
-    await waiting(2);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    pending.push(...rooms.slice(2).map(startIn));
-    await waiting(rooms.length);
-    await blocker.query('COMMIT');
-    await blocker.end();
-    const answers = await Promise.all(pending);
+    const answers = await Promise.all(
+      rooms.map((room) =>
+        t.http
+          .post(`/api/chat-rooms/${room.id}/generations`)
+          .set(busy.auth)
+          .send({ content: 'at once' })
+          .then((res) => res),
+      ),
+    );
     const accepted = answers.filter((res) => res.status === 202);
     expect(accepted).toHaveLength(2);
     for (const res of answers.filter((r) => r.status !== 202)) expectErrorBody(res, 429);
     // The refused starts stored nothing and counted nothing.
-    const { rows } = await t.db.query<{ messages: number; generations: number; started: number }>(
-      `SELECT (SELECT count(*)::int FROM messages m JOIN chat_rooms r ON r.id = m.chat_room_id
-               WHERE r.owner_id = $1) AS messages,
-              (SELECT count(*)::int FROM generations WHERE user_id = $1) AS generations,
-              (SELECT sum(generations)::int FROM usage_days WHERE user_id = $1) AS started`,
-      [busy.id],
-    );
-    expect(rows[0]).toEqual({ messages: 4, generations: 2, started: 2 });
+    expect(await stored(busy.id)).toEqual({ messages: 4, generations: 2, started: 2 });
     for (const res of accepted) {
       await t.http
         .post(`/api/generations/${res.body.generation.id}/cancel`)
         .set(busy.auth)
         .expect(200);
     }
+  });
+
+  it('starts of one user from several connections (instances) that waited for each other: exactly 2', async () => {
+    const busy = await registerUser(t.http);
+    const rooms = await Promise.all(Array.from({ length: 8 }, () => createRoom(t.http, busy)));
+    const connect = async () => {
+      const client = new Client({ connectionString: t.databaseUrl });
+      await client.connect();
+      return client;
+    };
+    // Hold the caller's row: each start takes its snapshot, then waits for the lock, so each
+    // one that gets it after another start committed has a snapshot without that start.
+    const blocker = await connect();
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [busy.id]);
+    const clients = await Promise.all(rooms.map(connect));
+    const pending = rooms.map((room, i) =>
+      clients[i].query<{ refused: string | null }>(SQL.start.text, [
+        room.id,
+        busy.id,
+        'at once',
+        null,
+        ['fake-model'],
+        'fake-model',
+        2,
+        null,
+        randomUUID(),
+        0, // no live instance: the sweep ends these generations
+      ]),
+    );
+    await eventually(async () => {
+      const { rows } = await t.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      return rows[0].n >= rooms.length;
+    });
+    await blocker.query('COMMIT');
+    const refused = (await Promise.all(pending)).map((result) => result.rows[0].refused);
+    await Promise.all([blocker, ...clients].map((client) => client.end()));
+    expect(refused.filter((r) => r === null)).toHaveLength(2);
+    expect(refused.filter((r) => r !== null)).toEqual(Array(6).fill('concurrency'));
+    expect(await stored(busy.id)).toEqual({ messages: 4, generations: 2, started: 2 });
   });
 
   it('400 for a room without messages and no content, a bad body, an unknown model', async () => {
