@@ -19,6 +19,7 @@ import { ChatTurn, ModelAborted, ModelClient, ModelError } from './model-client'
 const TITLE_TIMEOUT_MS = 15_000;
 const MAX_TITLE_LENGTH = 60;
 const FINISH_ATTEMPTS = 5;
+const CONTEXT_ATTEMPTS = 3;
 
 /**
  * Sent by every flush and by the end (pg_notify in their statements, on commit), and by the
@@ -198,9 +199,7 @@ export class GenerationRunner {
     let failure: unknown = null;
     touch();
     try {
-      this.context = await this.init.loadContext().catch((error: unknown) => {
-        throw new ContextUnavailable(error);
-      });
+      this.context = await this.readContext();
       const modelId = this.state.start.generation.model;
       for await (const piece of model.stream(modelId, this.context, this.abort.signal, touch)) {
         if (piece.text !== undefined) this.pushDelta(piece.text);
@@ -237,6 +236,21 @@ export class GenerationRunner {
     this.closing = true;
     await this.flushing;
     await this.finish(outcome, finishReason, usage, title);
+  }
+
+  /**
+   * The context, read again after a failure: in a burst of starts the database's connections
+   * can all be taken for a moment (a pool timeout), and the reply is already accepted.
+   */
+  private async readContext(): Promise<ChatTurn[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.init.loadContext();
+      } catch (error) {
+        if (attempt >= CONTEXT_ATTEMPTS || this.stop) throw new ContextUnavailable(error);
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
   }
 
   /**
