@@ -6,21 +6,25 @@ import {
   GENERATION_CANCEL,
   GENERATION_CHANGED,
   GenerationRunner,
+  PendingFlush,
   RunnerInit,
 } from './generation-runner';
 import { InstanceLease } from './instance-lease';
 import { ModelCatalog } from './model-catalog';
 import { ModelClient } from './model-client';
 
+/** How often streamed text is stored: never more than about this far behind the stream. */
+export const FLUSH_INTERVAL_MS = 500;
 /** How often any instance looks for generations whose instance died (the contract: 30 s). */
 export const SWEEP_INTERVAL_MS = 5000;
 /** A finished runner stays this long, so late readers on this instance replay from memory. */
 const KEEP_FINISHED_MS = 30_000;
 
 /**
- * The generations this instance runs, and what connects them to the others: cancel signals
- * arriving for a runner here, change signals for streams followed here, the sweep for
- * generations of dead instances, and the drain at shutdown.
+ * The generations this instance runs, and what connects them to the others: their streamed
+ * text stored in one statement per interval for all of them, cancel signals arriving for a
+ * runner here, change signals for streams followed here, the sweep for generations of dead
+ * instances, and the drain at shutdown.
  */
 @Injectable()
 export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestroy {
@@ -31,6 +35,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
   private readonly streams = new Set<() => void>();
   private readonly unsubscribe: Unsubscribe[] = [];
   private sweeper?: NodeJS.Timeout;
+  private flusher?: NodeJS.Timeout;
   private draining: Promise<void> | null = null;
 
   constructor(
@@ -54,6 +59,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
     // At start-up at once: a single instance that restarts finds its old generations orphaned.
     await this.sweep();
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.flusher = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
   }
 
   get instanceKey(): number {
@@ -66,7 +72,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
 
   run(init: RunnerInit): GenerationRunner {
     const runner = new GenerationRunner(
-      { sql: this.sql, pubsub: this.pubsub, model: this.model, config: this.catalog.config },
+      { sql: this.sql, model: this.model, config: this.catalog.config },
       init,
     );
     this.runners.set(runner.id, runner);
@@ -100,6 +106,36 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
 
   async publishCancel(id: string): Promise<void> {
     await this.pubsub.publish(GENERATION_CANCEL, { id });
+  }
+
+  /**
+   * Stores the deltas not stored yet of every runner here in one statement, which also
+   * signals each stored generation's followers. A runner whose previous flush is still under
+   * way waits for the next interval; a failed flush is tried again then with everything.
+   */
+  flush(): void {
+    const batch: [GenerationRunner, PendingFlush][] = [];
+    for (const runner of this.runners.values()) {
+      const pending = runner.pendingFlush();
+      if (pending) batch.push([runner, pending]);
+    }
+    if (batch.length === 0) return;
+    const stored = this.sql
+      .rows<{ id: string }>(SQL.flush, [
+        batch.map(([, p]) => p.id),
+        batch.map(([, p]) => p.text),
+        batch.map(([, p]) => `{${p.lengths.join(',')}}`),
+        GENERATION_CHANGED.name,
+      ])
+      .then((rows) => new Set(rows.map((row) => row.id)));
+    stored.catch((error: unknown) =>
+      this.logger.warn({
+        msg: 'Flush failed',
+        generations: batch.length,
+        errType: (error as Error)?.name,
+      }),
+    );
+    for (const [runner, pending] of batch) runner.flushedBy(stored, pending);
   }
 
   async sweep(): Promise<void> {
@@ -140,6 +176,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
         for (const runner of running) runner.interrupt();
         await Promise.all(running.map((runner) => runner.finished));
       }
+      clearInterval(this.flusher);
       for (const end of [...this.streams]) end();
       for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
     })();

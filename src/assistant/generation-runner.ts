@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { MessageStatus } from '../chat/entities/message.entity';
 import type { LlmConfig } from '../config/llm.config';
-import type { Channel, PgPubSub } from '../database/pg-pubsub';
+import type { Channel } from '../database/pg-pubsub';
 import type { Sql } from '../database/sql.service';
 import type { GenerationErrorCode } from './entities/generation.entity';
 import {
@@ -16,13 +16,15 @@ import {
 import { SQL } from './generation-statements';
 import { ChatTurn, ModelAborted, ModelClient, ModelError } from './model-client';
 
-/** How often streamed text is stored: never more than about this far behind the stream. */
-export const FLUSH_INTERVAL_MS = 500;
 const TITLE_TIMEOUT_MS = 15_000;
 const MAX_TITLE_LENGTH = 60;
 const FINISH_ATTEMPTS = 5;
+const CONTEXT_ATTEMPTS = 3;
 
-/** Published on every flush and at the end: followers on other instances re-read the row. */
+/**
+ * Sent by every flush and by the end (pg_notify in their statements, on commit), and by the
+ * sweep: followers on other instances re-read the row.
+ */
 export const GENERATION_CHANGED: Channel<{ id: string }> = { name: 'generation_changed' };
 /** Published by a cancel on any instance; the owner instance stops the generation. */
 export const GENERATION_CANCEL: Channel<{ id: string }> = { name: 'generation_cancel' };
@@ -67,7 +69,6 @@ function outcomeOf(
 
 export interface RunnerDeps {
   sql: Sql;
-  pubsub: PgPubSub;
   model: ModelClient;
   config: LlmConfig;
 }
@@ -81,13 +82,21 @@ export interface RunnerInit {
   mayTitle: boolean;
 }
 
+/** A runner's deltas not stored yet, for the registry's batched flush. */
+export interface PendingFlush {
+  id: string;
+  text: string;
+  lengths: number[];
+}
+
 /** Gets every event in order; null when the stream ends without a `done`. */
 export type Subscriber = (event: GenerationEvent | null) => void;
 
 /**
  * Owns one generation on the instance that started it: the model stream in, deltas out to
- * subscribers at once, batched flushes to the database, the cancel and idle timers, and the
- * terminal write. Requests only start it, read it or signal it.
+ * subscribers at once, the cancel and idle timers, and the terminal write. The registry
+ * stores its deltas meanwhile, with those of every other runner here, in one statement per
+ * interval. Requests only start it, read it or signal it.
  */
 export class GenerationRunner {
   private readonly logger = new Logger('GenerationRunner');
@@ -99,7 +108,10 @@ export class GenerationRunner {
   private readonly subscribers = new Set<Subscriber>();
   private flushedDeltas = 0;
   private flushedChars = 0;
-  private flushing: Promise<void> = Promise.resolve();
+  /** The registry's flush carrying deltas of this runner, while one is under way. */
+  private flushing: Promise<void> | null = null;
+  /** The terminal write is being prepared: from here on it stores the rest. */
+  private closing = false;
   /** A high surrogate at the end of a delta waits for its other half (the next delta). */
   private carry = '';
   private context: ChatTurn[] = [];
@@ -182,15 +194,12 @@ export class GenerationRunner {
       clearTimeout(idle);
       idle = setTimeout(() => this.halt('timeout'), config.idleTimeoutMs);
     };
-    const flusher = setInterval(() => this.flushSoon(), FLUSH_INTERVAL_MS);
     let finishReason: string | null = null;
     let usage: { promptTokens: number; completionTokens: number } | null = null;
     let failure: unknown = null;
     touch();
     try {
-      this.context = await this.init.loadContext().catch((error: unknown) => {
-        throw new ContextUnavailable(error);
-      });
+      this.context = await this.readContext();
       const modelId = this.state.start.generation.model;
       for await (const piece of model.stream(modelId, this.context, this.abort.signal, touch)) {
         if (piece.text !== undefined) this.pushDelta(piece.text);
@@ -201,13 +210,11 @@ export class GenerationRunner {
       if (!(error instanceof ModelAborted)) failure = error;
     } finally {
       clearTimeout(idle);
-      clearInterval(flusher);
     }
     if (this.carry) {
       this.carry = '';
       this.pushDelta('\ufffd');
     }
-    this.flushSoon();
 
     const outcome = outcomeOf(this.stop, failure, finishReason);
     if (outcome === null) return this.end(null);
@@ -225,37 +232,58 @@ export class GenerationRunner {
       promptTokens: estimateTokens(this.context.reduce((n, turn) => n + turn.content.length, 0)),
       completionTokens: estimateTokens(this.state.content.length),
     };
+    // Flushes went on during the title request (a kill -9 then still leaves the text).
+    this.closing = true;
     await this.flushing;
     await this.finish(outcome, finishReason, usage, title);
   }
 
-  /** Stores the deltas not stored yet, unless a flush is already under way. */
-  private flushSoon(): void {
-    if (this.flushedDeltas === this.state.deltaLengths.length) return;
-    this.flushing = this.flushing.then(() => this.flush());
+  /**
+   * The context, read again after a failure: in a burst of starts the database's connections
+   * can all be taken for a moment (a pool timeout), and the reply is already accepted.
+   */
+  private async readContext(): Promise<ChatTurn[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.init.loadContext();
+      } catch (error) {
+        if (attempt >= CONTEXT_ATTEMPTS || this.stop) throw new ContextUnavailable(error);
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
   }
 
-  private async flush(): Promise<void> {
-    const lengths = this.state.deltaLengths.slice(this.flushedDeltas);
-    if (lengths.length === 0 || !this.running) return;
-    const text = this.state.content.slice(this.flushedChars);
-    try {
-      const rows = await this.deps.sql.rows(SQL.flush, [this.id, text, lengths]);
-      if (rows.length === 0) {
-        this.halt('lost');
-        return;
-      }
-      this.flushedDeltas += lengths.length;
-      this.flushedChars += text.length;
-      await this.deps.pubsub.publish(GENERATION_CHANGED, { id: this.id });
-    } catch (error) {
-      // The next tick tries again with everything not stored yet.
-      this.logger.warn({
-        msg: 'Flush failed',
-        generationId: this.id,
-        errType: (error as Error)?.name,
-      });
-    }
+  /**
+   * The deltas not stored yet, for the registry's next flush; null when there are none, a
+   * flush of this runner is still under way, or the terminal write will store them.
+   */
+  pendingFlush(): PendingFlush | null {
+    const count = this.state.deltaLengths.length - this.flushedDeltas;
+    if (count === 0 || this.flushing || this.closing || !this.running) return null;
+    return {
+      id: this.id,
+      text: this.state.content.slice(this.flushedChars),
+      lengths: this.state.deltaLengths.slice(this.flushedDeltas),
+    };
+  }
+
+  /**
+   * `stored` is the registry's flush of `pending` (resolving to the generations it stored):
+   * on success the deltas count as stored; a generation not stored is no longer streaming
+   * (taken as an orphan) and the runner stops; on failure the next flush tries again.
+   */
+  flushedBy(stored: Promise<Set<string>>, pending: PendingFlush): void {
+    this.flushing = stored.then(
+      (ids) => {
+        this.flushing = null;
+        if (!ids.has(this.id)) return this.halt('lost');
+        this.flushedDeltas += pending.lengths.length;
+        this.flushedChars += pending.text.length;
+      },
+      () => {
+        this.flushing = null;
+      },
+    );
   }
 
   /** The terminal write, retried while the database does not answer. */
@@ -282,6 +310,7 @@ export class GenerationRunner {
             lengths,
             title,
             DEFAULT_TITLE,
+            GENERATION_CHANGED.name,
           ],
         );
         if (!row) return this.end(null); // taken as an orphan meanwhile
@@ -318,7 +347,6 @@ export class GenerationRunner {
         message: messageFrom(result.row, 'a')!,
       };
       this.emit({ id: lastEventId(this.state), event: 'done', data: this.state.done });
-      void this.deps.pubsub.publish(GENERATION_CHANGED, { id: this.id }).catch(() => undefined);
     }
     // Without a terminal write (lost, or the database gone) subscribers are told the stream
     // ends here; a client that resumes reads the stored state.

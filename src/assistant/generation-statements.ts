@@ -25,60 +25,83 @@ const OWNER_ALIVE = `EXISTS (
     AND l.classid = ${LEASE_CLASS}::oid AND l.objid = g.owner_instance::oid)`;
 
 export const SQL = {
-  // Start, in one transaction (GenerationsService.start): 1. lock the caller's row, which
-  // serialises the starts of one user on every instance, so the count below is exact
-  // (and proves the caller exists); 2. lock the room and read what the checks need, with a
-  // fresh snapshot taken after the lock; 3. write.
-  lockCaller: statement(
-    'assistant.lockCaller',
-    `SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE`,
-  ),
-
-  roomForStart: statement(
-    'assistant.roomForStart',
+  // A start, in one statement: run on its own it needs no pooled transaction. 1. Lock the
+  // caller's row: one user's starts wait for each other, on every instance (and a deleted
+  // caller is not found). 2. Lock the room (owned, exists). 3. The checks, in this order:
+  // busy, per-user running count, daily tokens, nothing to reply to. 4. Only if all pass:
+  // today's usage row, the room's activity, the user message (when $3 is not null) a
+  // millisecond before the reply, the reply and the generation.
+  // The checks read the statement's snapshot, taken before the locks were granted: a start
+  // of the same user committed while this one waited is not in it. The usage row counts
+  // today's starts and is read at its latest version by ON CONFLICT: the starts this
+  // snapshot missed are its count minus the one seen here, and the running check is redone
+  // with them. A room's second running generation is refused by uq_generations_room_streaming.
+  // $4: the requested model, else the room's while offered ($5), else the default ($6).
+  start: statement(
+    'assistant.start',
     `
-    SELECT r.id, r.title, r.model,
-      EXISTS (SELECT 1 FROM generations g WHERE g.chat_room_id = r.id AND g.status = 'streaming') AS busy,
-      (SELECT count(*)::int FROM generations g WHERE g.user_id = $2 AND g.status = 'streaming') AS running,
-      EXISTS (SELECT 1 FROM messages m WHERE m.chat_room_id = r.id) AS "hasMessages",
-      EXISTS (SELECT 1 FROM messages m WHERE m.chat_room_id = r.id AND m.role = 'assistant'
-              AND m.status = 'complete' AND m.generation_id IS NOT NULL) AS "hasReply",
-      coalesce((SELECT u.prompt_tokens + u.completion_tokens FROM usage_days u
-                WHERE u.user_id = $2 AND u.day = ${TODAY_UTC}), 0)::float8 AS "usedToday"
-    FROM chat_rooms r WHERE r.id = $1 AND r.owner_id = $2
-    FOR UPDATE OF r`,
-  ),
-
-  // The user message (when $3 is not null) a millisecond before the reply, the reply, the
-  // generation, the room's activity and the day's generation count.
-  insertGeneration: statement(
-    'assistant.insertGeneration',
-    `
-    WITH room AS (
+    WITH caller AS MATERIALIZED (
+      SELECT u.id FROM users u WHERE u.id = $2 FOR NO KEY UPDATE
+    ), room AS MATERIALIZED (
+      SELECT r.id, r.title, r.model FROM chat_rooms r
+      WHERE r.id = $1 AND r.owner_id = $2 AND EXISTS (SELECT 1 FROM caller)
+      FOR UPDATE
+    ), seen AS MATERIALIZED (
+      SELECT
+        EXISTS (SELECT 1 FROM generations g WHERE g.chat_room_id = $1 AND g.status = 'streaming') AS busy,
+        (SELECT count(*)::int FROM generations g WHERE g.user_id = $2 AND g.status = 'streaming') AS running,
+        EXISTS (SELECT 1 FROM messages m WHERE m.chat_room_id = $1) AS "hasMessages",
+        EXISTS (SELECT 1 FROM messages m WHERE m.chat_room_id = $1 AND m.role = 'assistant'
+                AND m.status = 'complete' AND m.generation_id IS NOT NULL) AS "hasReply",
+        coalesce(u.generations, 0) AS starts,
+        coalesce(u.prompt_tokens + u.completion_tokens, 0)::float8 AS "usedToday"
+      FROM (SELECT 1) one
+      LEFT JOIN usage_days u ON u.user_id = $2 AND u.day = ${TODAY_UTC}
+    ), verdict AS MATERIALIZED (
+      SELECT s.*, CASE
+        WHEN NOT EXISTS (SELECT 1 FROM caller) THEN 'unauthorized'
+        WHEN NOT EXISTS (SELECT 1 FROM room) THEN 'not_found'
+        WHEN s.busy THEN 'busy'
+        WHEN s.running >= $7 THEN 'concurrency'
+        WHEN s."usedToday" >= $8::float8 THEN 'daily'
+        WHEN $3::text IS NULL AND NOT s."hasMessages" THEN 'no_messages'
+      END AS refused
+      FROM seen s
+    ), usage AS (
+      INSERT INTO usage_days AS u (user_id, day, generations)
+      SELECT $2, ${TODAY_UTC}, 1 FROM verdict WHERE verdict.refused IS NULL
+      ON CONFLICT (user_id, day) DO UPDATE SET generations = u.generations + 1
+      WHERE (SELECT v.running - v.starts FROM verdict v) + u.generations < $7
+      RETURNING u.user_id
+    ), touched AS (
       UPDATE chat_rooms r
       SET updated_at = greatest(${NOW_MS}, r.updated_at + interval '2 milliseconds'),
           message_count = r.message_count + CASE WHEN $3::text IS NULL THEN 1 ELSE 2 END
-      WHERE r.id = $1 RETURNING r.id, r.updated_at
+      FROM usage WHERE r.id = $1 RETURNING r.id, r.updated_at
     ), um AS (
       INSERT INTO messages (chat_room_id, role, content, created_at)
-      SELECT room.id, 'user', $3, room.updated_at - interval '1 millisecond' FROM room
+      SELECT touched.id, 'user', $3, touched.updated_at - interval '1 millisecond' FROM touched
       WHERE $3::text IS NOT NULL
       RETURNING *
     ), am AS (
       INSERT INTO messages (chat_room_id, role, content, status, model, generation_id, created_at)
-      SELECT room.id, 'assistant', '', 'streaming', $4, $5, room.updated_at FROM room
+      SELECT touched.id, 'assistant', '', 'streaming',
+        coalesce($4, CASE WHEN room.model = ANY($5::text[]) THEN room.model END, $6),
+        $9, touched.updated_at
+      FROM touched, room
       RETURNING *
     ), g AS (
       INSERT INTO generations (id, chat_room_id, message_id, user_message_id, user_id, model,
                                owner_instance, created_at)
-      SELECT $5, room.id, am.id, (SELECT id FROM um), $2, $4, $6, room.updated_at FROM room, am
+      SELECT $9, am.chat_room_id, am.id, (SELECT id FROM um), $2, am.model, $10, am.created_at
+      FROM am
       RETURNING *
-    ), usage AS (
-      INSERT INTO usage_days (user_id, day, generations) VALUES ($2, ${TODAY_UTC}, 1)
-      ON CONFLICT (user_id, day) DO UPDATE SET generations = usage_days.generations + 1
     )
-    SELECT ${GENERATION}, ${MESSAGE('am', 'a')}, ${MESSAGE('um', 'u')}
-    FROM g JOIN am ON true LEFT JOIN um ON true`,
+    SELECT coalesce(v.refused, CASE WHEN g.id IS NULL THEN 'concurrency' END) AS refused,
+      room.title AS "roomTitle", v."hasReply",
+      ${GENERATION}, ${MESSAGE('am', 'a')}, ${MESSAGE('um', 'u')}
+    FROM verdict v LEFT JOIN room ON true LEFT JOIN g ON true LEFT JOIN am ON true
+    LEFT JOIN um ON true`,
   ),
 
   // The history sent to the model, newest first, roughly cut to $3 characters (PostgreSQL
@@ -102,22 +125,32 @@ export const SQL = {
     `SELECT system_prompt AS "systemPrompt" FROM chat_rooms WHERE id = $1`,
   ),
 
-  // A batch of deltas: appended to the reply, their lengths to the generation. Only while
-  // the generation is still streaming: no row back means another instance took it as an
-  // orphan (this instance lost its lease), and the runner stops.
+  // The deltas not stored yet of every generation this instance runs, in one statement per
+  // flush interval: per generation ($1), its text ($2) appended to the reply and its delta
+  // lengths ($3, each an int[] literal) to the generation, and a change signal on channel $4
+  // (the payload PgPubSub.publish would send), delivered when the text is committed. Only
+  // while the generation is still streaming: an id not returned was taken as an orphan by
+  // another instance (this one lost its lease), and its runner stops.
   flush: statement(
     'assistant.flush',
     `
-    WITH g AS (
-      UPDATE generations g SET delta_lengths = g.delta_lengths || $3::int[]
-      WHERE g.id = $1 AND g.status = 'streaming' RETURNING g.message_id
+    WITH batch AS (
+      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS b(id, text, lengths)
+    ), g AS (
+      UPDATE generations g SET delta_lengths = g.delta_lengths || b.lengths::int[]
+      FROM batch b WHERE g.id = b.id AND g.status = 'streaming'
+      RETURNING g.id, g.message_id
+    ), m AS (
+      UPDATE messages m SET content = m.content || b.text
+      FROM g JOIN batch b ON b.id = g.id WHERE m.id = g.message_id
+      RETURNING g.id
     )
-    UPDATE messages m SET content = m.content || $2 FROM g WHERE m.id = g.message_id
-    RETURNING m.id`,
+    SELECT m.id, pg_notify($4, json_build_object('id', m.id)::text) AS signalled FROM m`,
   ),
 
   // The end, all in one statement (so one transaction): the last text, status, finish
-  // reason, usage, the title it gave the room, the room's activity and the day's usage.
+  // reason, usage, the title it gave the room, the room's activity, the day's usage, and the
+  // change signal on channel $11 for followers on other instances (sent on commit).
   finish: statement(
     'assistant.finish',
     `
@@ -143,7 +176,8 @@ export const SQL = {
         prompt_tokens = usage_days.prompt_tokens + excluded.prompt_tokens,
         completion_tokens = usage_days.completion_tokens + excluded.completion_tokens
     )
-    SELECT ${GENERATION}, ${MESSAGE('m', 'a')}, (SELECT title FROM r) AS "roomTitle"
+    SELECT ${GENERATION}, ${MESSAGE('m', 'a')}, (SELECT title FROM r) AS "roomTitle",
+      pg_notify($11, json_build_object('id', g.id)::text) AS signalled
     FROM g JOIN m ON true`,
   ),
 

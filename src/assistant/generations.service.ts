@@ -39,6 +39,8 @@ const CANCEL_WAIT_MS = 3000;
 /** Followers on other instances re-read this often even without a signal (one may be lost). */
 const FOLLOW_POLL_MS = 5000;
 
+const BUSY = 'A reply is already being written in this chat room';
+
 /** 429 for the daily token limit, with the seconds until midnight UTC. */
 export class DailyLimitReachedException extends HttpException {
   constructor(readonly retryAfterSeconds: number) {
@@ -55,15 +57,17 @@ interface ReadRow extends GenerationRow {
   userId: string;
 }
 
-interface RoomForStart {
-  id: string;
-  title: string;
-  model: string | null;
-  busy: boolean;
-  running: number;
-  hasMessages: boolean;
+/** What the start statement found: the check that refused it, or what it inserted. */
+interface StartRow {
+  refused: 'unauthorized' | 'not_found' | 'busy' | 'concurrency' | 'daily' | 'no_messages' | null;
+  roomTitle: string | null;
   hasReply: boolean;
-  usedToday: number;
+}
+
+/** What the runner needs to know of the room, read by the start. */
+interface RoomForStart {
+  title: string;
+  hasReply: boolean;
 }
 
 /** The `start` event's payload (and the JSON answer) of a freshly inserted generation. */
@@ -80,6 +84,9 @@ function secondsUntilMidnightUtc(now = new Date()): number {
 /** The HTTP-facing side of generations: starts, reads, cancels, event streams and usage. */
 @Injectable()
 export class GenerationsService {
+  /** Per user, the end of the last start queued on this instance. */
+  private readonly startsOf = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly sql: Sql,
     private readonly registry: GenerationRegistry,
@@ -94,12 +101,12 @@ export class GenerationsService {
 
   /**
    * Starts a generation and answers its start payload (stored with the Idempotency-Key, when
-   * there is one, and given again to a retry). The writes are one transaction: lock the caller,
-   * lock and check the room, insert the generation and its messages (BEGIN and COMMIT around
-   * them; with a key, also the key's claim and answer). Only after COMMIT, and never for a
-   * replay, the runner starts on this instance and reads the context. Should the process die in
-   * between, the row names this instance as its owner: the sweep for dead instances ends it as
-   * failed/interrupted like any other generation of a dead instance.
+   * there is one, and given again to a retry). The checks and writes are one statement
+   * (SQL.start): without a key it runs like any other single statement; with one, inside the
+   * key's transaction. Only after it is committed, and never for a replay, the runner starts
+   * on this instance and reads the context. Should the process die in between, the row names
+   * this instance as its owner: the sweep for dead instances ends it as failed/interrupted
+   * like any other generation of a dead instance.
    */
   async start(
     userId: string,
@@ -109,17 +116,48 @@ export class GenerationsService {
   ): Promise<StartedGenerationDto> {
     this.catalog.assertEnabled();
     this.catalog.assertSelectable(dto.model);
+    const start = () => this.startNow(userId, roomId, dto, idempotent);
+    // With a key, a concurrent retry must still get its 409 at once, not wait its turn.
+    return idempotent.key === null ? this.oneAtATime(userId, start) : start();
+  }
+
+  /**
+   * Runs the starts (without a key) of one user on this instance one after another. They
+   * would wait for each other on the user's row anyway, each holding a database connection
+   * meanwhile: a burst of starts by few users took every pipelined and pooled connection (503
+   * for the rest, and for the statements of running replies). The row lock still orders the
+   * starts of one user across instances.
+   */
+  private oneAtATime<T>(userId: string, start: () => Promise<T>): Promise<T> {
+    const previous = this.startsOf.get(userId) ?? Promise.resolve();
+    const run = previous.then(start);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.startsOf.set(userId, settled);
+    void settled.then(() => {
+      if (this.startsOf.get(userId) === settled) this.startsOf.delete(userId);
+    });
+    return run;
+  }
+
+  private startNow(
+    userId: string,
+    roomId: string,
+    dto: StartGenerationDto,
+    idempotent: IdempotentRequest,
+  ): Promise<StartedGenerationDto> {
     let room: RoomForStart | undefined;
     return this.idempotency.run(
       userId,
       idempotent,
-      async (tx) => {
-        const written = await this.insert(tx, userId, roomId, dto);
+      async (db) => {
+        const written = await this.insert(db, userId, roomId, dto);
         room = written.room;
         return startOf(written.inserted);
       },
       {
-        transaction: true,
         headers: (started) => ({ location: `/api/generations/${started.generation.id}/events` }),
         // From here on only the runner ends this generation.
         afterCommit: (started) => this.launch(userId, roomId, room!, started),
@@ -127,49 +165,52 @@ export class GenerationsService {
     );
   }
 
-  /** The start's statements, in the caller's transaction `tx`. */
+  /** The start statement, through `db`; its refusals as the HTTP answers. */
   private async insert(
-    tx: SqlRunner,
+    db: SqlRunner,
     userId: string,
     roomId: string,
     dto: StartGenerationDto,
-  ): Promise<{ room: RoomForStart; inserted: object }> {
+  ): Promise<{ room: RoomForStart; inserted: StartRow }> {
     const { config } = this.catalog;
-    const [caller] = await tx.rows(SQL.lockCaller, [userId]);
-    if (!caller) throw new UnauthorizedException('Unauthorized');
-    const [room] = await tx.rows<RoomForStart>(SQL.roomForStart, [roomId, userId]);
-    if (!room) throw new NotFoundException('Chat room not found');
-    if (room.busy)
-      throw new ConflictException('A reply is already being written in this chat room');
-    if (room.running >= config.maxConcurrentPerUser) {
-      throw new HttpException(
-        `At most ${config.maxConcurrentPerUser} replies can be written at once per user`,
-        HttpStatus.TOO_MANY_REQUESTS,
-      );
-    }
-    if (config.dailyTokenLimit !== null && room.usedToday >= config.dailyTokenLimit) {
-      throw new DailyLimitReachedException(secondsUntilMidnightUtc());
-    }
-    if (dto.content == null && !room.hasMessages) {
-      throw new BadRequestException('The chat room has no messages to reply to: send content');
-    }
-    const model = this.catalog.resolve(dto.model, room.model);
+    let row: StartRow;
     try {
-      const [inserted] = await tx.rows<object>(SQL.insertGeneration, [
+      [row] = await db.rows<StartRow>(SQL.start, [
         roomId,
         userId,
         dto.content ?? null,
-        model,
+        dto.model ?? null,
+        config.models,
+        config.defaultModel,
+        config.maxConcurrentPerUser,
+        config.dailyTokenLimit,
         randomUUID(),
         this.registry.instanceKey,
       ]);
-      return { room, inserted };
     } catch (error) {
       if (error instanceof DatabaseError && error.constraint === 'uq_generations_room_streaming') {
-        throw new ConflictException('A reply is already being written in this chat room');
+        throw new ConflictException(BUSY);
       }
       throw error;
     }
+    switch (row.refused) {
+      case 'unauthorized':
+        throw new UnauthorizedException('Unauthorized');
+      case 'not_found':
+        throw new NotFoundException('Chat room not found');
+      case 'busy':
+        throw new ConflictException(BUSY);
+      case 'concurrency':
+        throw new HttpException(
+          `At most ${config.maxConcurrentPerUser} replies can be written at once per user`,
+          HttpStatus.TOO_MANY_REQUESTS,
+        );
+      case 'daily':
+        throw new DailyLimitReachedException(secondsUntilMidnightUtc());
+      case 'no_messages':
+        throw new BadRequestException('The chat room has no messages to reply to: send content');
+    }
+    return { room: { title: row.roomTitle!, hasReply: row.hasReply }, inserted: row };
   }
 
   private launch(

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { createRoom, postMessage } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import {
@@ -7,6 +9,8 @@ import {
   TEST_LLM_KEY,
 } from '../helpers/assistant';
 import { expectErrorBody } from '../helpers/expect-error';
+import { FLUSH_INTERVAL_MS } from '../../src/assistant/generation-registry';
+import { SQL } from '../../src/assistant/generation-statements';
 import { countQueries } from '../helpers/query-counter';
 import { expectNoLeaks, LogCapture } from '../helpers/leaks';
 import { openStream, SseEvent, textOf } from '../helpers/sse-client';
@@ -408,6 +412,87 @@ describe('assistant replies (e2e)', () => {
     await ended(c.body.generation.id);
   });
 
+  /** The given user's messages, generations and started generations of today. */
+  const stored = async (userId: string) =>
+    (
+      await t.db.query<{ messages: number; generations: number; started: number }>(
+        `SELECT (SELECT count(*)::int FROM messages m JOIN chat_rooms r ON r.id = m.chat_room_id
+                 WHERE r.owner_id = $1) AS messages,
+                (SELECT count(*)::int FROM generations WHERE user_id = $1) AS generations,
+                (SELECT coalesce(sum(generations), 0)::int FROM usage_days WHERE user_id = $1) AS started`,
+        [userId],
+      )
+    ).rows[0];
+
+  it('simultaneous starts of one user: exactly LLM_MAX_CONCURRENT_PER_USER (2) accepted', async () => {
+    const busy = await registerUser(t.http);
+    const rooms = await Promise.all(Array.from({ length: 8 }, () => createRoom(t.http, busy)));
+    t.fake.defaultScript = { tokens: TOKENS, paceMs: 30 };
+    const answers = await Promise.all(
+      rooms.map((room) =>
+        t.http
+          .post(`/api/chat-rooms/${room.id}/generations`)
+          .set(busy.auth)
+          .send({ content: 'at once' })
+          .then((res) => res),
+      ),
+    );
+    const accepted = answers.filter((res) => res.status === 202);
+    expect(accepted).toHaveLength(2);
+    for (const res of answers.filter((r) => r.status !== 202)) expectErrorBody(res, 429);
+    // The refused starts stored nothing and counted nothing.
+    expect(await stored(busy.id)).toEqual({ messages: 4, generations: 2, started: 2 });
+    for (const res of accepted) {
+      await t.http
+        .post(`/api/generations/${res.body.generation.id}/cancel`)
+        .set(busy.auth)
+        .expect(200);
+    }
+  });
+
+  it('starts of one user from several connections (instances) that waited for each other: exactly 2', async () => {
+    const busy = await registerUser(t.http);
+    const rooms = await Promise.all(Array.from({ length: 8 }, () => createRoom(t.http, busy)));
+    const connect = async () => {
+      const client = new Client({ connectionString: t.databaseUrl });
+      await client.connect();
+      return client;
+    };
+    // Hold the caller's row: each start takes its snapshot, then waits for the lock, so each
+    // one that gets it after another start committed has a snapshot without that start.
+    const blocker = await connect();
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [busy.id]);
+    const clients = await Promise.all(rooms.map(connect));
+    const pending = rooms.map((room, i) =>
+      clients[i].query<{ refused: string | null }>(SQL.start.text, [
+        room.id,
+        busy.id,
+        'at once',
+        null,
+        ['fake-model'],
+        'fake-model',
+        2,
+        null,
+        randomUUID(),
+        0, // no live instance: the sweep ends these generations
+      ]),
+    );
+    await eventually(async () => {
+      const { rows } = await t.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      return rows[0].n >= rooms.length;
+    });
+    await blocker.query('COMMIT');
+    const refused = (await Promise.all(pending)).map((result) => result.rows[0].refused);
+    await Promise.all([blocker, ...clients].map((client) => client.end()));
+    expect(refused.filter((r) => r === null)).toHaveLength(2);
+    expect(refused.filter((r) => r !== null)).toEqual(Array(6).fill('concurrency'));
+    expect(await stored(busy.id)).toEqual({ messages: 4, generations: 2, started: 2 });
+  });
+
   it('400 for a room without messages and no content, a bad body, an unknown model', async () => {
     const room = await createRoom(t.http, user);
     expectErrorBody(await start(room.id, {}), 400);
@@ -513,6 +598,7 @@ describe('assistant replies (e2e)', () => {
     const room = await createRoom(t.http, user);
     const statements = async (tokens: number) => {
       t.fake.enqueue({ tokens: Array.from({ length: tokens }, () => 'x') });
+      const began = Date.now();
       const { result, sql } = await countQueries(async () => {
         const stream = await openStream(t.base, `/api/chat-rooms/${room.id}/generations`, {
           token: user.token,
@@ -523,13 +609,18 @@ describe('assistant replies (e2e)', () => {
         return stream;
       });
       expect(textOf(result.events)).toBe('x'.repeat(tokens));
-      // The sweep for dead instances runs on its own clock.
-      return sql.filter((text) => !text.includes('pg_locks')).length;
+      // The sweep for dead instances runs on its own clock, and so do the flushes (one
+      // statement per interval for all generations of the instance).
+      const counted = sql.filter((text) => !text.includes('pg_locks'));
+      const flushes = counted.filter((text) => text.includes('unnest(')).length;
+      expect(flushes).toBeLessThanOrEqual(1 + Math.ceil((Date.now() - began) / FLUSH_INTERVAL_MS));
+      return counted.length - flushes;
     };
     const short = await statements(5);
     const long = await statements(500);
     expect(long).toBe(short);
-    expect(short).toBeLessThanOrEqual(12);
+    // The caller's session, the start, the system prompt, the context, the end.
+    expect(short).toBe(5);
   });
 
   it('documents every route, status and the event stream in the OpenAPI document', async () => {

@@ -282,7 +282,7 @@ describe('Idempotency-Key on POST /chat-rooms/:roomId/generations (e2e)', () => 
     expect(await counts(room.id)).toEqual({ generations: 1, messages: 2 });
   });
 
-  it('statements: none for idempotency without a key; with one, the claim and the answer in the same transaction', async () => {
+  it('statements: none for idempotency without a key (nor a transaction); with one, the start in the key’s transaction', async () => {
     const room = await createRoom(t.http, alice);
     const run = (headers: Record<string, string>, content: string) =>
       countQueries(async () => {
@@ -299,11 +299,14 @@ describe('Idempotency-Key on POST /chat-rooms/:roomId/generations (e2e)', () => 
     const keyed = await run({ [KEY]: randomUUID() }, 'with key');
     expect(textOf(plain.result.events)).toBe('Hello, world!');
     expect(textOf(keyed.result.events)).toBe('Hello, world!');
-    // The sweep for dead instances runs on its own clock.
-    const ours = (sql: string[]) => sql.filter((text) => !text.includes('pg_locks'));
+    // The sweep for dead instances and the flushes run on their own clocks.
+    const ours = (sql: string[]) =>
+      sql.filter((text) => !text.includes('pg_locks') && !text.includes('unnest('));
     expect(ours(plain.sql).filter((text) => text.includes('idempotency_keys'))).toEqual([]);
+    expect(ours(plain.sql)).not.toContain('BEGIN');
     expect(ours(keyed.sql).filter((text) => text.includes('idempotency_keys'))).toHaveLength(2);
-    expect(ours(keyed.sql)).toHaveLength(ours(plain.sql).length + 2);
+    // BEGIN, the claim, the stored answer, COMMIT.
+    expect(ours(keyed.sql)).toHaveLength(ours(plain.sql).length + 4);
   });
 
   it('Swagger documents the header, 409 and 422, and the replay header of 202 and 200', async () => {
