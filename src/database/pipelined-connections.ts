@@ -12,6 +12,13 @@ export interface PipelineOptions {
    * other requests (the pool serves them meanwhile).
    */
   stallMs?: number;
+  /**
+   * When the pool has no connection to spare, a connection still takes statements, past
+   * maxInFlight and stallMs, while its oldest has waited less than this: it is moving, and a
+   * burst of requests queued on it is served sooner than one queued for the pool (whose wait
+   * ends in 503 at the connect timeout).
+   */
+  overflowStallMs?: number;
   /** After a connection fails, how long before it is tried again (the pool serves meanwhile). */
   retryDelayMs?: number;
   /** Told when a connection that was serving is lost, or a reconnect fails. */
@@ -55,6 +62,12 @@ class Lane {
     }
     if (!this.client && !this.closed && now >= this.retryAt) this.open();
     return false;
+  }
+
+  /** Connected and moving: its oldest statement has waited less than overflowStallMs. */
+  canOverflow(now: number): boolean {
+    const { sentAt } = this;
+    return this.ready && (sentAt.length === 0 || now - sentAt[0] < this.limits.overflowStallMs);
   }
 
   async query(config: QueryConfig, now: number): Promise<QueryResult> {
@@ -134,6 +147,7 @@ export class PipelinedConnections {
     const limits = {
       maxInFlight: options.maxInFlight ?? 64,
       stallMs: options.stallMs ?? 50,
+      overflowStallMs: options.overflowStallMs ?? 1000,
       retryDelayMs: options.retryDelayMs ?? 1000,
       onError: options.onError ?? (() => undefined),
     };
@@ -146,12 +160,21 @@ export class PipelinedConnections {
     for (const lane of this.lanes) lane.canTake(now);
   }
 
-  /** Runs the statement on a pipelined connection; undefined when none can take it now. */
-  query(config: QueryConfig): Promise<QueryResult> | undefined {
+  /**
+   * Runs the statement on a pipelined connection; undefined when none can take it now.
+   * `poolFull` tells whether the pool has no connection to spare (asked only when every
+   * pipelined connection is full or stalled): then one that is still moving takes it anyway.
+   */
+  query(config: QueryConfig, poolFull?: () => boolean): Promise<QueryResult> | undefined {
     const now = Date.now();
     let best: Lane | undefined;
     for (const lane of this.lanes) {
       if (lane.canTake(now) && (!best || lane.inFlight < best.inFlight)) best = lane;
+    }
+    if (!best && poolFull?.()) {
+      for (const lane of this.lanes) {
+        if (lane.canOverflow(now) && (!best || lane.inFlight < best.inFlight)) best = lane;
+      }
     }
     return best?.query(config, now);
   }

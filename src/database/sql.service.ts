@@ -41,6 +41,8 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
     const db = config.get('database', { infer: true });
     this.pipeline = new PipelinedConnections(pgConnectionOptions(db), {
       connections: db.pipelineConnections,
+      // Moving connections take overflow while a pooled one would come within the timeout.
+      overflowStallMs: db.connectTimeoutMs / 2,
       // Name and code only, as for failed requests: driver messages can quote too much.
       onError: (error) => {
         const code = (error as { code?: unknown }).code;
@@ -74,9 +76,14 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /** No idle connection in the pool, and no room for another: a statement would queue. */
+  private readonly poolFull = (): boolean =>
+    this.pool.waitingCount > 0 ||
+    (this.pool.idleCount === 0 && this.pool.totalCount >= (this.pool.options.max ?? 10));
+
   async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
     const config = { ...statement, values };
-    const result = await (this.pipeline.query(config) ?? this.pool.query(config));
+    const result = await (this.pipeline.query(config, this.poolFull) ?? this.pool.query(config));
     return result.rows as T[];
   }
 

@@ -127,6 +127,30 @@ describe('pipelined connections (e2e)', () => {
     expect((await pipeline.query({ text: 'SELECT 4 AS n' }))!.rows).toEqual([{ n: 4 }]);
   });
 
+  it('takes statements past its limits when the pool is full, while its oldest moves', async () => {
+    const pipeline = await connected({ maxInFlight: 2, stallMs: 50, overflowStallMs: 300 });
+    const slow = [1, 2].map(() => pipeline.query({ text: 'SELECT pg_sleep(0.5)' })!);
+    expect(slow.every(Boolean)).toBe(true);
+    const poolFull = () => true;
+    // Full: the pool takes it, unless the pool is full too.
+    expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
+    expect(pipeline.query({ text: 'SELECT 1' }, () => false)).toBeUndefined();
+    const over = pipeline.query({ text: 'SELECT 3 AS n' }, poolFull);
+    expect(over).toBeDefined();
+    await sleep(120);
+    // Stalled for the normal rule, still moving for the overflow rule.
+    expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
+    const late = pipeline.query({ text: 'SELECT 4 AS n' }, poolFull);
+    expect(late).toBeDefined();
+    await sleep(250);
+    // Its oldest has waited past overflowStallMs: stuck, whatever the pool.
+    expect(pipeline.query({ text: 'SELECT 1' }, poolFull)).toBeUndefined();
+    await Promise.all(slow);
+    expect((await over)!.rows).toEqual([{ n: 3 }]);
+    expect((await late)!.rows).toEqual([{ n: 4 }]);
+    expect(pipeline.inFlight).toBe(0);
+  });
+
   it('opens nothing again once closed', async () => {
     const pipeline = await connected({ retryDelayMs: 0 });
     const pid = await backendPid(pipeline);
