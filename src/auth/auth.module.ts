@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Module, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { JwtModule } from '@nestjs/jwt';
@@ -30,11 +31,17 @@ const PURGE_INTERVAL_MS = 3_600_000;
     PassportModule,
     JwtModule.registerAsync({
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => ({
-        secret: config.get('auth.jwtSecret', { infer: true }),
-        signOptions: { algorithm: JWT_ALGORITHM },
-        verifyOptions: { algorithms: [JWT_ALGORITHM] },
-      }),
+      useFactory: (config: ConfigService<AppConfig, true>) => {
+        // A KeyObject, as in JwtStrategy: given the string, jsonwebtoken tries createPrivateKey()
+        // on it, fails, and builds a secret key, on every token signed (login, refresh).
+        const key = createSecretKey(Buffer.from(config.get('auth.jwtSecret', { infer: true })));
+        return {
+          privateKey: key,
+          publicKey: key,
+          signOptions: { algorithm: JWT_ALGORITHM },
+          verifyOptions: { algorithms: [JWT_ALGORITHM] },
+        };
+      },
     }),
   ],
   controllers: [AuthController, SessionsController, PasswordController],
