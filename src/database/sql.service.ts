@@ -17,6 +17,8 @@ export interface Statement {
   text: string;
   /** Type parsers of its results; node-postgres' defaults when absent. */
   types?: typeof ISO_TIMESTAMP_TYPES;
+  /** Always on a pooled connection, never a pipelined one (see `statement()`). */
+  pooled?: boolean;
 }
 
 /** Runs statements: Sql itself (each statement its own transaction), or one transaction. */
@@ -83,7 +85,8 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
 
   async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
     const config = { ...statement, values };
-    const result = await (this.pipeline.query(config, this.poolFull) ?? this.pool.query(config));
+    const pipelined = statement.pooled ? undefined : this.pipeline.query(config, this.poolFull);
+    const result = await (pipelined ?? this.pool.query(config));
     return result.rows as T[];
   }
 
@@ -118,13 +121,16 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
  * its timestamptz columns arrive as the API's ISO strings instead of Date objects. With
  * `planEachTime`, the statement is sent unnamed, so that PostgreSQL plans it for the values of
  * each execution: for statements whose best plan depends on them (a prepared statement may
- * switch to one generic plan for all values after five executions).
+ * switch to one generic plan for all values after five executions). With `pooled`, it always
+ * runs on a pooled connection: a statement whose cost varies with the data (milliseconds for
+ * one caller, a hundred for another) would hold up every statement queued behind it on a
+ * pipelined connection, which PostgreSQL answers in order.
  */
 const declared = new Set<string>();
 export function statement(
   name: string,
   text: string,
-  options: { isoTimestamps?: boolean; planEachTime?: boolean } = {},
+  options: { isoTimestamps?: boolean; planEachTime?: boolean; pooled?: boolean } = {},
 ): Statement {
   if (declared.has(name)) throw new Error(`Duplicate SQL statement name: ${name}`);
   declared.add(name);
@@ -132,5 +138,6 @@ export function statement(
     ...(!options.planEachTime && { name }),
     text: text.replace(/\s+/g, ' ').trim(),
     ...(options.isoTimestamps && { types: ISO_TIMESTAMP_TYPES }),
+    ...(options.pooled && { pooled: true }),
   };
 }

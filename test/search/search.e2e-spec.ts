@@ -1,5 +1,6 @@
 import { createRoom, postMessage, seedRooms } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
+import { Sql } from '../../src/database/sql.service';
 import { startTestApp, TestApp } from '../helpers/app';
 import { expectErrorBody } from '../helpers/expect-error';
 
@@ -243,6 +244,29 @@ describe('GET /api/search (e2e)', () => {
   ])('answers 400 for %s', async (_, params) => {
     const res = await t.http.get('/api/search').query(params).set(me.auth);
     expectErrorBody(res, 400);
+  });
+
+  it('runs on a pooled connection, never queued on a pipelined one behind small statements', async () => {
+    type Config = { text: string };
+    const sql: unknown = t.app.get(Sql);
+    const { pipeline, pool } = sql as {
+      pipeline: { query: (config: Config) => unknown };
+      pool: { query: (config: Config) => unknown };
+    };
+    const pipelined = jest.spyOn(pipeline, 'query');
+    const pooled = jest.spyOn(pool, 'query');
+    try {
+      await t.http.get('/api/search?q=pizza').set(me.auth).expect(200);
+      await t.http.get('/api/users/me').set(me.auth).expect(200);
+      const isSearch = (config: Config) => config.text.includes('LEFT JOIN LATERAL');
+      expect(pooled.mock.calls.filter(([config]) => isSearch(config))).toHaveLength(1);
+      expect(pipelined.mock.calls.filter(([config]) => isSearch(config))).toHaveLength(0);
+      // The route next to it still goes through the pipelined connections.
+      expect(pipelined).toHaveBeenCalled();
+    } finally {
+      pipelined.mockRestore();
+      pooled.mockRestore();
+    }
   });
 
   it('answers 400 for a repeated q', async () => {
