@@ -15,6 +15,14 @@ const PASSWORD_HASH = statement(
   `SELECT password_hash AS "passwordHash" FROM users WHERE id = $1`,
 );
 
+const DELETE_ATTEMPTS = 3;
+
+/** deadlock_detected or serialization_failure: the statement was rolled back, run it again. */
+function isTransactionRollback(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 export interface NewUser {
   email: string;
   passwordHash: string;
@@ -72,8 +80,20 @@ export class UsersService {
     return row?.passwordHash ?? null;
   }
 
-  /** Deletes the user; their rooms, messages and sessions go with them (ON DELETE CASCADE). */
+  /**
+   * Deletes the user; their rooms, messages and sessions go with them (ON DELETE CASCADE). A
+   * reply still running writes its room and message, then its usage row (a key-share lock on
+   * the user), while the cascade holds the user and wants the room: PostgreSQL ends such a
+   * deadlock by rolling one side back. The deletion, rolled back whole, is run again.
+   */
   async remove(id: string): Promise<void> {
-    await this.users.delete({ id });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.users.delete({ id });
+        return;
+      } catch (error) {
+        if (attempt >= DELETE_ATTEMPTS || !isTransactionRollback(error)) throw error;
+      }
+    }
   }
 }

@@ -57,6 +57,11 @@ describe('toErrorBody', () => {
     ).toBe(503);
   });
 
+  it('answers 503 for a statement rolled back to end a deadlock or a serialization failure', () => {
+    expect(toErrorBody(queryError('40P01', 'deadlock detected')).statusCode).toBe(503);
+    expect(toErrorBody(queryError('40001', 'could not serialize access')).statusCode).toBe(503);
+  });
+
   it('hides anything unknown behind a generic 500', () => {
     const body = toErrorBody(new TypeError("Cannot read properties of undefined (reading 'x')"));
     expect(body).toEqual({

@@ -25,8 +25,9 @@ const CLIENT_SQLSTATES: Record<string, HttpStatus> = {
   '23514': HttpStatus.BAD_REQUEST, // check_violation
 };
 
-// The database is down, overloaded or restarting: the client may retry later.
-const UNAVAILABLE_SQLSTATES = /^(08|53|57)/;
+// The database is down, overloaded or restarting, or rolled the statement back to end a
+// deadlock or a serialization failure (class 40): the client may retry later.
+const UNAVAILABLE_SQLSTATES = /^(08|40|53|57)/;
 const UNAVAILABLE_ERRORS =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection terminated|timeout exceeded|Query read timeout|not queryable|terminating connection|the database system is/i;
 
