@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LIST_MESSAGES_PER_ROOM, SQL } from '../src/chat/chat-rooms.service';
+import { ANSWER_CONTENT_BYTES, LIST_MESSAGES_PER_ROOM, SQL } from '../src/chat/chat-rooms.service';
 import { createBenchDatabase } from './lib/database';
 import { pg } from './lib/deps';
 import { freePort } from './lib/net';
@@ -147,7 +147,10 @@ async function explain(
       'SELECT id FROM chat_rooms WHERE owner_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 20',
       [ownerId],
     );
-    steps.push([SQL.newestMessagesOfRooms.text, [rows.map((r) => r.id), LIST_MESSAGES_PER_ROOM]]);
+    steps.push([
+      SQL.newestMessagesOfRooms.text,
+      [rows.map((r) => r.id), LIST_MESSAGES_PER_ROOM, ANSWER_CONTENT_BYTES],
+    ]);
   }
   let planMs = 0;
   let buffers = 0;

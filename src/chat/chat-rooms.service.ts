@@ -28,6 +28,16 @@ import { keyedStatement, type OneStatement } from '../idempotency/idempotency.se
 export const ROOM_MESSAGES_LIMIT = 1000;
 /** Most messages each room carries in a list with include=messages. */
 export const LIST_MESSAGES_PER_ROOM = 50;
+/**
+ * Most bytes of message content (UTF-8, as stored) one answer embeds: a room, a message page,
+ * or a page of rooms with include=messages carries fewer messages when they are large, never
+ * fewer than one. JSON escaping at most sextuples a byte (U+0001 is `\u0001`), so an answer
+ * stays within about 12 MiB whatever was stored. octet_length() reads the stored size without
+ * de-TOASTing the text.
+ */
+export const ANSWER_CONTENT_BYTES = 2 * 1024 * 1024;
+/** Most UTF-16 code units of a room's lastMessage in a summary: a preview, marked `truncated`. */
+export const PREVIEW_CHARS = 2000;
 
 // The SQL is written out: each endpoint's statements are part of its contract (see README,
 // "Query budget"), and ownership is in the same statement that reads or writes. So is the
@@ -47,10 +57,29 @@ const NEXT_MESSAGE_AT = `greatest(date_trunc('milliseconds', clock_timestamp()),
 
 const LAST_MESSAGE_JOIN = `
   LEFT JOIN LATERAL (
-    SELECT m.id, m.role, m.content, m.created_at, m.status, m.model, m.generation_id FROM messages m
+    SELECT m.id, m.role, left(m.content, ${PREVIEW_CHARS + 1}) AS content, m.created_at, m.status, m.model, m.generation_id FROM messages m
     WHERE m.chat_room_id = r.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
   ) lm ON true`;
 const LAST_MESSAGE = `lm.id AS "lmId", lm.role AS "lmRole", lm.content AS "lmContent", lm.created_at AS "lmCreatedAt", lm.status AS "lmStatus", lm.model AS "lmModel", lm.generation_id AS "lmGenerationId"`;
+
+/**
+ * The rows of `source` (messages `m`, ordered by `order`) while the content before each stays
+ * under $budget bytes: the first row always, so one message larger than the budget is still
+ * read. `fetched` is how many rows `source` had, to tell a page cut by the budget.
+ */
+function withinBudget(source: string, order: string, budget: string, extra = ''): string {
+  return `
+    SELECT ${MESSAGE}, m.fetched::int AS fetched FROM (
+      SELECT m.*, count(*) OVER () AS fetched,
+             sum(octet_length(m.content)) OVER (ORDER BY ${order} ROWS UNBOUNDED PRECEDING)
+               - octet_length(m.content) AS before
+      FROM (${source}) m
+    ) m WHERE m.before < ${budget} ${extra}
+    ORDER BY ${order}`;
+}
+
+const NEWEST_FIRST = 'm.created_at DESC, m.id DESC';
+const OLDEST_FIRST = 'm.created_at ASC, m.id ASC';
 
 /**
  * A page of the caller's rooms ($1 owner, $2 limit, $3 offset) that `filter` keeps, most
@@ -108,15 +137,19 @@ export const SQL = {
     `SELECT ${liveSession('$1', '$2')} AS "callerExists"`,
   ),
 
-  // One query for the whole page of rooms, never one per room.
+  // One query for the whole page of rooms, never one per room; the budget ($3) is the page's,
+  // spent on the rooms in page order ($1 in page order).
   newestMessagesOfRooms: statement(
     'chat.newestMessagesOfRooms',
-    `
-    SELECT ${MESSAGE} FROM unnest($1::uuid[]) AS page(room_id)
-    CROSS JOIN LATERAL (
-      SELECT * FROM messages WHERE chat_room_id = page.room_id
-      ORDER BY created_at DESC, id DESC LIMIT $2
-    ) m`,
+    withinBudget(
+      `SELECT m.*, page.ord FROM unnest($1::uuid[]) WITH ORDINALITY AS page(room_id, ord)
+       CROSS JOIN LATERAL (
+         SELECT * FROM messages WHERE chat_room_id = page.room_id
+         ORDER BY created_at DESC, id DESC LIMIT $2
+       ) m`,
+      `m.ord, ${NEWEST_FIRST}`,
+      '$3',
+    ),
   ),
 
   getRoom: statement(
@@ -127,9 +160,11 @@ export const SQL = {
   // A room's embedded messages and the first message page (no cursor) both read the newest.
   newestMessages: statement(
     'chat.newestMessages',
-    `
-    SELECT ${MESSAGE} FROM messages m WHERE m.chat_room_id = $1
-    ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
+    withinBudget(
+      `SELECT * FROM messages m WHERE m.chat_room_id = $1 ORDER BY ${NEWEST_FIRST} LIMIT $2`,
+      NEWEST_FIRST,
+      '$3',
+    ),
   ),
 
   // Each of title, model and systemPrompt changes only when the request carries it ($4, $6).
@@ -218,19 +253,25 @@ export const SQL = {
 
   pageBefore: statement(
     'chat.pageBefore',
-    `
-    SELECT ${MESSAGE} FROM messages m
-    WHERE m.chat_room_id = $1
-      AND (m.created_at, m.id) < (SELECT c.created_at, c.id FROM messages c WHERE c.id = $3)
-    ORDER BY m.created_at DESC, m.id DESC LIMIT $2`,
+    withinBudget(
+      `SELECT * FROM messages m
+       WHERE m.chat_room_id = $1
+         AND (m.created_at, m.id) < (SELECT c.created_at, c.id FROM messages c WHERE c.id = $3)
+       ORDER BY ${NEWEST_FIRST} LIMIT $2`,
+      NEWEST_FIRST,
+      '$4',
+    ),
   ),
   pageAfter: statement(
     'chat.pageAfter',
-    `
-    SELECT ${MESSAGE} FROM messages m
-    WHERE m.chat_room_id = $1
-      AND (m.created_at, m.id) > (SELECT c.created_at, c.id FROM messages c WHERE c.id = $3)
-    ORDER BY m.created_at ASC, m.id ASC LIMIT $2`,
+    withinBudget(
+      `SELECT * FROM messages m
+       WHERE m.chat_room_id = $1
+         AND (m.created_at, m.id) > (SELECT c.created_at, c.id FROM messages c WHERE c.id = $3)
+       ORDER BY ${OLDEST_FIRST} LIMIT $2`,
+      OLDEST_FIRST,
+      '$4',
+    ),
   ),
 };
 
@@ -255,6 +296,23 @@ interface SummaryRow extends RoomRow {
   lmGenerationId: string | null;
 }
 
+/** A budgeted read's rows (see withinBudget): `fetched` counts the rows before the budget. */
+type BudgetedRow = MessageResponseDto & { fetched: number };
+
+/** The messages of a budgeted read, and whether the budget left some of them out. */
+function unbudgeted(rows: BudgetedRow[]): { messages: MessageResponseDto[]; cut: boolean } {
+  const cut = rows.length > 0 && rows[0].fetched > rows.length;
+  const messages = rows.map(({ fetched: _fetched, ...message }) => message);
+  return { messages, cut };
+}
+
+/** A summary's lastMessage: at most PREVIEW_CHARS UTF-16 code units, never half a pair. */
+function preview(content: string): { content: string; truncated?: true } {
+  if (content.length <= PREVIEW_CHARS) return { content };
+  const end = PREVIEW_CHARS - (/[\uD800-\uDBFF]/.test(content[PREVIEW_CHARS - 1]) ? 1 : 0);
+  return { content: content.slice(0, end), truncated: true };
+}
+
 function toSummary(row: SummaryRow): ChatRoomSummaryDto {
   return {
     id: row.id,
@@ -272,7 +330,7 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
             id: row.lmId,
             chatRoomId: row.id,
             role: row.lmRole!,
-            content: row.lmContent!,
+            ...preview(row.lmContent!),
             createdAt: row.lmCreatedAt!,
             status: row.lmStatus!,
             model: row.lmModel,
@@ -366,13 +424,18 @@ export class ChatRoomsService {
     const items = rows.map(toSummary);
 
     if (query.include === 'messages' && items.length > 0) {
-      const messages = await this.sql.rows<MessageResponseDto>(SQL.newestMessagesOfRooms, [
+      const rows = await this.sql.rows<BudgetedRow>(SQL.newestMessagesOfRooms, [
         items.map((room) => room.id),
         LIST_MESSAGES_PER_ROOM,
+        ANSWER_CONTENT_BYTES,
       ]);
+      const { messages } = unbudgeted(rows);
       const byRoom = new Map<string, MessageResponseDto[]>(items.map((room) => [room.id, []]));
       for (const message of messages) byRoom.get(message.chatRoomId)!.push(message);
-      for (const room of items) room.messages = byRoom.get(room.id)!.reverse();
+      for (const room of items) {
+        room.messages = byRoom.get(room.id)!.reverse();
+        room.hasMoreMessages = room.messages.length < room.messageCount;
+      }
     }
     return { items, total, limit, offset };
   }
@@ -381,13 +444,15 @@ export class ChatRoomsService {
   async findOne(caller: TokenCaller, roomId: string): Promise<ChatRoomResponseDto> {
     const [room] = await this.sql.rows<RoomRow>(SQL.getRoom, [roomId, caller.id, caller.sessionId]);
     if (!room) return this.notFound(caller);
-    const newest = await this.sql.rows<MessageResponseDto>(SQL.newestMessages, [
+    const rows = await this.sql.rows<BudgetedRow>(SQL.newestMessages, [
       roomId,
       ROOM_MESSAGES_LIMIT + 1,
+      ANSWER_CONTENT_BYTES,
     ]);
-    const hasMoreMessages = newest.length > ROOM_MESSAGES_LIMIT;
-    if (hasMoreMessages) newest.pop();
-    return { ...room, messages: newest.reverse(), hasMoreMessages };
+    const { messages, cut } = unbudgeted(rows);
+    const hasMoreMessages = cut || messages.length > ROOM_MESSAGES_LIMIT;
+    if (messages.length > ROOM_MESSAGES_LIMIT) messages.pop();
+    return { ...room, messages: messages.reverse(), hasMoreMessages };
   }
 
   /** 1 statement. */
@@ -471,16 +536,18 @@ export class ChatRoomsService {
 
     const take = query.limit + 1;
     const rows = !cursorId
-      ? await this.sql.rows<MessageResponseDto>(SQL.newestMessages, [roomId, take])
-      : await this.sql.rows<MessageResponseDto>(query.before ? SQL.pageBefore : SQL.pageAfter, [
+      ? await this.sql.rows<BudgetedRow>(SQL.newestMessages, [roomId, take, ANSWER_CONTENT_BYTES])
+      : await this.sql.rows<BudgetedRow>(query.before ? SQL.pageBefore : SQL.pageAfter, [
           roomId,
           take,
           cursorId,
+          ANSWER_CONTENT_BYTES,
         ]);
-    const hasMore = rows.length > query.limit;
-    if (hasMore) rows.pop();
+    const { messages, cut } = unbudgeted(rows);
+    const hasMore = cut || messages.length > query.limit;
+    if (messages.length > query.limit) messages.pop();
     // Newest-first reads are turned around: items are always oldest first.
-    return { items: query.after ? rows : rows.reverse(), hasMore };
+    return { items: query.after ? messages : messages.reverse(), hasMore };
   }
 
   /**

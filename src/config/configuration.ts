@@ -32,8 +32,14 @@ export interface DatabaseSection {
   url: string;
   poolSize: number;
   pipelineConnections: number;
+  /** Pooled connections heavy statements may hold at once (DB_HEAVY_CONNECTIONS). */
+  heavyConnections: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+}
+
+export interface SearchSection {
+  maxConcurrentPerUser: number;
 }
 
 export interface IdempotencySection {
@@ -47,6 +53,7 @@ export interface AppConfig {
   database: DatabaseSection;
   llm: LlmConfig;
   idempotency: IdempotencySection;
+  search: SearchSection;
 }
 
 function corsOrigins(env: EnvironmentVariables): string[] | boolean {
@@ -66,6 +73,9 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
   }
   if (!env.JWT_SECRET) {
     throw new Error('Invalid configuration: JWT_SECRET is required');
+  }
+  if (env.DB_HEAVY_CONNECTIONS !== undefined && env.DB_HEAVY_CONNECTIONS > env.DB_POOL_SIZE) {
+    throw new Error('Invalid configuration: DB_HEAVY_CONNECTIONS must not exceed DB_POOL_SIZE');
   }
   const cors = corsOrigins(env);
   return {
@@ -96,10 +106,12 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
       url: env.DATABASE_URL,
       poolSize: env.DB_POOL_SIZE,
       pipelineConnections: env.DB_PIPELINE_CONNECTIONS,
+      heavyConnections: env.DB_HEAVY_CONNECTIONS ?? Math.max(1, Math.floor(env.DB_POOL_SIZE / 2)),
       connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     },
     llm: buildLlmConfig(env),
     idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS },
+    search: { maxConcurrentPerUser: env.SEARCH_MAX_CONCURRENT_PER_USER },
   };
 }

@@ -94,6 +94,15 @@ describe('buildConfig', () => {
     ).toEqual(['https://app.example']);
   });
 
+  it('keeps half of the pool for small statements unless DB_HEAVY_CONNECTIONS says otherwise', () => {
+    expect(buildConfig(base).database.heavyConnections).toBe(5);
+    expect(buildConfig({ ...base, DB_POOL_SIZE: '1' }).database.heavyConnections).toBe(1);
+    expect(buildConfig({ ...base, DB_HEAVY_CONNECTIONS: '3' }).database.heavyConnections).toBe(3);
+    expect(() => buildConfig({ ...base, DB_POOL_SIZE: '4', DB_HEAVY_CONNECTIONS: '5' })).toThrow(
+      /DB_HEAVY_CONNECTIONS must not exceed DB_POOL_SIZE/,
+    );
+  });
+
   it('listens on loopback outside production unless HOST says otherwise', () => {
     expect(buildConfig(base).app.host).toBe('127.0.0.1');
     expect(buildConfig({ ...base, NODE_ENV: 'production' }).app.host).toBe('0.0.0.0');

@@ -134,6 +134,24 @@ export class EnvironmentVariables {
   @Max(16)
   DB_PIPELINE_CONNECTIONS = 2;
 
+  /**
+   * Pooled connections the expensive statements (search) may hold at once; the rest of the
+   * pool stays for the small ones. Unset: half of DB_POOL_SIZE, at least 1.
+   */
+  @Transform((arg) => toInt({ value: emptyToUndefined(arg) }))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  DB_HEAVY_CONNECTIONS?: number;
+
+  /** Searches one user may have running at once, across all instances. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  SEARCH_MAX_CONCURRENT_PER_USER = 2;
+
   @Transform(toInt)
   @IsInt()
   @Min(100)
@@ -240,6 +258,7 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     'HOST',
     'CORS_ORIGINS',
     'COOKIE_SECURE',
+    'DB_HEAVY_CONNECTIONS',
     ...LLM_OPTIONAL,
   ];
   for (const key of [...known, ...optional]) {

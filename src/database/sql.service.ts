@@ -5,6 +5,7 @@ import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/configuration';
 import { ISO_TIMESTAMP_TYPES } from './iso-timestamps';
+import { HeavyGate } from './heavy-gate';
 import { PipelinedConnections } from './pipelined-connections';
 import { pgConnectionOptions } from './typeorm-options';
 
@@ -19,6 +20,11 @@ export interface Statement {
   types?: typeof ISO_TIMESTAMP_TYPES;
   /** Always on a pooled connection, never a pipelined one (see `statement()`). */
   pooled?: boolean;
+  /**
+   * Expensive: holds one of the pool's DB_HEAVY_CONNECTIONS places while it runs, shared fairly
+   * between users by the statement's first parameter (the user's id).
+   */
+  heavy?: boolean;
 }
 
 /** Runs statements: Sql itself (each statement its own transaction), or one transaction. */
@@ -36,11 +42,13 @@ export interface SqlRunner {
 export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
   private readonly pool: Pool;
   private readonly pipeline: PipelinedConnections;
+  private readonly heavy: HeavyGate;
   private readonly logger = new Logger('Database');
 
   constructor(@InjectDataSource() dataSource: DataSource, config: ConfigService<AppConfig, true>) {
     this.pool = (dataSource.driver as unknown as { master: Pool }).master;
     const db = config.get('database', { infer: true });
+    this.heavy = new HeavyGate(db.heavyConnections, db.connectTimeoutMs);
     this.pipeline = new PipelinedConnections(pgConnectionOptions(db), {
       connections: db.pipelineConnections,
       // Moving connections take overflow while a pooled one would come within the timeout.
@@ -84,6 +92,14 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
     (this.pool.idleCount === 0 && this.pool.totalCount >= (this.pool.options.max ?? 10));
 
   async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
+    if (statement.heavy) {
+      const release = await this.heavy.acquire(String(values[0]));
+      try {
+        return (await this.pool.query({ ...statement, values })).rows as T[];
+      } finally {
+        release();
+      }
+    }
     const config = { ...statement, values };
     const pipelined = statement.pooled ? undefined : this.pipeline.query(config, this.poolFull);
     const result = await (pipelined ?? this.pool.query(config));
@@ -124,13 +140,20 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
  * switch to one generic plan for all values after five executions). With `pooled`, it always
  * runs on a pooled connection: a statement whose cost varies with the data (milliseconds for
  * one caller, a hundred for another) would hold up every statement queued behind it on a
- * pipelined connection, which PostgreSQL answers in order.
+ * pipelined connection, which PostgreSQL answers in order. With `heavy` (implies `pooled`), it
+ * also waits for one of the DB_HEAVY_CONNECTIONS places: one user's burst of expensive
+ * statements queues there, not in front of everyone's small statements in the pool.
  */
 const declared = new Set<string>();
 export function statement(
   name: string,
   text: string,
-  options: { isoTimestamps?: boolean; planEachTime?: boolean; pooled?: boolean } = {},
+  options: {
+    isoTimestamps?: boolean;
+    planEachTime?: boolean;
+    pooled?: boolean;
+    heavy?: boolean;
+  } = {},
 ): Statement {
   if (declared.has(name)) throw new Error(`Duplicate SQL statement name: ${name}`);
   declared.add(name);
@@ -138,6 +161,7 @@ export function statement(
     ...(!options.planEachTime && { name }),
     text: text.replace(/\s+/g, ' ').trim(),
     ...(options.isoTimestamps && { types: ISO_TIMESTAMP_TYPES }),
-    ...(options.pooled && { pooled: true }),
+    ...((options.pooled || options.heavy) && { pooled: true }),
+    ...(options.heavy && { heavy: true }),
   };
 }

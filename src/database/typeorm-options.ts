@@ -8,7 +8,7 @@ import { SnakeNamingStrategy } from './snake-naming.strategy';
 const APPLICATION_NAME = 'chat-backend';
 
 /** What the connections need; the pipelined connections' count is Sql's business. */
-type ConnectionSettings = Omit<DatabaseSection, 'pipelineConnections'>;
+type ConnectionSettings = Omit<DatabaseSection, 'pipelineConnections' | 'heavyConnections'>;
 
 /**
  * The one place TypeORM options are built: the app (TypeOrmModule.forRootAsync) and the

@@ -3,7 +3,9 @@ import {
   ApiBadRequestResponse,
   ApiBearerAuth,
   ApiOkResponse,
+  ApiServiceUnavailableResponse,
   ApiTags,
+  ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { TokenCaller } from '../auth/auth-user';
@@ -37,6 +39,18 @@ export class SearchController {
   @ApiUnauthorizedResponse({
     type: ErrorResponseDto,
     description: 'Missing, invalid or expired token, or its user was deleted',
+  })
+  @ApiTooManyRequestsResponse({
+    type: ErrorResponseDto,
+    description: 'SEARCH_MAX_CONCURRENT_PER_USER searches of the caller are running (any instance)',
+    headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
+  })
+  @ApiServiceUnavailableResponse({
+    type: ErrorResponseDto,
+    description:
+      'The database is unavailable, or this instance’s DB_HEAVY_CONNECTIONS searches stayed ' +
+      'busy for DB_CONNECT_TIMEOUT_MS',
+    headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
   })
   find(@CurrentUser() user: TokenCaller, @Query() query: SearchQueryDto): Promise<SearchPageDto> {
     return this.search.search(user.id, query);

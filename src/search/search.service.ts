@@ -1,11 +1,15 @@
 import {
   BadRequestException,
+  HttpException,
+  HttpStatus,
   Injectable,
   Logger,
   OnApplicationBootstrap,
   UnauthorizedException,
 } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { MESSAGE } from '../chat/chat-rooms.service';
+import type { AppConfig } from '../config/configuration';
 import { MessageResponseDto } from '../chat/dto/message-response.dto';
 import { containsPattern } from '../common/like-pattern';
 import { Sql, Statement, statement as sqlStatement } from '../database/sql.service';
@@ -18,6 +22,19 @@ import { buildSnippet } from './snippet';
 /** At most this many terms narrow the search through the trigram index; all of them filter. */
 export const MAX_INDEXED_TERMS = 3;
 
+/** The first key of the advisory locks that count one user's running searches ("SRCH"). */
+export const SEARCH_LOCK_CLASS = 0x53524348;
+
+/**
+ * One of the caller's $6 search places, taken for the statement (a transaction-level advisory
+ * lock, released when the statement ends, whichever instance runs it); false when all are taken.
+ * EXISTS stops at the first place it gets, so a search holds one.
+ */
+const SEARCH_SLOT = `EXISTS (
+  SELECT 1 FROM generate_series(1, $6::int) AS place
+  WHERE pg_try_advisory_xact_lock(${SEARCH_LOCK_CLASS}, hashtext($1::uuid::text || '/' || place))
+)`;
+
 /** The first page starts above every (created_at, id): no separate statement without a cursor. */
 const FIRST_PAGE = ['infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff'] as const;
 
@@ -29,7 +46,9 @@ const FIRST_PAGE = ['infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff'] as const
  *   newest first, keyset-paged on (created_at, id) < ($2, $3), $4 rows (a page and one more
  *   to tell whether more exist); each hit's room title is looked up by primary key, for the
  *   page only;
- * - $6… are the longest terms with trigrams (at most MAX_INDEXED_TERMS), as `content ILIKE`
+ * - one of the caller's SEARCH_MAX_CONCURRENT_PER_USER places ($6, see SEARCH_SLOT), or no
+ *   hit is read and the caller gets 429 (`slot` false);
+ * - $7… are the longest terms with trigrams (at most MAX_INDEXED_TERMS), as `content ILIKE`
  *   conditions the GIN index ix_messages_owner_content_trgm (owner_id, content gin_trgm_ops)
  *   can answer; $5 is the array of the other terms' patterns (`ILIKE ALL`, true when empty).
  *   ILIKE folds both sides with the database's lower(), so "É" finds "é" in a UTF-8 locale.
@@ -42,22 +61,24 @@ const FIRST_PAGE = ['infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff'] as const
  *   caller's messages newer than it; for a term they never wrote, all of the caller's messages).
  * Either way, other users' messages are never read. A deleted room's messages are gone with it
  * (ON DELETE CASCADE).
- * On a pooled connection (`pooled`): taking from 1 ms to 100 ms by the terms and the caller's
+ * On a pooled connection, as a `heavy` statement (at most DB_HEAVY_CONNECTIONS at once per
+ * process): taking from 1 ms to 100 ms by the terms and the caller's
  * history, it must not hold up the small statements queued on a pipelined connection (p99 of a
  * rare term at 32 connections: 112 ms pipelined, 45 ms pooled, `npm run bench -- --search
  * --quick`).
  */
 function hitsStatement(indexed: number): Statement {
-  const narrowing = Array.from({ length: indexed }, (_, i) => `AND m.content ILIKE $${i + 6}`);
+  const narrowing = Array.from({ length: indexed }, (_, i) => `AND m.content ILIKE $${i + 7}`);
   return sqlStatement(
     `search.hits${indexed}`,
     `
-    SELECT h.* FROM users u
+    SELECT h.*, g.slot FROM users u
+    CROSS JOIN LATERAL (SELECT ${SEARCH_SLOT} AS slot) g
     LEFT JOIN LATERAL (
       SELECT p.*, (SELECT r.title FROM chat_rooms r WHERE r.id = p."chatRoomId") AS "roomTitle"
       FROM (
         SELECT ${MESSAGE} FROM messages m
-        WHERE m.owner_id = $1
+        WHERE g.slot AND m.owner_id = $1
           ${narrowing.join(' ')}
           AND m.content ILIKE ALL ($5::text[])
           AND (m.created_at, m.id) < ($2::timestamptz, $3::uuid)
@@ -67,7 +88,7 @@ function hitsStatement(indexed: number): Statement {
     ) h ON true
     WHERE u.id = $1
     ORDER BY h."createdAt" DESC, h.id DESC`,
-    { isoTimestamps: true, planEachTime: true, pooled: true },
+    { isoTimestamps: true, planEachTime: true, heavy: true },
   );
 }
 
@@ -99,6 +120,7 @@ export function hitsQuery(
   terms: string[],
   take: number,
   after: readonly [string, string] = FIRST_PAGE,
+  places = 1_000_000,
 ): { statement: Statement; values: unknown[] } {
   const indexed = terms
     .filter(hasTrigrams)
@@ -107,19 +129,45 @@ export function hitsQuery(
   const others = terms.filter((term) => !indexed.includes(term));
   return {
     statement: SQL.hits[indexed.length],
-    values: [ownerId, ...after, take, others.map(containsPattern), ...indexed.map(containsPattern)],
+    values: [
+      ownerId,
+      ...after,
+      take,
+      others.map(containsPattern),
+      places,
+      ...indexed.map(containsPattern),
+    ],
   };
 }
 
 interface HitRow extends MessageResponseDto {
   roomTitle: string;
+  slot: boolean;
+}
+
+/** 429 with Retry-After: the caller has SEARCH_MAX_CONCURRENT_PER_USER searches running. */
+export class TooManySearchesException extends HttpException {
+  readonly retryAfterSeconds = 1;
+  constructor(places: number) {
+    super(
+      `At most ${places} searches can run at once per user; try again in a moment`,
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
+  }
 }
 
 @Injectable()
 export class SearchService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Search');
 
-  constructor(private readonly sql: Sql) {}
+  private readonly places: number;
+
+  constructor(
+    private readonly sql: Sql,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.places = config.get('search', { infer: true }).maxConcurrentPerUser;
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     try {
@@ -160,14 +208,15 @@ export class SearchService implements OnApplicationBootstrap {
       if (cursor === null) throw new BadRequestException('cursor is not a cursor of this search');
       after = [cursor.createdAt, cursor.id];
     }
-    const { statement, values } = hitsQuery(ownerId, terms, query.limit + 1, after);
-    const rows = await this.sql.rows<HitRow | { id: null }>(statement, values);
+    const { statement, values } = hitsQuery(ownerId, terms, query.limit + 1, after, this.places);
+    const rows = await this.sql.rows<HitRow | { id: null; slot: boolean }>(statement, values);
     if (rows.length === 0) throw new UnauthorizedException('Unauthorized');
+    if (!rows[0].slot) throw new TooManySearchesException(this.places);
     const hits = rows.filter((row): row is HitRow => row.id !== null);
     const hasMore = hits.length > query.limit;
     if (hasMore) hits.pop();
 
-    const items = hits.map(({ roomTitle, ...message }) => ({
+    const items = hits.map(({ roomTitle, slot: _slot, ...message }) => ({
       message,
       chatRoom: { id: message.chatRoomId, title: roomTitle },
       ...buildSnippet(message.content, terms),

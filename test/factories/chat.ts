@@ -35,14 +35,19 @@ export async function postMessage(
 /**
  * Bulk-seeds rooms and messages straight in SQL (fast, for volume tests): `messages` per room,
  * one millisecond apart starting at `start`, keeping chat_rooms.message_count and updated_at
- * as the API would. Returns the room ids, newest room first.
+ * as the API would; every message's text is `content` when given. Returns the room ids, newest
+ * room first.
  */
 export async function seedRooms(
   db: Client,
   ownerId: string,
   rooms: number,
   messages: number,
-  { start = new Date('2026-01-01T00:00:00.000Z'), sameTimestamp = false } = {},
+  {
+    start = new Date('2026-01-01T00:00:00.000Z'),
+    sameTimestamp = false,
+    content,
+  }: { start?: Date; sameTimestamp?: boolean; content?: string } = {},
 ): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO chat_rooms (title, owner_id, created_at, updated_at)
@@ -54,10 +59,11 @@ export async function seedRooms(
   if (messages > 0) {
     await db.query(
       `INSERT INTO messages (chat_room_id, role, content, created_at)
-       SELECT room_id, CASE WHEN n % 2 = 0 THEN 'assistant' ELSE 'user' END, 'message ' || n,
+       SELECT room_id, CASE WHEN n % 2 = 0 THEN 'assistant' ELSE 'user' END,
+              coalesce($5::text, 'message ' || n),
               $2::timestamptz + CASE WHEN $4 THEN interval '0' ELSE n * interval '1 millisecond' END
        FROM unnest($1::uuid[]) AS room_id, generate_series(1, $3::int) AS n`,
-      [ids, start, messages, sameTimestamp],
+      [ids, start, messages, sameTimestamp, content ?? null],
     );
     await db.query(
       `UPDATE chat_rooms r SET message_count = $2::int,

@@ -23,7 +23,10 @@ class ChatRoomBaseDto {
 }
 
 export class ChatRoomResponseDto extends ChatRoomBaseDto {
-  /** The room's messages, oldest first: all of them up to 1,000, else the newest 1,000. */
+  /**
+   * The room's messages, oldest first: all of them up to 1,000, else the newest 1,000 — and
+   * fewer when their content passes 2 MiB (UTF-8; always at least the newest one).
+   */
   @ApiProperty({ type: () => [MessageResponseDto] })
   messages: MessageResponseDto[];
   /** True when older messages than these exist (read them with the message pages). */
@@ -33,11 +36,22 @@ export class ChatRoomResponseDto extends ChatRoomBaseDto {
 export class ChatRoomSummaryDto extends ChatRoomBaseDto {
   /** @example 12 */
   messageCount: number;
+  /**
+   * The newest message, as a preview: its content cut to 2,000 characters (UTF-16 code units),
+   * with `truncated: true` when it was cut; the message pages carry all of it.
+   */
   @ApiProperty({ type: () => MessageResponseDto, nullable: true })
   lastMessage: MessageResponseDto | null;
-  /** Only with `include=messages`: the newest messages (at most 50), oldest first. */
+  /**
+   * Only with `include=messages`: the newest messages (at most 50), oldest first. The page's
+   * rooms share 2 MiB of content (UTF-8), spent in page order: a room further down a page of
+   * large messages carries fewer, or none.
+   */
   @ApiPropertyOptional({ type: () => [MessageResponseDto] })
   messages?: MessageResponseDto[];
+  /** Only with `include=messages`: true when the room has messages that `messages` leaves out. */
+  @ApiPropertyOptional()
+  hasMoreMessages?: boolean;
 }
 
 export class ChatRoomPageDto {

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   MESSAGE_ROLES,
   MESSAGE_STATUSES,
@@ -30,6 +30,9 @@ export class MessageResponseDto {
   /** The generation that wrote it, else null. @example null */
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   generationId: string | null;
+  /** Present, and true, only on a preview whose content was cut (a summary's lastMessage). */
+  @ApiPropertyOptional({ type: Boolean, enum: [true] })
+  truncated?: true;
 }
 
 export class MessagePageDto {

@@ -131,6 +131,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
       );
     }
     if (body.statusCode === 503) void reply.header('retry-after', '5');
+    // A limit that knows when it frees up says so (429s of per-user caps).
+    const retryAfter = (exception as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds;
+    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
     void reply.status(body.statusCode).send(body);
   }
 }
