@@ -8,7 +8,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { MESSAGE } from '../chat/chat-rooms.service';
+import { ANSWER_CONTENT_BYTES, MESSAGE } from '../chat/chat-rooms.service';
 import type { AppConfig } from '../config/configuration';
 import { MessageResponseDto } from '../chat/dto/message-response.dto';
 import { containsPattern } from '../common/like-pattern';
@@ -46,6 +46,8 @@ const FIRST_PAGE = ['infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff'] as const
  *   newest first, keyset-paged on (created_at, id) < ($2, $3), $4 rows (a page and one more
  *   to tell whether more exist); each hit's room title is looked up by primary key, for the
  *   page only;
+ * - the page carries at most ANSWER_CONTENT_BYTES of message content (fewer hits when they are
+ *   large, at least one): `fetched` tells a page cut short;
  * - one of the caller's SEARCH_MAX_CONCURRENT_PER_USER places ($6, see SEARCH_SLOT), or no
  *   hit is read and the caller gets 429 (`slot` false);
  * - $7… are the longest terms with trigrams (at most MAX_INDEXED_TERMS), as `content ILIKE`
@@ -77,14 +79,21 @@ function hitsStatement(indexed: number): Statement {
     LEFT JOIN LATERAL (
       SELECT p.*, (SELECT r.title FROM chat_rooms r WHERE r.id = p."chatRoomId") AS "roomTitle"
       FROM (
-        SELECT ${MESSAGE} FROM messages m
-        WHERE g.slot AND m.owner_id = $1
-          ${narrowing.join(' ')}
-          AND m.content ILIKE ALL ($5::text[])
-          AND (m.created_at, m.id) < ($2::timestamptz, $3::uuid)
-        ORDER BY m.created_at DESC, m.id DESC
-        LIMIT $4
+        SELECT q.*, count(*) OVER ()::int AS fetched,
+               sum(octet_length(q.content)) OVER (
+                 ORDER BY q."createdAt" DESC, q.id DESC ROWS UNBOUNDED PRECEDING
+               ) - octet_length(q.content) AS before
+        FROM (
+          SELECT ${MESSAGE} FROM messages m
+          WHERE g.slot AND m.owner_id = $1
+            ${narrowing.join(' ')}
+            AND m.content ILIKE ALL ($5::text[])
+            AND (m.created_at, m.id) < ($2::timestamptz, $3::uuid)
+          ORDER BY m.created_at DESC, m.id DESC
+          LIMIT $4
+        ) q
       ) p
+      WHERE p.before < ${ANSWER_CONTENT_BYTES}
     ) h ON true
     WHERE u.id = $1
     ORDER BY h."createdAt" DESC, h.id DESC`,
@@ -143,6 +152,8 @@ export function hitsQuery(
 interface HitRow extends MessageResponseDto {
   roomTitle: string;
   slot: boolean;
+  fetched: number;
+  before: string;
 }
 
 /** 429 with Retry-After: the caller has SEARCH_MAX_CONCURRENT_PER_USER searches running. */
@@ -213,10 +224,11 @@ export class SearchService implements OnApplicationBootstrap {
     if (rows.length === 0) throw new UnauthorizedException('Unauthorized');
     if (!rows[0].slot) throw new TooManySearchesException(this.places);
     const hits = rows.filter((row): row is HitRow => row.id !== null);
-    const hasMore = hits.length > query.limit;
-    if (hasMore) hits.pop();
+    const cut = hits.length > 0 && hits[0].fetched > hits.length;
+    const hasMore = cut || hits.length > query.limit;
+    if (hits.length > query.limit) hits.pop();
 
-    const items = hits.map(({ roomTitle, slot: _slot, ...message }) => ({
+    const items = hits.map(({ roomTitle, slot: _s, fetched: _f, before: _b, ...message }) => ({
       message,
       chatRoom: { id: message.chatRoomId, title: roomTitle },
       ...buildSnippet(message.content, terms),

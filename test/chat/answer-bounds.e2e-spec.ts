@@ -128,6 +128,32 @@ describe('answer bounds (e2e)', () => {
     }
   });
 
+  it('a search page carries fewer hits when they are large, and paging still finds them all', async () => {
+    const searcher = await registerUser(t.http);
+    // Replies may be longer than posted messages: 60 hits of 100,000 bytes.
+    const reply = 'needle ' + 'x'.repeat(99_993);
+    await seedRooms(t.db, searcher.id, 1, 60, { content: reply });
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: { body: { items: unknown[]; nextCursor: string | null } } = await t.http
+        .get(`/api/search?q=needle&limit=50${cursor ? `&cursor=${cursor}` : ''}`)
+        .set(searcher.auth)
+        .expect(200);
+      const items = res.body.items as { message: Message }[];
+      expect(items.length).toBeGreaterThan(0);
+      expect(bytesOf(items.map((hit) => hit.message))).toBeLessThanOrEqual(
+        ANSWER_CONTENT_BYTES + reply.length,
+      );
+      for (const hit of items) seen.add(hit.message.id);
+      cursor = res.body.nextCursor;
+      pages += 1;
+    } while (cursor);
+    expect(seen.size).toBe(60);
+    expect(pages).toBeGreaterThan(2);
+  });
+
   it('a preview is cut in UTF-16 code units and never splits a surrogate pair', async () => {
     const owner = await registerUser(t.http);
     const emoji = '😀'.repeat(1500); // 3,000 code units
