@@ -14,6 +14,7 @@ export const ERROR_MESSAGES: Record<GenerationErrorCode, string> = {
   upstream_rate_limited: 'The model is rate-limited; try again later.',
   upstream_timeout: 'The model sent no data for too long.',
   upstream_truncated: 'The model’s reply ended before it was finished.',
+  too_long: 'The reply reached the most text this server keeps; it was cut there.',
   interrupted: 'The server stopped while this reply was being written.',
 };
 

@@ -37,6 +37,12 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
   private sweeper?: NodeJS.Timeout;
   private flusher?: NodeJS.Timeout;
   private draining: Promise<void> | null = null;
+  /**
+   * Generations whose runner ended without storing its end: still streaming under this live
+   * instance's lease, so no sweep elsewhere takes them. Ended here (settle) at once, at every
+   * sweep until that succeeds, on a cancel, and at shutdown.
+   */
+  private readonly owed = new Set<string>();
 
   constructor(
     private readonly sql: Sql,
@@ -50,7 +56,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
     if (!this.catalog.enabled) return;
     await this.lease.acquire();
     this.unsubscribe.push(
-      await this.pubsub.subscribe(GENERATION_CANCEL, ({ id }) => this.runners.get(id)?.cancel()),
+      await this.pubsub.subscribe(GENERATION_CANCEL, ({ id }) => this.cancelHere(id)),
       await this.pubsub.subscribe(GENERATION_CHANGED, ({ id }) => this.changed(id)),
       this.pubsub.onReconnect(() => {
         for (const id of this.watchers.keys()) this.changed(id);
@@ -76,10 +82,49 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
       init,
     );
     this.runners.set(runner.id, runner);
-    void runner.finished.finally(() =>
-      setTimeout(() => this.runners.delete(runner.id), KEEP_FINISHED_MS).unref(),
-    );
+    void runner.finished.finally(() => {
+      setTimeout(() => this.runners.delete(runner.id), KEEP_FINISHED_MS).unref();
+      if (runner.endOwed) {
+        this.owed.add(runner.id);
+        void this.settle([runner.id]).catch(() => undefined);
+      }
+    });
     return runner;
+  }
+
+  /** A cancel signal (from any instance) for a generation of this one. */
+  private cancelHere(id: string): void {
+    this.runners.get(id)?.cancel();
+    // Its runner is over but its end is not stored: the canceller waits for that end.
+    if (this.owed.has(id)) void this.settle([id]).catch(() => undefined);
+  }
+
+  /**
+   * Stores the end the runners of `ids` could not: failed/interrupted, with the text they
+   * had flushed. Rejects when the database cannot be written; the ids stay owed then.
+   */
+  async settle(ids: string[] = [...this.owed]): Promise<void> {
+    if (ids.length === 0) return;
+    try {
+      const ended = await this.sql.rows<{ id: string }>(SQL.abandon, [
+        ids,
+        GENERATION_CHANGED.name,
+      ]);
+      for (const id of ids) this.owed.delete(id);
+      for (const { id } of ended) {
+        this.logger.warn({
+          msg: 'Generation ended as interrupted after its end store failed',
+          generationId: id,
+        });
+      }
+    } catch (error) {
+      this.logger.warn({
+        msg: 'Ending generations whose end store failed did not succeed',
+        generations: ids.length,
+        errType: (error as Error)?.name,
+      });
+      throw error;
+    }
   }
 
   /** Calls `handler` whenever the generation's row changed (any instance). */
@@ -139,6 +184,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
   }
 
   async sweep(): Promise<void> {
+    await this.settle().catch(() => undefined);
     try {
       const swept = await this.sql.rows<{ id: string }>(SQL.sweepOrphans, [this.lease.key]);
       for (const { id } of swept) {
@@ -176,6 +222,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
         for (const runner of running) runner.interrupt();
         await Promise.all(running.map((runner) => runner.finished));
       }
+      await this.settle().catch(() => undefined);
       clearInterval(this.flusher);
       for (const end of [...this.streams]) end();
       for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();

@@ -18,7 +18,7 @@ import { ChatTurn, ModelAborted, ModelClient, ModelError } from './model-client'
 
 const TITLE_TIMEOUT_MS = 15_000;
 const MAX_TITLE_LENGTH = 60;
-const FINISH_ATTEMPTS = 5;
+export const FINISH_ATTEMPTS = 5;
 const CONTEXT_ATTEMPTS = 3;
 
 /**
@@ -37,7 +37,7 @@ class ContextUnavailable extends Error {
 }
 
 /** Why the runner aborted the model request. */
-type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'lost';
+type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'lost' | 'too_long';
 
 /** How the reply ended: the generation's (and its message's) terminal status. */
 interface Outcome {
@@ -59,6 +59,7 @@ function outcomeOf(
   if (stop === 'cancel') return { status: 'stopped', errorCode: null };
   if (stop === 'timeout') return { status: 'failed', errorCode: 'upstream_timeout' };
   if (stop === 'shutdown') return { status: 'failed', errorCode: 'interrupted' };
+  if (stop === 'too_long') return { status: 'failed', errorCode: 'too_long' };
   if (error instanceof ModelError) return { status: 'failed', errorCode: error.code };
   // The database failed before the model was asked: nothing upstream is to blame.
   if (error instanceof ContextUnavailable) return { status: 'failed', errorCode: 'interrupted' };
@@ -114,10 +115,17 @@ export class GenerationRunner {
   private closing = false;
   /** A high surrogate at the end of a delta waits for its other half (the next delta). */
   private carry = '';
+  /** The reply reached LLM_REPLY_MAX_CHARS: nothing more is kept. */
+  private capped = false;
   private context: ChatTurn[] = [];
   /** The loop is over (with or without a terminal write). */
   private ended = false;
-  /** Resolves when the generation has ended and its terminal state is stored. */
+  /**
+   * The terminal write failed every attempt: the row is still streaming under this live
+   * instance, and the registry must end it (failed/interrupted) for the room to be free.
+   */
+  endOwed = false;
+  /** Resolves when the generation has ended and its terminal state is stored (or owed). */
   readonly finished: Promise<void>;
 
   constructor(
@@ -168,6 +176,7 @@ export class GenerationRunner {
   }
 
   private pushDelta(raw: string): void {
+    if (this.capped) return;
     let text = this.carry + raw;
     this.carry = '';
     const last = text.charCodeAt(text.length - 1);
@@ -177,6 +186,16 @@ export class GenerationRunner {
     }
     // PostgreSQL text holds neither NUL nor lone surrogates; same length, so offsets hold.
     text = text.toWellFormed().replaceAll('\u0000', '\ufffd');
+    const room = this.deps.config.replyMaxChars - this.state.content.length;
+    if (text.length > room) {
+      // Up to the cap exactly, unless that would split a surrogate pair; the rest is dropped
+      // and the model stopped.
+      const cut = text.charCodeAt(room - 1);
+      text = text.slice(0, cut >= 0xd800 && cut <= 0xdbff ? room - 1 : room);
+      this.carry = '';
+      this.capped = true;
+      this.halt('too_long');
+    }
     if (text === '') return;
     this.state.content += text;
     this.state.deltaLengths.push(text.length);
@@ -286,7 +305,10 @@ export class GenerationRunner {
     );
   }
 
-  /** The terminal write, retried while the database does not answer. */
+  /**
+   * The terminal write, retried while the database does not answer; after FINISH_ATTEMPTS the
+   * end is owed to the registry.
+   */
   private async finish(
     outcome: Outcome,
     finishReason: string | null,
@@ -325,7 +347,11 @@ export class GenerationRunner {
           errType: (error as Error)?.name,
           attempt,
         });
-        if (attempt >= FINISH_ATTEMPTS) return this.end(null);
+        if (attempt >= FINISH_ATTEMPTS) {
+          // The registry ends it with the text already stored (see GenerationRegistry.settle).
+          this.endOwed = true;
+          return this.end(null);
+        }
         await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
       }
     }

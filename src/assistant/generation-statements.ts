@@ -210,6 +210,22 @@ export const SQL = {
     SELECT id FROM g`,
   ),
 
+  // The end of generations of this instance whose runner could not store its own
+  // (GenerationRegistry.settle): failed/interrupted with the text already stored. Small and
+  // made of nothing the model sent, so that only the database being unreachable stops it.
+  abandon: statement(
+    'assistant.abandon',
+    `
+    WITH g AS (
+      UPDATE generations g SET status = 'failed', error_code = 'interrupted', finished_at = ${NOW_MS}
+      WHERE g.id = ANY($1::uuid[]) AND g.status = 'streaming'
+      RETURNING g.id, g.message_id
+    ), m AS (
+      UPDATE messages m SET status = 'failed' FROM g WHERE m.id = g.message_id
+    )
+    SELECT g.id, pg_notify($2, json_build_object('id', g.id)::text) AS signalled FROM g`,
+  ),
+
   // Cancel of a generation whose owner is gone: stopped, with its stored text.
   stopOrphan: statement(
     'assistant.stopOrphan',

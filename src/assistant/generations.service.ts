@@ -291,6 +291,8 @@ export class GenerationsService {
     if (local) {
       local.cancel();
       await local.finished;
+      // Its runner could not store the end: the smaller end is stored now, or this fails.
+      if (local.endOwed) await this.registry.settle([id]);
       return this.findOne(userId, id);
     }
     // Another instance runs it: signal it, and wait for the end it stores.

@@ -34,6 +34,25 @@ export class ModelAborted extends Error {
   override name = 'ModelAborted';
 }
 
+/** The response broke one of the bounds of {@link boundedBody}; the connection is closed. */
+export class ResponseTooLarge extends Error {
+  override name = 'ResponseTooLarge';
+}
+
+/**
+ * The most bytes of a streamed response between two events (a blank line): the SDK keeps
+ * everything up to the next blank line in memory, copying it with each chunk.
+ */
+export const MAX_EVENT_BYTES = 1024 * 1024;
+/** Per character kept and per token asked for: far above any provider's chunk overhead. */
+const BODY_BYTES_PER_UNIT = 1024;
+/** A title's whole JSON answer (24 tokens asked for). */
+const MAX_TITLE_BODY_BYTES = 1024 * 1024;
+/** The widest integer column usage is stored in. */
+const MAX_TOKENS_STORED = 2 ** 31 - 1;
+/** generations.finish_reason is varchar(64). */
+const MAX_FINISH_REASON = 64;
+
 /**
  * The OpenAI Chat Completions streaming protocol, through the official `openai` package
  * (pinned 6.x: 7.x needs Node 22): it parses the SSE wire format (keep-alive comments
@@ -45,9 +64,16 @@ export class ModelAborted extends Error {
 @Injectable()
 export class ModelClient {
   private readonly client: OpenAI | null;
+  private readonly maxTokens: number;
+  /** The most bytes of one streamed response (see BODY_BYTES_PER_UNIT). */
+  private readonly maxBodyBytes: number;
 
   constructor(catalog: ModelCatalog) {
-    const { baseUrl, apiKey, idleTimeoutMs } = catalog.config;
+    const { baseUrl, apiKey, idleTimeoutMs, maxTokens, replyMaxChars } = catalog.config;
+    this.maxTokens = maxTokens;
+    // Reached only by a provider that streams chunks without text (or ignores max_tokens)
+    // without end: a reply with text meets LLM_REPLY_MAX_CHARS long before.
+    this.maxBodyBytes = MAX_EVENT_BYTES + BODY_BYTES_PER_UNIT * (replyMaxChars + maxTokens);
     this.client = baseUrl
       ? new OpenAI({
           baseURL: baseUrl,
@@ -62,10 +88,11 @@ export class ModelClient {
   }
 
   /**
-   * Streams a reply. `onActivity` is called for every byte the provider sends (keep-alive
-   * comments included), for the caller's idle timer. Ends normally even without a finish
-   * reason: telling a truncated stream is the caller's business. Throws ModelError or
-   * ModelAborted.
+   * Streams a reply, asking for at most LLM_MAX_TOKENS. `onActivity` is called for every byte
+   * the provider sends (keep-alive comments included), for the caller's idle timer. Ends
+   * normally even without a finish reason: telling a truncated stream is the caller's
+   * business. Throws ModelError (upstream_error for a response past MAX_EVENT_BYTES without
+   * an event's end, or past its total bound) or ModelAborted.
    */
   async *stream(
     model: string,
@@ -73,11 +100,25 @@ export class ModelClient {
     signal: AbortSignal,
     onActivity: () => void,
   ): AsyncGenerator<StreamPiece> {
-    const client = this.client!.withOptions({ fetch: fetchWithActivity(onActivity) });
+    const client = this.client!.withOptions({
+      fetch: boundedFetch({
+        onActivity,
+        maxEventBytes: MAX_EVENT_BYTES,
+        maxBodyBytes: this.maxBodyBytes,
+      }),
+    });
     let started = false;
     try {
       const stream = await client.chat.completions.create(
-        { model, messages, stream: true, stream_options: { include_usage: true } },
+        {
+          model,
+          messages,
+          // max_tokens, not max_completion_tokens: the field every OpenAI-compatible server
+          // (Ollama, vLLM, llama.cpp, LM Studio) reads; OpenAI still accepts it for chat models.
+          max_tokens: this.maxTokens,
+          stream: true,
+          stream_options: { include_usage: true },
+        },
         { signal },
       );
       started = true;
@@ -88,11 +129,15 @@ export class ModelClient {
         if (typeof choice?.delta?.content === 'string' && choice.delta.content !== '') {
           piece.text = choice.delta.content;
         }
-        if (choice?.finish_reason) piece.finishReason = choice.finish_reason;
+        // What the provider says is stored as it is told: kept to what the columns take.
+        const reason = choice?.finish_reason as unknown;
+        if (typeof reason === 'string' && reason !== '') {
+          piece.finishReason = reason.slice(0, MAX_FINISH_REASON);
+        }
         if (chunk.usage) {
           piece.usage = {
-            promptTokens: chunk.usage.prompt_tokens ?? 0,
-            completionTokens: chunk.usage.completion_tokens ?? 0,
+            promptTokens: tokenCount(chunk.usage.prompt_tokens),
+            completionTokens: tokenCount(chunk.usage.completion_tokens),
           };
         }
         if (piece.text !== undefined || piece.finishReason || piece.usage) yield piece;
@@ -111,8 +156,15 @@ export class ModelClient {
     signal: AbortSignal,
     maxTokens: number,
   ): Promise<string | null> {
+    const client = this.client!.withOptions({
+      fetch: boundedFetch({
+        onActivity: () => undefined,
+        maxEventBytes: Infinity,
+        maxBodyBytes: MAX_TITLE_BODY_BYTES,
+      }),
+    });
     try {
-      const answer = await this.client!.chat.completions.create(
+      const answer = await client.chat.completions.create(
         { model, messages, max_tokens: maxTokens, stream: false },
         { signal },
       );
@@ -124,7 +176,13 @@ export class ModelClient {
   }
 }
 
+function tokenCount(value: unknown): number {
+  const n = typeof value === 'number' && Number.isFinite(value) ? Math.trunc(value) : 0;
+  return Math.min(Math.max(n, 0), MAX_TOKENS_STORED);
+}
+
 function toModelError(error: unknown, started: boolean): ModelError {
+  if (error instanceof ResponseTooLarge) return new ModelError('upstream_error');
   if (error instanceof APIUserAbortError) return new ModelError('upstream_error');
   if (error instanceof APIConnectionTimeoutError) return new ModelError('upstream_timeout');
   if (error instanceof APIError) {
@@ -138,19 +196,70 @@ function toModelError(error: unknown, started: boolean): ModelError {
   return new ModelError(started ? 'upstream_truncated' : 'upstream_error');
 }
 
-/** fetch, reporting every chunk of the response body as it arrives. */
-function fetchWithActivity(onActivity: () => void) {
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Fails when a response body passes `maxBodyBytes`, or `maxEventBytes` without the end of an
+ * SSE event: a blank line as the SDK finds it (\n\n, \r\r or \r\n\r\n). Chunks pass
+ * through as they come, nothing is kept but the last three bytes.
+ */
+export function boundedBody(limits: {
+  maxEventBytes: number;
+  maxBodyBytes: number;
+  onChunk?: () => void;
+}): TransformStream<Uint8Array, Uint8Array> {
+  let total = 0;
+  let sinceEvent = 0;
+  // The bytes before the current one since the last event's end (-1: none).
+  let b1 = -1;
+  let b2 = -1;
+  let b3 = -1;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      limits.onChunk?.();
+      total += chunk.length;
+      if (total > limits.maxBodyBytes) {
+        return controller.error(new ResponseTooLarge('The response body is too large'));
+      }
+      for (let i = 0; i < chunk.length; i++) {
+        const b = chunk[i];
+        const ends =
+          (b === LF && b1 === LF) ||
+          (b === CR && b1 === CR) ||
+          (b === LF && b1 === CR && b2 === LF && b3 === CR);
+        if (ends) {
+          sinceEvent = 0;
+          b1 = b2 = b3 = -1;
+          continue;
+        }
+        if (++sinceEvent > limits.maxEventBytes) {
+          return controller.error(new ResponseTooLarge('An event of the response is too large'));
+        }
+        b3 = b2;
+        b2 = b1;
+        b1 = b;
+      }
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+/**
+ * fetch, reporting every chunk of the response body as it arrives and ending the body with
+ * ResponseTooLarge past the bounds of {@link boundedBody} (the connection is then closed).
+ */
+function boundedFetch(options: {
+  onActivity: () => void;
+  maxEventBytes: number;
+  maxBodyBytes: number;
+}) {
   return async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const response = await fetch(input, init);
-    onActivity();
+    options.onActivity();
     if (!response.body) return response;
     const body = response.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          onActivity();
-          controller.enqueue(chunk);
-        },
-      }),
+      boundedBody({ ...options, onChunk: options.onActivity }),
     );
     return new Response(body, {
       status: response.status,

@@ -46,6 +46,10 @@ describe('validateEnv', () => {
     [{ LLM_DAILY_TOKEN_LIMIT: '0' }, 'LLM_DAILY_TOKEN_LIMIT'],
     [{ LLM_MAX_CONCURRENT_PER_USER: 'two' }, 'LLM_MAX_CONCURRENT_PER_USER'],
     [{ LLM_MODELS: 'a,,b' }, 'LLM_MODELS'],
+    [{ LLM_MAX_TOKENS: '0' }, 'LLM_MAX_TOKENS'],
+    [{ LLM_MAX_TOKENS: '1000001' }, 'LLM_MAX_TOKENS'],
+    [{ LLM_REPLY_MAX_CHARS: '999' }, 'LLM_REPLY_MAX_CHARS'],
+    [{ LLM_REPLY_MAX_CHARS: '1000001' }, 'LLM_REPLY_MAX_CHARS'],
   ])('rejects %j with one line naming %s', (raw, variable) => {
     let message = '';
     try {
@@ -126,6 +130,8 @@ describe('the llm namespace', () => {
       models: [],
       contextChars: 48_000,
       idleTimeoutMs: 60_000,
+      maxTokens: 4096,
+      replyMaxChars: 100_000,
       autoTitle: true,
       maxConcurrentPerUser: 2,
       dailyTokenLimit: null,
@@ -140,6 +146,8 @@ describe('the llm namespace', () => {
       LLM_MODELS: 'a, b ,c',
       LLM_AUTO_TITLE: 'FALSE',
       LLM_DAILY_TOKEN_LIMIT: '1000',
+      LLM_MAX_TOKENS: '1',
+      LLM_REPLY_MAX_CHARS: '1000000',
     }).llm;
     expect(llm).toMatchObject({
       enabled: true,
@@ -147,6 +155,8 @@ describe('the llm namespace', () => {
       models: ['b', 'a', 'c'],
       autoTitle: false,
       dailyTokenLimit: 1000,
+      maxTokens: 1,
+      replyMaxChars: 1_000_000,
     });
   });
 });

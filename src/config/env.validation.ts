@@ -217,6 +217,20 @@ export class EnvironmentVariables {
   @Max(3_600_000)
   LLM_IDLE_TIMEOUT_MS = 60_000;
 
+  /** `max_tokens` of every streamed request: the most a reply may cost upstream. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  LLM_MAX_TOKENS = 4096;
+
+  /** The most characters (UTF-16 units) of a reply kept; past it the reply fails as too_long. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(1_000_000)
+  LLM_REPLY_MAX_CHARS = 100_000;
+
   @Transform(toBool)
   @IsBoolean({ message: 'LLM_AUTO_TITLE must be true or false' })
   LLM_AUTO_TITLE = true;

@@ -11,6 +11,10 @@ export interface LlmConfig {
   models: string[];
   contextChars: number;
   idleTimeoutMs: number;
+  /** Sent as `max_tokens` with every streamed request. */
+  maxTokens: number;
+  /** The most UTF-16 units of a reply kept: past it the reply ends failed/too_long. */
+  replyMaxChars: number;
   autoTitle: boolean;
   maxConcurrentPerUser: number;
   dailyTokenLimit: number | null;
@@ -31,6 +35,8 @@ export function buildLlmConfig(env: EnvironmentVariables): LlmConfig {
     models,
     contextChars: env.LLM_CONTEXT_CHARS,
     idleTimeoutMs: env.LLM_IDLE_TIMEOUT_MS,
+    maxTokens: env.LLM_MAX_TOKENS,
+    replyMaxChars: env.LLM_REPLY_MAX_CHARS,
     autoTitle: env.LLM_AUTO_TITLE,
     maxConcurrentPerUser: env.LLM_MAX_CONCURRENT_PER_USER,
     dailyTokenLimit: env.LLM_DAILY_TOKEN_LIMIT ?? null,

@@ -27,6 +27,15 @@ export interface Script {
   stamp?: boolean;
   /** A `choices: []` chunk and a `choices: null` chunk before the content. */
   emptyChoices?: boolean;
+  /** After `tokens`: content chunks of `pieceBytes` characters, until the client goes away. */
+  endless?: boolean;
+  /** The characters of each `endless` chunk (ASCII, so bytes too). Default 1000. */
+  pieceBytes?: number;
+  /**
+   * Instead of the content: one `data:` line of this many bytes that never ends (no newline),
+   * written as fast as the client reads; then silence, the connection open.
+   */
+  hugeLine?: number;
 }
 
 export interface RecordedRequest {
@@ -44,6 +53,8 @@ export interface RecordedRequest {
   closed: Promise<void>;
   /** Chunks written so far (content tokens). */
   sent: number;
+  /** Bytes of the response body written so far. */
+  bytes: number;
 }
 
 export interface FakeModel {
@@ -97,6 +108,7 @@ export async function startFakeModel(): Promise<FakeModel> {
       headers: req.headers,
       abortedByClient: false,
       sent: 0,
+      bytes: 0,
       closed: new Promise((resolve) =>
         res.on('close', () => {
           if (!ended) record.abortedByClient = true;
@@ -142,12 +154,35 @@ export async function startFakeModel(): Promise<FakeModel> {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const chunk = (choices: unknown, extra: object = {}) =>
       `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 0, model: body.model, choices, ...extra })}\n\n`;
-    const write = (text: string) => !res.destroyed && res.write(text);
+    const write = (text: string) => {
+      if (res.destroyed) return false;
+      record.bytes += Buffer.byteLength(text);
+      return res.write(text);
+    };
+    // Backpressure: what the client does not read is not piled up here.
+    const drained = () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
 
     write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]));
     if (script.emptyChoices) {
       write(chunk([]));
       write(chunk(null));
+    }
+    if (script.hugeLine !== undefined) {
+      const piece = 'a'.repeat(64 * 1024);
+      if (!write(`data: {"choices":[{"index":0,"delta":{"content":"`)) await drained();
+      for (let left = script.hugeLine; left > 0 && !res.destroyed; left -= piece.length) {
+        if (!write(left < piece.length ? piece.slice(0, left) : piece)) await drained();
+      }
+      return; // the client's bound (or its idle timeout) has to act
     }
     const tokens = script.tokens ?? [];
     for (let i = 0; i <= tokens.length; i++) {
@@ -170,6 +205,16 @@ export async function startFakeModel(): Promise<FakeModel> {
       const content = script.stamp ? `${Math.round(performance.now() * 1000)} ` : tokens[i];
       write(chunk([{ index: 0, delta: { content }, finish_reason: null }]));
       record.sent += 1;
+    }
+    if (script.endless) {
+      const content = 'x'.repeat(script.pieceBytes ?? 1000);
+      while (!res.destroyed) {
+        if (script.paceMs) await sleep(script.paceMs);
+        const ok = write(chunk([{ index: 0, delta: { content }, finish_reason: null }]));
+        record.sent += 1;
+        if (!ok) await drained();
+      }
+      return;
     }
     const finishReason = script.finishReason === undefined ? 'stop' : script.finishReason;
     if (finishReason !== null) write(chunk([{ index: 0, delta: {}, finish_reason: finishReason }]));

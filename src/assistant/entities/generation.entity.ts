@@ -17,6 +17,7 @@ export const GENERATION_ERROR_CODES = [
   'upstream_rate_limited',
   'upstream_timeout',
   'upstream_truncated',
+  'too_long',
   'interrupted',
 ] as const;
 export type GenerationErrorCode = (typeof GENERATION_ERROR_CODES)[number];
