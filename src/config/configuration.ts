@@ -40,6 +40,14 @@ export interface IdempotencySection {
   ttlSeconds: number;
 }
 
+/** Limits of the assistant's event streams (src/assistant/event-stream-slots.ts, sse-stream.ts). */
+export interface EventStreamsSection {
+  perUser: number;
+  perSession: number;
+  maxQueuedBytes: number;
+  stallTimeoutMs: number;
+}
+
 export interface AppConfig {
   app: AppSection;
   auth: AuthSection;
@@ -47,6 +55,7 @@ export interface AppConfig {
   database: DatabaseSection;
   llm: LlmConfig;
   idempotency: IdempotencySection;
+  eventStreams: EventStreamsSection;
 }
 
 function corsOrigins(env: EnvironmentVariables): string[] | boolean {
@@ -101,5 +110,11 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
     },
     llm: buildLlmConfig(env),
     idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS },
+    eventStreams: {
+      perUser: env.EVENT_STREAMS_PER_USER,
+      perSession: env.EVENT_STREAMS_PER_SESSION,
+      maxQueuedBytes: env.EVENT_STREAM_MAX_QUEUED_BYTES,
+      stallTimeoutMs: env.EVENT_STREAM_STALL_TIMEOUT_MS,
+    },
   };
 }

@@ -46,6 +46,10 @@ describe('validateEnv', () => {
     [{ LLM_DAILY_TOKEN_LIMIT: '0' }, 'LLM_DAILY_TOKEN_LIMIT'],
     [{ LLM_MAX_CONCURRENT_PER_USER: 'two' }, 'LLM_MAX_CONCURRENT_PER_USER'],
     [{ LLM_MODELS: 'a,,b' }, 'LLM_MODELS'],
+    [{ EVENT_STREAMS_PER_USER: '0' }, 'EVENT_STREAMS_PER_USER'],
+    [{ EVENT_STREAMS_PER_SESSION: 'ten' }, 'EVENT_STREAMS_PER_SESSION'],
+    [{ EVENT_STREAM_MAX_QUEUED_BYTES: '1000' }, 'EVENT_STREAM_MAX_QUEUED_BYTES'],
+    [{ EVENT_STREAM_STALL_TIMEOUT_MS: '10' }, 'EVENT_STREAM_STALL_TIMEOUT_MS'],
   ])('rejects %j with one line naming %s', (raw, variable) => {
     let message = '';
     try {
