@@ -127,7 +127,8 @@ export function replayAfter(state: StreamState, after: number): Replay {
   const deltas = state.deltaLengths.length;
   const lengths = state.deltaLengths;
   const doneId = 1 + deltas + (title ? 1 : 0) + 1;
-  const snapshot = done !== null && after >= doneId && done.generation.error?.code === 'interrupted';
+  const snapshot =
+    done !== null && after >= doneId && done.generation.error?.code === 'interrupted';
   const last = snapshot ? after + 2 : Math.max(after, lastEventId(state));
   function* events(): Generator<GenerationEvent> {
     if (after < 1) yield { id: 1, event: 'start', data: start };

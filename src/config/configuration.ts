@@ -113,8 +113,8 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
     eventStreams: {
       perUser: env.EVENT_STREAMS_PER_USER,
       perSession: env.EVENT_STREAMS_PER_SESSION,
-      maxQueuedBytes: env.EVENT_STREAM_MAX_QUEUED_BYTES,
-      stallTimeoutMs: env.EVENT_STREAM_STALL_TIMEOUT_MS,
+      maxQueuedBytes: env.EVENT_STREAM_QUEUE_BYTES,
+      stallTimeoutMs: env.EVENT_STREAM_STALL_MS,
     },
   };
 }

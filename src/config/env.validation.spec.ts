@@ -48,8 +48,8 @@ describe('validateEnv', () => {
     [{ LLM_MODELS: 'a,,b' }, 'LLM_MODELS'],
     [{ EVENT_STREAMS_PER_USER: '0' }, 'EVENT_STREAMS_PER_USER'],
     [{ EVENT_STREAMS_PER_SESSION: 'ten' }, 'EVENT_STREAMS_PER_SESSION'],
-    [{ EVENT_STREAM_MAX_QUEUED_BYTES: '1000' }, 'EVENT_STREAM_MAX_QUEUED_BYTES'],
-    [{ EVENT_STREAM_STALL_TIMEOUT_MS: '10' }, 'EVENT_STREAM_STALL_TIMEOUT_MS'],
+    [{ EVENT_STREAM_QUEUE_BYTES: '1000' }, 'EVENT_STREAM_QUEUE_BYTES'],
+    [{ EVENT_STREAM_STALL_MS: '10' }, 'EVENT_STREAM_STALL_MS'],
   ])('rejects %j with one line naming %s', (raw, variable) => {
     let message = '';
     try {

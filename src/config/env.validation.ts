@@ -236,14 +236,14 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(16 * 1024)
   @Max(256 * 1024 * 1024)
-  EVENT_STREAM_MAX_QUEUED_BYTES = 1024 * 1024;
+  EVENT_STREAM_QUEUE_BYTES = 1024 * 1024;
 
   /** An event stream whose client takes nothing for this long, while there is more: closed. */
   @Transform(toInt)
   @IsInt()
   @Min(500)
   @Max(3_600_000)
-  EVENT_STREAM_STALL_TIMEOUT_MS = 30_000;
+  EVENT_STREAM_STALL_MS = 30_000;
 }
 
 const LLM_OPTIONAL = [

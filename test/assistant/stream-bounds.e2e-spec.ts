@@ -156,8 +156,8 @@ describe('event streams whose client does not read (e2e)', () => {
 
   beforeAll(async () => {
     t = await startAssistantApp({
-      EVENT_STREAM_MAX_QUEUED_BYTES: String(MAX_QUEUED),
-      EVENT_STREAM_STALL_TIMEOUT_MS: '3000',
+      EVENT_STREAM_QUEUE_BYTES: String(MAX_QUEUED),
+      EVENT_STREAM_STALL_MS: '3000',
       EVENT_STREAMS_PER_USER: '100',
       EVENT_STREAMS_PER_SESSION: '100',
     });
@@ -209,9 +209,9 @@ describe('event streams whose client does not read (e2e)', () => {
     expect(heapHeld).toBeLessThan(32 * 1024 * 1024);
     // Then the server closes them.
     let maxQueued = 0;
-    await eventually(async () => {
+    await eventually(() => {
       maxQueued = Math.max(maxQueued, queuedOnServer());
-      return serverSockets.size === 0;
+      return Promise.resolve(serverSockets.size === 0);
     }, 30_000);
     expect(maxQueued).toBeLessThan(30 * MAX_QUEUED);
 
@@ -258,7 +258,7 @@ describe('event streams whose client does not read (e2e)', () => {
     let text = '';
     client.setEncoding('utf8');
     const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
-    await eventually(async () => serverSockets.size === 0, 30_000);
+    await eventually(() => Promise.resolve(serverSockets.size === 0), 30_000);
     const res = await eventually(async () => {
       const g = await t.http.get(`/api/generations/${id}`).set(user.auth).expect(200);
       return g.body.status !== 'streaming' && g;
