@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { EventStreamSlots } from './event-stream-slots';
 import { GenerationRegistry } from './generation-registry';
 import { GenerationsController } from './generations.controller';
 import { GenerationsService } from './generations.service';
@@ -15,7 +16,14 @@ import { ModelClient } from './model-client';
 @Module({
   imports: [IdempotencyModule],
   controllers: [GenerationsController],
-  providers: [ModelCatalog, ModelClient, InstanceLease, GenerationRegistry, GenerationsService],
+  providers: [
+    ModelCatalog,
+    ModelClient,
+    InstanceLease,
+    EventStreamSlots,
+    GenerationRegistry,
+    GenerationsService,
+  ],
   exports: [ModelCatalog],
 })
 export class AssistantModule {}

@@ -108,40 +108,58 @@ export function lastEventId(state: StreamState): number {
   return 1 + state.deltaLengths.length + (state.title ? 1 : 0) + (state.done ? 1 : 0);
 }
 
+/** The events after the client's, built as they are written, and the id of the last. */
+export interface Replay {
+  events: Iterable<GenerationEvent>;
+  /** The id of the last event of `events` (`after` when there is none). */
+  last: number;
+}
+
 /**
  * The events after `after`, in order: start (1), one delta per stored delta, title, done.
  * When `after` is beyond what an interrupted generation stored (its instance died before
  * storing its last deltas, which the client had seen), one `snapshot` with the stored text
- * replaces what the client has, then `done`.
+ * replaces what the client has, then `done`. The events are those of the state as it is now
+ * (a runner goes on appending to it) and are made one at a time as they are taken: a stream
+ * writes a long reply only as fast as its client reads it.
  */
+export function replayAfter(state: StreamState, after: number): Replay {
+  const { start, content, title, done } = state;
+  const deltas = state.deltaLengths.length;
+  const lengths = state.deltaLengths;
+  const doneId = 1 + deltas + (title ? 1 : 0) + 1;
+  const snapshot =
+    done !== null && after >= doneId && done.generation.error?.code === 'interrupted';
+  const last = snapshot ? after + 2 : Math.max(after, lastEventId(state));
+  function* events(): Generator<GenerationEvent> {
+    if (after < 1) yield { id: 1, event: 'start', data: start };
+    let id = 1;
+    let offset = 0;
+    for (let i = 0; i < deltas; i++) {
+      id += 1;
+      if (id > after) {
+        yield { id, event: 'delta', data: { text: content.slice(offset, offset + lengths[i]) } };
+      }
+      offset += lengths[i];
+    }
+    if (title) {
+      id += 1;
+      if (id > after) yield { id, event: 'title', data: { title } };
+    }
+    if (done) {
+      id += 1;
+      if (snapshot) {
+        yield { id: after + 1, event: 'snapshot', data: { content } };
+        yield { id: after + 2, event: 'done', data: done };
+      } else if (id > after) {
+        yield { id, event: 'done', data: done };
+      }
+    }
+  }
+  return { events: events(), last };
+}
+
+/** replayAfter's events as an array. */
 export function eventsAfter(state: StreamState, after: number): GenerationEvent[] {
-  const events: GenerationEvent[] = [];
-  if (after < 1) events.push({ id: 1, event: 'start', data: state.start });
-  let id = 1;
-  let offset = 0;
-  for (const length of state.deltaLengths) {
-    id += 1;
-    if (id > after) {
-      events.push({
-        id,
-        event: 'delta',
-        data: { text: state.content.slice(offset, offset + length) },
-      });
-    }
-    offset += length;
-  }
-  if (state.title) {
-    id += 1;
-    if (id > after) events.push({ id, event: 'title', data: { title: state.title } });
-  }
-  if (state.done) {
-    id += 1;
-    if (after >= id && state.done.generation.error?.code === 'interrupted') {
-      events.push({ id: after + 1, event: 'snapshot', data: { content: state.content } });
-      events.push({ id: after + 2, event: 'done', data: state.done });
-    } else if (id > after) {
-      events.push({ id, event: 'done', data: state.done });
-    }
-  }
-  return events;
+  return [...replayAfter(state, after).events];
 }

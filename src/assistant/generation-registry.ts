@@ -9,6 +9,7 @@ import {
   PendingFlush,
   RunnerInit,
 } from './generation-runner';
+import { EventStreamSlots } from './event-stream-slots';
 import { InstanceLease } from './instance-lease';
 import { ModelCatalog } from './model-catalog';
 import { ModelClient } from './model-client';
@@ -50,6 +51,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
     private readonly lease: InstanceLease,
     private readonly catalog: ModelCatalog,
     private readonly model: ModelClient,
+    private readonly slots: EventStreamSlots,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -63,7 +65,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
       }),
     );
     // At start-up at once: a single instance that restarts finds its old generations orphaned.
-    await this.sweep();
+    await this.sweep(true);
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.flusher = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
   }
@@ -183,7 +185,8 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
     for (const [runner, pending] of batch) runner.flushedBy(stored, pending);
   }
 
-  async sweep(): Promise<void> {
+  /** Generations and event-stream rows of dead instances; `atStart`: also this one's old rows. */
+  async sweep(atStart = false): Promise<void> {
     await this.settle().catch(() => undefined);
     try {
       const swept = await this.sql.rows<{ id: string }>(SQL.sweepOrphans, [this.lease.key]);
@@ -200,6 +203,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
         errType: (error as Error)?.name,
       });
     }
+    await this.slots.sweep(atStart);
   }
 
   /**

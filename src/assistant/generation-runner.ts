@@ -5,11 +5,11 @@ import type { Channel } from '../database/pg-pubsub';
 import type { Sql } from '../database/sql.service';
 import type { GenerationErrorCode } from './entities/generation.entity';
 import {
-  eventsAfter,
   GenerationEvent,
   GenerationRow,
   lastEventId,
   messageFrom,
+  replayAfter,
   StreamState,
   toGeneration,
 } from './generation-events';
@@ -90,8 +90,15 @@ export interface PendingFlush {
   lengths: number[];
 }
 
-/** Gets every event in order; null when the stream ends without a `done`. */
-export type Subscriber = (event: GenerationEvent | null) => void;
+/** Gets every event in order: first the replay of those so far, then each as it happens. */
+export interface Subscriber {
+  /** The events so far after the client's, made as they are taken (see replayAfter). */
+  replay(events: Iterable<GenerationEvent>): void;
+  /** The next event; null when the stream ends (after a `done`, or without one). */
+  next(event: GenerationEvent | null): void;
+  /** Resolves once everything given so far is written out (followers of stored rows wait). */
+  idle(): Promise<void>;
+}
 
 /**
  * Owns one generation on the instance that started it: the model stream in, deltas out to
@@ -143,13 +150,13 @@ export class GenerationRunner {
   }
 
   /**
-   * Sends the events after `after` at once, then every new one as it happens, up to `done`.
-   * Returns the unsubscribe function.
+   * Gives the events after `after` as a replay, then every new one as it happens, up to
+   * `done`. Returns the unsubscribe function.
    */
   subscribe(after: number, subscriber: Subscriber): () => void {
-    for (const event of eventsAfter(this.state, after)) subscriber(event);
+    subscriber.replay(replayAfter(this.state, after).events);
     if (this.ended) {
-      subscriber(null);
+      subscriber.next(null);
       return () => undefined;
     }
     this.subscribers.add(subscriber);
@@ -172,7 +179,7 @@ export class GenerationRunner {
   }
 
   private emit(event: GenerationEvent): void {
-    for (const subscriber of this.subscribers) subscriber(event);
+    for (const subscriber of this.subscribers) subscriber.next(event);
   }
 
   private pushDelta(raw: string): void {
@@ -376,7 +383,7 @@ export class GenerationRunner {
     }
     // Without a terminal write (lost, or the database gone) subscribers are told the stream
     // ends here; a client that resumes reads the stored state.
-    for (const subscriber of this.subscribers) subscriber(null);
+    for (const subscriber of this.subscribers) subscriber.next(null);
     this.subscribers.clear();
   }
 

@@ -45,6 +45,9 @@ import {
 } from './dto/generation-response.dto';
 import { StartGenerationDto } from './dto/start-generation.dto';
 import { GenerationRegistry } from './generation-registry';
+import { EventStreamSlots, TooManyEventStreamsException } from './event-stream-slots';
+import type { GenerationEvent } from './generation-events';
+import type { Subscriber } from './generation-runner';
 import { DailyLimitReachedException, GenerationsService } from './generations.service';
 import { NOT_CONFIGURED } from './model-catalog';
 import { SseStream } from './sse-stream';
@@ -63,6 +66,14 @@ generation), an \`event:\` name and one line of JSON \`data:\`:
 
 A comment line \`: ping\` is sent every 15 s. Read it with \`fetch\` (EventSource cannot send
 the bearer token). Disconnecting never stops the reply.`;
+
+const STREAM_CAPS =
+  'EVENT_STREAMS_PER_SESSION (10) event streams of the caller’s session, or ' +
+  'EVENT_STREAMS_PER_USER (20) of the caller, are open on any instance (with Retry-After); ' +
+  'nothing is started or written';
+const RETRY_AFTER = {
+  'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } },
+};
 
 const GenerationId = () => Param('generationId', new ParseUUIDPipe());
 const NOT_FOUND = 'No such generation of the caller (another user’s is also 404)';
@@ -95,6 +106,7 @@ export class GenerationsController {
   constructor(
     private readonly generations: GenerationsService,
     private readonly registry: GenerationRegistry,
+    private readonly slots: EventStreamSlots,
   ) {}
 
   /** The models a room or a reply may use; `default` marks the one rooms use without a model. */
@@ -146,7 +158,9 @@ export class GenerationsController {
   @ApiTooManyRequestsResponse({
     type: ErrorResponseDto,
     description:
-      'LLM_MAX_CONCURRENT_PER_USER replies running, or the daily token limit reached (with Retry-After)',
+      'LLM_MAX_CONCURRENT_PER_USER replies running, or the daily token limit reached (with ' +
+      `Retry-After); with \`Accept: text/event-stream\`, also: ${STREAM_CAPS}`,
+    headers: RETRY_AFTER,
   })
   @IdempotentRoute()
   async start(
@@ -159,24 +173,27 @@ export class GenerationsController {
   ): Promise<void> {
     // The answer's status, stored with an Idempotency-Key; a stream is written as 200.
     void reply.status(HttpStatus.ACCEPTED);
+    // The stream's slot is taken first: past a cap, no generation is started.
+    const release = wantsStream(request) ? await this.openSlot(user, reply) : null;
     let started: StartedGenerationDto;
     try {
       started = await this.generations.start(user.id, roomId, dto, idempotent);
     } catch (error) {
+      release?.();
       if (error instanceof DailyLimitReachedException) {
         void reply.header('retry-after', String(error.retryAfterSeconds));
       }
       throw error;
     }
     // Location (and, for a retry, the stored status and Idempotent-Replayed) are set.
-    if (!wantsStream(request)) {
+    if (!release) {
       void reply.send(started);
       return;
     }
     // The first request follows the runner it started; a retry the same generation, from its
     // first event, wherever it runs (or replayed to `done` when it has finished).
     const { id } = started.generation;
-    this.stream(reply, (sink) => this.generations.follow(user.id, id, 0, sink));
+    this.stream(reply, release, (sink) => this.generations.follow(user.id, id, 0, sink));
   }
 
   /** A generation and the text of its reply so far (at most about a second behind the stream). */
@@ -211,6 +228,11 @@ export class GenerationsController {
   })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Malformed id or Last-Event-ID' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
+  @ApiTooManyRequestsResponse({
+    type: ErrorResponseDto,
+    description: STREAM_CAPS,
+    headers: RETRY_AFTER,
+  })
   async events(
     @CurrentUser() user: TokenCaller,
     @GenerationId() id: string,
@@ -219,7 +241,8 @@ export class GenerationsController {
   ): Promise<void> {
     const after = lastEventId(lastEventIdHeader);
     await this.generations.assertReadable(user.id, id);
-    this.stream(reply, (sink) => this.generations.follow(user.id, id, after, sink));
+    const release = await this.openSlot(user, reply);
+    this.stream(reply, release, (sink) => this.generations.follow(user.id, id, after, sink));
   }
 
   /**
@@ -247,21 +270,48 @@ export class GenerationsController {
     return this.generations.usage(user.id);
   }
 
-  /** Opens the event stream and feeds it until `done` (or the end of the source). */
+  /** A slot under the caps on open event streams, or their 429 with Retry-After. */
+  private async openSlot(user: TokenCaller, reply: FastifyReply): Promise<() => void> {
+    try {
+      return await this.slots.open(user);
+    } catch (error) {
+      if (error instanceof TooManyEventStreamsException) {
+        void reply.header('retry-after', String(error.retryAfterSeconds));
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Opens the event stream and feeds it until `done` (or the end of the source); its slot is
+   * released when it closes, however it closes.
+   */
   private stream(
     reply: FastifyReply,
-    follow: (sink: (event: Parameters<SseStream['send']>[0] | null) => void) => () => void,
+    release: () => void,
+    follow: (sink: Subscriber) => () => void,
   ): void {
-    const sse = new SseStream(reply);
+    let sse: SseStream;
+    try {
+      sse = new SseStream(reply, this.slots.limits);
+    } catch (error) {
+      release();
+      throw error;
+    }
     let stop = () => {};
-    const untrack = this.registry.track(() => sse.end());
+    const untrack = this.registry.track(() => sse.end(true));
     sse.onClose(() => {
       stop();
       untrack();
+      release();
     });
-    stop = follow((event) => {
-      if (event) sse.send(event);
-      if (!event || event.event === 'done') sse.end();
+    stop = follow({
+      replay: (events) => sse.replay(events),
+      next: (event: GenerationEvent | null) => {
+        if (event) sse.send(event);
+        if (!event || event.event === 'done') sse.end();
+      },
+      idle: () => sse.idle(),
     });
     if (sse.closed) stop();
   }

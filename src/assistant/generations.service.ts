@@ -21,10 +21,10 @@ import type {
 } from './dto/generation-response.dto';
 import { StartGenerationDto } from './dto/start-generation.dto';
 import {
-  eventsAfter,
   GenerationRow,
   initialStart,
   messageFrom,
+  replayAfter,
   StreamState,
   toGeneration,
 } from './generation-events';
@@ -325,9 +325,10 @@ export class GenerationsService {
   }
 
   /**
-   * Sends the events after `after` to `sink` and follows live until `done` (sink gets null
-   * when the stream ends without one). From memory when this instance runs it, else from the
-   * stored rows, re-read on every change signal. Returns the function that stops following.
+   * Sends the events after `after` to `sink` and follows live until `done` (then sink gets
+   * null, as it does when the stream ends without one). From memory when this instance runs
+   * it, else from the stored rows, re-read on every change signal once the sink has written
+   * what it was given. Returns the function that stops following.
    */
   follow(userId: string, id: string, after: number, sink: Subscriber): () => void {
     const local = this.registry.get(id);
@@ -346,15 +347,18 @@ export class GenerationsService {
       reading = true;
       try {
         do {
+          // A client still taking the last replay is not given the next (nor is it read):
+          // a stream that does not read holds one state, not one per change.
+          await sink.idle();
+          if (stopped) return;
           again = false;
           const state = await this.read(userId, id).catch(() => undefined);
           if (stopped) return;
           if (state === null) return end(null);
           if (!state) continue;
-          for (const event of eventsAfter(state, sent)) {
-            sink(event);
-            sent = event.id;
-          }
+          const replay = replayAfter(state, sent);
+          if (replay.last > sent) sink.replay(replay.events);
+          sent = replay.last;
           // Finished: everything after `after` is sent (nothing, if the client had it all).
           if (state.done) return end(null);
         } while (again && !stopped);
@@ -369,7 +373,7 @@ export class GenerationsService {
       stopped = true;
       unwatch();
       clearInterval(poll);
-      if (last === null) sink(null);
+      if (last === null) sink.next(null);
     };
     void read();
     return () => end();

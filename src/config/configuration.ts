@@ -46,6 +46,14 @@ export interface IdempotencySection {
   ttlSeconds: number;
 }
 
+/** Limits of the assistant's event streams (src/assistant/event-stream-slots.ts, sse-stream.ts). */
+export interface EventStreamsSection {
+  perUser: number;
+  perSession: number;
+  maxQueuedBytes: number;
+  stallTimeoutMs: number;
+}
+
 export interface AppConfig {
   app: AppSection;
   auth: AuthSection;
@@ -54,6 +62,7 @@ export interface AppConfig {
   llm: LlmConfig;
   idempotency: IdempotencySection;
   search: SearchSection;
+  eventStreams: EventStreamsSection;
 }
 
 function corsOrigins(env: EnvironmentVariables): string[] | boolean {
@@ -113,5 +122,11 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
     llm: buildLlmConfig(env),
     idempotency: { ttlSeconds: env.IDEMPOTENCY_TTL_SECONDS },
     search: { maxConcurrentPerUser: env.SEARCH_MAX_CONCURRENT_PER_USER },
+    eventStreams: {
+      perUser: env.EVENT_STREAMS_PER_USER,
+      perSession: env.EVENT_STREAMS_PER_SESSION,
+      maxQueuedBytes: env.EVENT_STREAM_QUEUE_BYTES,
+      stallTimeoutMs: env.EVENT_STREAM_STALL_MS,
+    },
   };
 }

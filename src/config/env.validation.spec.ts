@@ -50,6 +50,10 @@ describe('validateEnv', () => {
     [{ LLM_MAX_TOKENS: '1000001' }, 'LLM_MAX_TOKENS'],
     [{ LLM_REPLY_MAX_CHARS: '999' }, 'LLM_REPLY_MAX_CHARS'],
     [{ LLM_REPLY_MAX_CHARS: '1000001' }, 'LLM_REPLY_MAX_CHARS'],
+    [{ EVENT_STREAMS_PER_USER: '0' }, 'EVENT_STREAMS_PER_USER'],
+    [{ EVENT_STREAMS_PER_SESSION: 'ten' }, 'EVENT_STREAMS_PER_SESSION'],
+    [{ EVENT_STREAM_QUEUE_BYTES: '1000' }, 'EVENT_STREAM_QUEUE_BYTES'],
+    [{ EVENT_STREAM_STALL_MS: '10' }, 'EVENT_STREAM_STALL_MS'],
   ])('rejects %j with one line naming %s', (raw, variable) => {
     let message = '';
     try {

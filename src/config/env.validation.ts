@@ -248,6 +248,34 @@ export class EnvironmentVariables {
   @Min(1)
   @Max(1_000_000_000_000)
   LLM_DAILY_TOKEN_LIMIT?: number;
+
+  /** Open event streams per user, counted across instances. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  EVENT_STREAMS_PER_USER = 20;
+
+  /** Open event streams per session (one sign-in), counted across instances. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  EVENT_STREAMS_PER_SESSION = 10;
+
+  /** Bytes one event stream may hold for a client that does not read; past it, closed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(16 * 1024)
+  @Max(256 * 1024 * 1024)
+  EVENT_STREAM_QUEUE_BYTES = 1024 * 1024;
+
+  /** An event stream whose client takes nothing for this long, while there is more: closed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(500)
+  @Max(3_600_000)
+  EVENT_STREAM_STALL_MS = 30_000;
 }
 
 const LLM_OPTIONAL = [

@@ -619,8 +619,9 @@ describe('assistant replies (e2e)', () => {
     const short = await statements(5);
     const long = await statements(500);
     expect(long).toBe(short);
-    // The caller's session, the start, the system prompt, the context, the end.
-    expect(short).toBe(5);
+    // The caller's session, the stream's slot, the start, the system prompt, the context, the
+    // end, the slot's release.
+    expect(short).toBe(7);
   });
 
   it('documents every route, status and the event stream in the OpenAPI document', async () => {

@@ -14,7 +14,7 @@ export interface AssistantTestApp extends TestApp {
 /** The app listening on a free port, its model a fresh fake OpenAI-compatible server. */
 export async function startAssistantApp(
   env: Record<string, string> = {},
-  options: { logStream?: DestinationStream } = {},
+  options: { logStream?: DestinationStream; databaseUrl?: string } = {},
 ): Promise<AssistantTestApp> {
   const fake = await startFakeModel();
   const t = await startTestApp(

@@ -4,6 +4,7 @@ import { Assistant1796000000000 } from './1796000000000-Assistant';
 import { CreateSessions1796100000000 } from './1796100000000-CreateSessions';
 import { MessageSearch1796200000000 } from './1796200000000-MessageSearch';
 import { CreateIdempotencyKeys1796300000000 } from './1796300000000-CreateIdempotencyKeys';
+import { CreateEventStreams1796420000000 } from './1796420000000-CreateEventStreams';
 
 /**
  * Migrations in the order they run. Listed explicitly (not globbed) so the same classes load
@@ -16,4 +17,5 @@ export const migrations = [
   CreateSessions1796100000000,
   MessageSearch1796200000000,
   CreateIdempotencyKeys1796300000000,
+  CreateEventStreams1796420000000,
 ];
