@@ -10,6 +10,15 @@ export interface AppSection {
   corsOrigins: string[] | boolean;
   trustProxyHops: number;
   shutdownTimeoutMs: number;
+  http: HttpLimits;
+}
+
+/** How long a client may take to send a request, and how many connections it may hold. */
+export interface HttpLimits {
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
 }
 
 export interface AuthSection {
@@ -77,6 +86,12 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
       corsOrigins: cors,
       trustProxyHops: env.TRUST_PROXY_HOPS,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      http: {
+        requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+        headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+        keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        maxConnections: env.HTTP_MAX_CONNECTIONS,
+      },
     },
     auth: {
       jwtSecret: env.JWT_SECRET,

@@ -16,6 +16,10 @@ describe('validateEnv', () => {
       EMBEDDED_PG_PORT: 54329,
       DB_POOL_SIZE: 10,
       DB_PIPELINE_CONNECTIONS: 2,
+      HTTP_REQUEST_TIMEOUT_MS: 30_000,
+      HTTP_HEADERS_TIMEOUT_MS: 10_000,
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: 72_000,
+      HTTP_MAX_CONNECTIONS: 10_000,
     });
   });
 
@@ -46,6 +50,14 @@ describe('validateEnv', () => {
     [{ LLM_DAILY_TOKEN_LIMIT: '0' }, 'LLM_DAILY_TOKEN_LIMIT'],
     [{ LLM_MAX_CONCURRENT_PER_USER: 'two' }, 'LLM_MAX_CONCURRENT_PER_USER'],
     [{ LLM_MODELS: 'a,,b' }, 'LLM_MODELS'],
+    [{ HTTP_REQUEST_TIMEOUT_MS: '0' }, 'HTTP_REQUEST_TIMEOUT_MS'],
+    [{ HTTP_HEADERS_TIMEOUT_MS: 'soon' }, 'HTTP_HEADERS_TIMEOUT_MS'],
+    [
+      { HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '6000' },
+      'HTTP_HEADERS_TIMEOUT_MS',
+    ],
+    [{ HTTP_KEEP_ALIVE_TIMEOUT_MS: '500' }, 'HTTP_KEEP_ALIVE_TIMEOUT_MS'],
+    [{ HTTP_MAX_CONNECTIONS: '0' }, 'HTTP_MAX_CONNECTIONS'],
   ])('rejects %j with one line naming %s', (raw, variable) => {
     let message = '';
     try {
