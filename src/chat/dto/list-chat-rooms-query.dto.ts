@@ -1,4 +1,5 @@
-import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { TextLength } from '../../common/validation/text-length.decorator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { ToInt } from '../../common/validation/transforms';
 
@@ -31,7 +32,7 @@ export class ListChatRoomsQueryDto {
    */
   @IsOptional()
   @IsString()
-  @Length(1, 200)
+  @TextLength(1, 200)
   @IsStorableText()
   q?: string;
 }

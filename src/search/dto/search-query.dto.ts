@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { TextLength } from '../../common/validation/text-length.decorator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { ToInt } from '../../common/validation/transforms';
 
@@ -11,7 +12,7 @@ export class SearchQueryDto {
    * @example "서울 \"train times\""
    */
   @IsString()
-  @Length(1, 200)
+  @TextLength(1, 200)
   @IsStorableText()
   q: string;
 
@@ -27,6 +28,6 @@ export class SearchQueryDto {
   /** The `nextCursor` of the previous page, as it was given; absent for the first page. */
   @IsOptional()
   @IsString()
-  @Length(1, 200)
+  @TextLength(1, 200)
   cursor?: string;
 }
