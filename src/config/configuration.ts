@@ -33,8 +33,13 @@ export interface SessionSection {
   idleDays: number;
   maxDays: number;
   cookieSecure: boolean;
-  /** Origins besides the service's own that may use the cookie routes (CORS_ORIGINS, never `*`). */
+  /** Origins that may use the cookie routes: PUBLIC_URL's and CORS_ORIGINS (never `*`). */
   trustedOrigins: string[];
+  /**
+   * Whether the origin named by the request's own Host header is trusted too: only without
+   * PUBLIC_URL and outside production, where a Host header is the client's to choose.
+   */
+  trustHostOrigin: boolean;
 }
 
 export interface DatabaseSection {
@@ -105,7 +110,11 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
         env.COOKIE_SECURE === undefined
           ? env.NODE_ENV === 'production'
           : env.COOKIE_SECURE === 'true',
-      trustedOrigins: Array.isArray(cors) ? cors : [],
+      trustedOrigins: [
+        ...(env.PUBLIC_URL ? [new URL(env.PUBLIC_URL).origin] : []),
+        ...(Array.isArray(cors) ? cors : []),
+      ],
+      trustHostOrigin: env.PUBLIC_URL === undefined && env.NODE_ENV !== 'production',
     },
     database: {
       url: env.DATABASE_URL,

@@ -58,6 +58,10 @@ describe('validateEnv', () => {
     ],
     [{ HTTP_KEEP_ALIVE_TIMEOUT_MS: '500' }, 'HTTP_KEEP_ALIVE_TIMEOUT_MS'],
     [{ HTTP_MAX_CONNECTIONS: '0' }, 'HTTP_MAX_CONNECTIONS'],
+    [{ PUBLIC_URL: 'chat.example.com' }, 'PUBLIC_URL'],
+    [{ PUBLIC_URL: 'ftp://chat.example.com' }, 'PUBLIC_URL'],
+    [{ PUBLIC_URL: 'https://exa mple.com' }, 'PUBLIC_URL'],
+    [{ PUBLIC_URL: 'https://[::1' }, 'PUBLIC_URL'],
   ])('rejects %j with one line naming %s', (raw, variable) => {
     let message = '';
     try {
@@ -104,6 +108,21 @@ describe('buildConfig', () => {
     expect(
       buildConfig({ ...base, CORS_ORIGINS: 'https://app.example' }).session.trustedOrigins,
     ).toEqual(['https://app.example']);
+  });
+
+  it('trusts PUBLIC_URL’s origin, and the Host header’s only without it outside production', () => {
+    const session = (env: Record<string, string>) => buildConfig({ ...base, ...env }).session;
+    expect(
+      session({
+        PUBLIC_URL: 'https://Chat.Example.com:443/app/',
+        CORS_ORIGINS: 'https://a.example',
+      }),
+    ).toMatchObject({
+      trustedOrigins: ['https://chat.example.com', 'https://a.example'],
+      trustHostOrigin: false,
+    });
+    expect(session({}).trustHostOrigin).toBe(true);
+    expect(session({ NODE_ENV: 'production' }).trustHostOrigin).toBe(false);
   });
 
   it('listens on loopback outside production unless HOST says otherwise', () => {

@@ -101,6 +101,12 @@ export class EnvironmentVariables {
   })
   CORS_ORIGINS?: string;
 
+  /** The service's public URL (its origin is what counts); the cookie routes trust that origin. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s/?#]+(\/\S*)?$/i, { message: 'PUBLIC_URL must be an http(s) URL' })
+  PUBLIC_URL?: string;
+
   /** Number of proxy hops to trust for the client address (X-Forwarded-For); 0 trusts none. */
   @Transform(toInt)
   @IsInt()
@@ -267,6 +273,7 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     'DATABASE_URL',
     'HOST',
     'CORS_ORIGINS',
+    'PUBLIC_URL',
     'COOKIE_SECURE',
     ...LLM_OPTIONAL,
   ];
@@ -280,6 +287,9 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     const reason = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
     const line = reason.startsWith(first.property) ? reason : `${first.property} ${reason}`;
     throw new ConfigValidationError(`Invalid configuration: ${line}`);
+  }
+  if (env.PUBLIC_URL !== undefined && !URL.canParse(env.PUBLIC_URL)) {
+    throw new ConfigValidationError('Invalid configuration: PUBLIC_URL must be an http(s) URL');
   }
   // Node refuses to start a server whose headers timeout exceeds its request timeout.
   if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
