@@ -164,10 +164,18 @@ describe('chat rooms (e2e)', () => {
       'limit=99999999999999999999',
       'offset=-1',
       'offset=x',
+      'offset=1000000001',
       'include=everything',
       'sort=title',
     ])('is 400 for ?%s', async (query) => {
-      expectErrorBody(await t.http.get(`/api/chat-rooms?${query}`).set(user.auth), 400);
+      const res = await t.http.get(`/api/chat-rooms?${query}`).set(user.auth);
+      expectErrorBody(res, 400);
+      // One clear message for a bad number, not IsInt's, Min's and Max's at once.
+      if (query.startsWith('limit=')) {
+        expect(res.body.message).toEqual(['limit must be an integer from 1 to 100']);
+      } else if (query.startsWith('offset=')) {
+        expect(res.body.message).toEqual(['offset must be an integer from 0 to 1000000000']);
+      }
     });
   });
 

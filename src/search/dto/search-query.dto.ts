@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsOptional, IsString } from 'class-validator';
+import { IntInRange } from '../../common/validation/int-in-range.decorator';
 import { TextLength } from '../../common/validation/text-length.decorator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { ToInt } from '../../common/validation/transforms';
@@ -20,9 +21,7 @@ export class SearchQueryDto {
   @ApiProperty({ required: false, default: 20, minimum: 1, maximum: 50 })
   @IsOptional()
   @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(50)
+  @IntInRange(1, 50)
   limit: number = 20;
 
   /** The `nextCursor` of the previous page, as it was given; absent for the first page. */
