@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -8,10 +9,10 @@ import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
-import { toErrorBody } from './common/filters/all-exceptions.filter';
+import { errorBody, toErrorBody } from './common/filters/all-exceptions.filter';
 import { limitJsonDepth } from './common/json-body';
 import { createLogger, logRequests, PinoNestLogger, requestId } from './common/logging.module';
-import { AppConfig, buildConfig } from './config/configuration';
+import { AppConfig, buildConfig, HttpLimits } from './config/configuration';
 import { createOpenApiDocument } from './openapi/openapi-document';
 
 /** Bodies above this are refused with 413 before they are parsed. */
@@ -68,6 +69,53 @@ function helmetHeaders(): Record<string, string> {
   return headers;
 }
 
+/** What Node refuses before a request reaches Fastify, by its error code. */
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'The request was not received in time'],
+  HPE_HEADER_OVERFLOW: [431, 'Request headers are too large'],
+};
+
+/**
+ * Answers a request Node gives up on (not received within HTTP_REQUEST_TIMEOUT_MS or
+ * HTTP_HEADERS_TIMEOUT_MS, headers too large, malformed) with the contract's error body, then
+ * closes the connection. As Node's own handler does, it writes nothing into a response
+ * already started on the socket.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const [status, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Malformed request'];
+    const body = JSON.stringify(errorBody(status, message));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/**
+ * Node's bounds on a client's time. requestTimeout and headersTimeout cover receiving a request
+ * only, so a long response (an event stream) is never cut; Node checks them every
+ * connectionsCheckingInterval (30 s by default, too coarse for a 10 s headers timeout).
+ * No idle-socket timeout (Fastify's connectionTimeout): an event stream may be quiet for long
+ * while the model thinks, and every other idle state is bounded by these three.
+ */
+function serverTimeouts(limits: HttpLimits) {
+  return {
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, limits.headersTimeoutMs / 10)),
+    },
+    clientErrorHandler: answerClientError,
+  };
+}
+
 function setUpSwagger(app: NestFastifyApplication): void {
   SwaggerModule.setup('api/docs', app, createOpenApiDocument(app), {
     jsonDocumentUrl: 'api/docs-json',
@@ -83,6 +131,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   const config: AppConfig = buildConfig({ ...process.env, ...options.env });
   const hops = config.app.trustProxyHops;
   const adapter = new FastifyAdapter({
+    ...serverTimeouts(config.app.http),
     bodyLimit: BODY_LIMIT_BYTES,
     // A path parameter of any length reaches its route, whose pipe answers 400 for a malformed
     // id; past Fastify's default of 100 it would answer 414 with the whole path echoed. Node's
@@ -113,6 +162,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   app.flushLogs();
   app.setGlobalPrefix('api');
   const fastify = app.getHttpAdapter().getInstance();
+  // Connections past this are closed as they arrive, so the others keep their memory and sockets.
+  fastify.server.maxConnections = config.app.http.maxConnections;
   // @fastify/cors registered as a plain plugin, not through app.enableCors(): that copies every
   // reply's CORS headers to the raw response for Nest middleware, which this app has none of.
   await fastify.register(fastifyCors, {

@@ -79,13 +79,19 @@ const GenerationId = () => Param('generationId', new ParseUUIDPipe());
 const NOT_FOUND = 'No such generation of the caller (another user’s is also 404)';
 const UNAVAILABLE = `${NOT_CONFIGURED} (LLM_BASE_URL unset)`;
 
-/** Parses Last-Event-ID: absent is 0; anything but a non-negative integer is 400. */
-function lastEventId(header: string | undefined): number {
-  if (header === undefined || header.trim() === '') return 0;
-  if (!/^\d{1,15}$/.test(header.trim())) {
+/**
+ * Parses Last-Event-ID: absent is 0; a non-negative integer up to Number.MAX_SAFE_INTEGER is
+ * taken (the id is compared as a number, which is exact up to there); anything else is 400.
+ */
+export function lastEventId(header: string | undefined): number {
+  const text = header?.trim() ?? '';
+  if (text === '') return 0;
+  const digits = /^0*(\d{1,16})$/.exec(text)?.[1];
+  const id = digits === undefined ? Number.NaN : Number(digits);
+  if (!Number.isSafeInteger(id)) {
     throw new BadRequestException('Last-Event-ID must be a non-negative integer');
   }
-  return Number(header.trim());
+  return id;
 }
 
 function wantsStream(request: FastifyRequest): boolean {

@@ -39,28 +39,37 @@ export class SessionCookie {
 }
 
 /**
- * CSRF defence of the cookie routes, besides SameSite=Strict: a request whose Origin names
- * another origin than the service's own or one of CORS_ORIGINS is refused (403). A request
- * without Origin (not a browser's cross-origin request) passes.
+ * CSRF defence of the cookie routes, besides SameSite=Strict. Refused (403):
+ * - `Sec-Fetch-Site: cross-site`, whatever Origin says: the browser itself reports a request
+ *   from another site;
+ * - an Origin other than PUBLIC_URL's or one of CORS_ORIGINS. The origin the Host header names
+ *   counts only without PUBLIC_URL outside production: behind a proxy Host is whatever the
+ *   client or the proxy sends, so production trusts configured origins only.
+ * A request without Origin (not a browser's cross-origin request) passes.
  */
 @Injectable()
 export class TrustedOriginGuard implements CanActivate {
   private readonly trusted: Set<string>;
+  private readonly trustHostOrigin: boolean;
 
   constructor(config: ConfigService<AppConfig, true>) {
     this.trusted = new Set(
       config.get('session.trustedOrigins', { infer: true }).map((o) => o.toLowerCase()),
     );
+    this.trustHostOrigin = config.get('session.trustHostOrigin', { infer: true });
   }
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
+    if (request.headers['sec-fetch-site']?.toLowerCase() === 'cross-site') {
+      throw new ForbiddenException('Cross-site request not allowed');
+    }
     const origin = request.headers.origin;
     if (origin === undefined) return true;
     const given = origin.toLowerCase();
     if (
       this.trusted.has(given) ||
-      given === `${request.protocol}://${request.host}`.toLowerCase()
+      (this.trustHostOrigin && given === `${request.protocol}://${request.host}`.toLowerCase())
     ) {
       return true;
     }

@@ -10,6 +10,15 @@ export interface AppSection {
   corsOrigins: string[] | boolean;
   trustProxyHops: number;
   shutdownTimeoutMs: number;
+  http: HttpLimits;
+}
+
+/** How long a client may take to send a request, and how many connections it may hold. */
+export interface HttpLimits {
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
 }
 
 export interface AuthSection {
@@ -24,8 +33,13 @@ export interface SessionSection {
   idleDays: number;
   maxDays: number;
   cookieSecure: boolean;
-  /** Origins besides the service's own that may use the cookie routes (CORS_ORIGINS, never `*`). */
+  /** Origins that may use the cookie routes: PUBLIC_URL's and CORS_ORIGINS (never `*`). */
   trustedOrigins: string[];
+  /**
+   * Whether the origin named by the request's own Host header is trusted too: only without
+   * PUBLIC_URL and outside production, where a Host header is the client's to choose.
+   */
+  trustHostOrigin: boolean;
 }
 
 export interface DatabaseSection {
@@ -96,6 +110,12 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
       corsOrigins: cors,
       trustProxyHops: env.TRUST_PROXY_HOPS,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      http: {
+        requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+        headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+        keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        maxConnections: env.HTTP_MAX_CONNECTIONS,
+      },
     },
     auth: {
       jwtSecret: env.JWT_SECRET,
@@ -109,7 +129,11 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
         env.COOKIE_SECURE === undefined
           ? env.NODE_ENV === 'production'
           : env.COOKIE_SECURE === 'true',
-      trustedOrigins: Array.isArray(cors) ? cors : [],
+      trustedOrigins: [
+        ...(env.PUBLIC_URL ? [new URL(env.PUBLIC_URL).origin] : []),
+        ...(Array.isArray(cors) ? cors : []),
+      ],
+      trustHostOrigin: env.PUBLIC_URL === undefined && env.NODE_ENV !== 'production',
     },
     database: {
       url: env.DATABASE_URL,

@@ -16,6 +16,10 @@ describe('validateEnv', () => {
       EMBEDDED_PG_PORT: 54329,
       DB_POOL_SIZE: 10,
       DB_PIPELINE_CONNECTIONS: 2,
+      HTTP_REQUEST_TIMEOUT_MS: 30_000,
+      HTTP_HEADERS_TIMEOUT_MS: 10_000,
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: 72_000,
+      HTTP_MAX_CONNECTIONS: 10_000,
     });
   });
 
@@ -54,6 +58,18 @@ describe('validateEnv', () => {
     [{ EVENT_STREAMS_PER_SESSION: 'ten' }, 'EVENT_STREAMS_PER_SESSION'],
     [{ EVENT_STREAM_QUEUE_BYTES: '1000' }, 'EVENT_STREAM_QUEUE_BYTES'],
     [{ EVENT_STREAM_STALL_MS: '10' }, 'EVENT_STREAM_STALL_MS'],
+    [{ HTTP_REQUEST_TIMEOUT_MS: '0' }, 'HTTP_REQUEST_TIMEOUT_MS'],
+    [{ HTTP_HEADERS_TIMEOUT_MS: 'soon' }, 'HTTP_HEADERS_TIMEOUT_MS'],
+    [
+      { HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '6000' },
+      'HTTP_HEADERS_TIMEOUT_MS',
+    ],
+    [{ HTTP_KEEP_ALIVE_TIMEOUT_MS: '500' }, 'HTTP_KEEP_ALIVE_TIMEOUT_MS'],
+    [{ HTTP_MAX_CONNECTIONS: '0' }, 'HTTP_MAX_CONNECTIONS'],
+    [{ PUBLIC_URL: 'chat.example.com' }, 'PUBLIC_URL'],
+    [{ PUBLIC_URL: 'ftp://chat.example.com' }, 'PUBLIC_URL'],
+    [{ PUBLIC_URL: 'https://exa mple.com' }, 'PUBLIC_URL'],
+    [{ PUBLIC_URL: 'https://[::1' }, 'PUBLIC_URL'],
   ])('rejects %j with one line naming %s', (raw, variable) => {
     let message = '';
     try {
@@ -109,6 +125,21 @@ describe('buildConfig', () => {
     expect(() => buildConfig({ ...base, DB_POOL_SIZE: '4', DB_HEAVY_CONNECTIONS: '5' })).toThrow(
       /DB_HEAVY_CONNECTIONS must not exceed DB_POOL_SIZE/,
     );
+  });
+
+  it('trusts PUBLIC_URL’s origin, and the Host header’s only without it outside production', () => {
+    const session = (env: Record<string, string>) => buildConfig({ ...base, ...env }).session;
+    expect(
+      session({
+        PUBLIC_URL: 'https://Chat.Example.com:443/app/',
+        CORS_ORIGINS: 'https://a.example',
+      }),
+    ).toMatchObject({
+      trustedOrigins: ['https://chat.example.com', 'https://a.example'],
+      trustHostOrigin: false,
+    });
+    expect(session({}).trustHostOrigin).toBe(true);
+    expect(session({ NODE_ENV: 'production' }).trustHostOrigin).toBe(false);
   });
 
   it('listens on loopback outside production unless HOST says otherwise', () => {

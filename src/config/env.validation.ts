@@ -101,6 +101,12 @@ export class EnvironmentVariables {
   })
   CORS_ORIGINS?: string;
 
+  /** The service's public URL (its origin is what counts); the cookie routes trust that origin. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s/?#]+(\/\S*)?$/i, { message: 'PUBLIC_URL must be an http(s) URL' })
+  PUBLIC_URL?: string;
+
   /** Number of proxy hops to trust for the client address (X-Forwarded-For); 0 trusts none. */
   @Transform(toInt)
   @IsInt()
@@ -177,6 +183,34 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(120_000)
   SHUTDOWN_TIMEOUT_MS = 10_000;
+
+  /** The whole request, headers and body, must arrive within this; else 408 and the connection closes. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  HTTP_REQUEST_TIMEOUT_MS = 30_000;
+
+  /** The request's headers must arrive within this (at most HTTP_REQUEST_TIMEOUT_MS). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  HTTP_HEADERS_TIMEOUT_MS = 10_000;
+
+  /** An idle keep-alive connection is closed after this; above a reverse proxy's own idle timeout. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+  /** Open connections per process; further ones are closed as they arrive. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  HTTP_MAX_CONNECTIONS = 10_000;
 
   /** An OpenAI-compatible API (…/v1). Unset: the assistant routes answer 503. */
   @Transform(emptyToUndefined)
@@ -299,6 +333,7 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     'DATABASE_URL',
     'HOST',
     'CORS_ORIGINS',
+    'PUBLIC_URL',
     'COOKIE_SECURE',
     'DB_HEAVY_CONNECTIONS',
     ...LLM_OPTIONAL,
@@ -313,6 +348,15 @@ export function validateEnv(raw: Record<string, unknown>): EnvironmentVariables 
     const reason = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
     const line = reason.startsWith(first.property) ? reason : `${first.property} ${reason}`;
     throw new ConfigValidationError(`Invalid configuration: ${line}`);
+  }
+  if (env.PUBLIC_URL !== undefined && !URL.canParse(env.PUBLIC_URL)) {
+    throw new ConfigValidationError('Invalid configuration: PUBLIC_URL must be an http(s) URL');
+  }
+  // Node refuses to start a server whose headers timeout exceeds its request timeout.
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigValidationError(
+      'Invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS',
+    );
   }
   return env;
 }

@@ -537,10 +537,22 @@ describe('assistant replies (e2e)', () => {
       404,
     );
     expectErrorBody(await t.http.get('/api/generations/not-a-uuid').set(user.auth), 400);
-    expectErrorBody(
-      await t.http.get(`/api/generations/${id}/events`).set(user.auth).set('last-event-id', 'x'),
-      400,
-    );
+    for (const header of ['x', '9007199254740992']) {
+      const res = await t.http
+        .get(`/api/generations/${id}/events`)
+        .set(user.auth)
+        .set('last-event-id', header);
+      expectErrorBody(res, 400);
+      expect(res.body.message).toBe('Last-Event-ID must be a non-negative integer');
+    }
+    // The largest id a number holds exactly: the client has everything, the stream just ends.
+    const caughtUp = await openStream(t.base, `/api/generations/${id}/events`, {
+      token: user.token,
+      lastEventId: '9007199254740991',
+    });
+    expect(caughtUp.status).toBe(200);
+    await caughtUp.ended;
+    expect(caughtUp.events).toEqual([]);
     expectErrorBody(await t.http.get(`/api/generations/${id}`), 401);
     expectErrorBody(await t.http.get('/api/models'), 401);
     expectErrorBody(await t.http.get('/api/users/me/usage'), 401);

@@ -301,6 +301,34 @@ describe('sessions (e2e)', () => {
         .expect(204);
     });
 
+    it('refuses Sec-Fetch-Site: cross-site (403) whatever Origin says, and changes nothing', async () => {
+      const user = await newUser();
+      for (const origin of [TRUSTED, undefined]) {
+        expectErrorBody(
+          await refresh(t.http, user.refreshCookie, origin).set('Sec-Fetch-Site', 'cross-site'),
+          403,
+        );
+        let logout = t.http
+          .post('/api/auth/logout')
+          .set('Cookie', user.refreshCookie)
+          .set('Sec-Fetch-Site', 'Cross-Site');
+        if (origin) logout = logout.set('Origin', origin);
+        expectErrorBody(await logout, 403);
+      }
+      await expectSessionLive(t.http, user);
+    });
+
+    it('lets same-origin, same-site and user-initiated (none) requests through', async () => {
+      let signedIn: SignedIn = await newUser();
+      for (const site of ['same-origin', 'same-site', 'none']) {
+        signedIn = signedInFrom(
+          await refresh(t.http, signedIn.refreshCookie, TRUSTED)
+            .set('Sec-Fetch-Site', site)
+            .expect(200),
+        );
+      }
+    });
+
     it('answers a listed origin’s preflight with credentials', async () => {
       const res = await t.http
         .options('/api/auth/refresh')

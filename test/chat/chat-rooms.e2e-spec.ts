@@ -164,10 +164,18 @@ describe('chat rooms (e2e)', () => {
       'limit=99999999999999999999',
       'offset=-1',
       'offset=x',
+      'offset=1000000001',
       'include=everything',
       'sort=title',
     ])('is 400 for ?%s', async (query) => {
-      expectErrorBody(await t.http.get(`/api/chat-rooms?${query}`).set(user.auth), 400);
+      const res = await t.http.get(`/api/chat-rooms?${query}`).set(user.auth);
+      expectErrorBody(res, 400);
+      // One clear message for a bad number, not IsInt's, Min's and Max's at once.
+      if (query.startsWith('limit=')) {
+        expect(res.body.message).toEqual(['limit must be an integer from 1 to 100']);
+      } else if (query.startsWith('offset=')) {
+        expect(res.body.message).toEqual(['offset must be an integer from 0 to 1000000000']);
+      }
     });
   });
 
@@ -308,11 +316,40 @@ describe('chat rooms (e2e)', () => {
       expect(res.body.content).toHaveLength(32_000);
     });
 
+    // Characters are UTF-16 code units, as JSON and JavaScript count them: an emoji is two.
+    it('accepts 16,000 emoji (32,000 UTF-16 code units) and stores them whole', async () => {
+      const room = await createRoom(t.http, alice);
+      const res = await t.http
+        .post(`/api/chat-rooms/${room.id}/messages`)
+        .set(alice.auth)
+        .send({ content: '😀'.repeat(16_000) })
+        .expect(201);
+      expect(res.body.content).toBe('😀'.repeat(16_000));
+    });
+
+    it('counts a room title in UTF-16 code units too: 100 emoji pass, 101 do not', async () => {
+      const res = await t.http
+        .post('/api/chat-rooms')
+        .set(alice.auth)
+        .send({ title: ` ${'🌍'.repeat(100)} ` })
+        .expect(201);
+      expect(res.body.title).toBe('🌍'.repeat(100));
+      const refused = await t.http
+        .post('/api/chat-rooms')
+        .set(alice.auth)
+        .send({ title: '🌍'.repeat(101) });
+      expectErrorBody(refused, 400);
+      expect(refused.body.message).toEqual([
+        'title must be shorter than or equal to 200 characters',
+      ]);
+    });
+
     it.each([
       ['no content', {}],
       ['empty content', { content: '' }],
       ['whitespace-only content', { content: ' \n\t ' }],
       ['32,001 characters', { content: 'x'.repeat(32_001) }],
+      ['16,001 emoji (32,002 UTF-16 code units)', { content: '😀'.repeat(16_001) }],
       ['numeric content', { content: 7 }],
       ['content with NUL', { content: 'a\u0000b' }],
       ['content with a lone surrogate', { content: 'a\ud800b' }],

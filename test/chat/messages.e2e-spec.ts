@@ -125,6 +125,16 @@ describe('messages: order, cursors, concurrency (e2e)', () => {
     expectErrorBody(await page(room, query(ids, other)), 400);
   });
 
+  it.each(['-1', '0', '201', 'ten', '1.5', '1e1', ''])(
+    'answers limit=%s with one message',
+    async (limit) => {
+      const [room] = await seedRooms(t.db, user.id, 1, 1);
+      const res = await page(room, `limit=${limit}`);
+      expectErrorBody(res, 400);
+      expect(res.body.message).toEqual(['limit must be an integer from 1 to 200']);
+    },
+  );
+
   it('accepts limit 200', async () => {
     const [room] = await seedRooms(t.db, user.id, 1, 201);
     const res = await page(room, 'limit=200').expect(200);

@@ -246,6 +246,15 @@ describe('GET /api/search (e2e)', () => {
     expectErrorBody(res, 400);
   });
 
+  it.each(['-1', '0', '51', 'ten', '1.5', '1e1'])(
+    'answers limit=%s with one message',
+    async (limit) => {
+      const res = await t.http.get('/api/search').query({ q: 'x', limit }).set(me.auth);
+      expectErrorBody(res, 400);
+      expect(res.body.message).toEqual(['limit must be an integer from 1 to 50']);
+    },
+  );
+
   it('runs on a pooled connection, never queued on a pipelined one behind small statements', async () => {
     type Config = { text: string };
     const sql: unknown = t.app.get(Sql);

@@ -1,4 +1,5 @@
-import { IsNotEmpty, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { IsNotEmpty, IsOptional, IsString, Matches } from 'class-validator';
+import { TextLength } from '../../common/validation/text-length.decorator';
 import { MAX_MESSAGE_LENGTH } from '../../chat/dto/create-message.dto';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 
@@ -11,7 +12,7 @@ export class StartGenerationDto {
   @IsOptional()
   @IsString()
   @IsNotEmpty()
-  @MaxLength(MAX_MESSAGE_LENGTH)
+  @TextLength(0, MAX_MESSAGE_LENGTH)
   @Matches(/\S/, { message: 'content must not be only whitespace' })
   @IsStorableText()
   content?: string;
@@ -19,7 +20,7 @@ export class StartGenerationDto {
   /** Overrides the room's model for this reply: one of the ids of GET /api/models. */
   @IsOptional()
   @IsString()
-  @Length(1, 200)
+  @TextLength(1, 200)
   @IsStorableText()
   model?: string;
 }

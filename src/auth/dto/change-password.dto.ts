@@ -1,10 +1,11 @@
-import { IsString, Length, MaxLength } from 'class-validator';
+import { IsString } from 'class-validator';
+import { TextLength } from '../../common/validation/text-length.decorator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 
 export class ChangePasswordDto {
   /** The password the user signs in with now. @example "correct horse battery staple" */
   @IsString()
-  @MaxLength(128)
+  @TextLength(0, 128)
   currentPassword: string;
 
   /**
@@ -12,7 +13,7 @@ export class ChangePasswordDto {
    * @example "tr0ub4dor and then some"
    */
   @IsString()
-  @Length(8, 128)
+  @TextLength(8, 128)
   @IsStorableText()
   newPassword: string;
 }

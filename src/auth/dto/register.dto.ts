@@ -1,4 +1,5 @@
-import { IsEmail, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsEmail, IsOptional, IsString } from 'class-validator';
+import { TextLength } from '../../common/validation/text-length.decorator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { NormaliseEmail, Trim } from '../../common/validation/transforms';
 
@@ -9,7 +10,7 @@ export class RegisterDto {
    */
   @NormaliseEmail()
   @IsString()
-  @MaxLength(254)
+  @TextLength(0, 254)
   @IsEmail()
   email: string;
 
@@ -19,7 +20,7 @@ export class RegisterDto {
    * @example "correct horse battery staple"
    */
   @IsString()
-  @Length(8, 128)
+  @TextLength(8, 128)
   @IsStorableText()
   password: string;
 
@@ -30,7 +31,7 @@ export class RegisterDto {
   @IsOptional()
   @Trim()
   @IsString()
-  @Length(1, 50)
+  @TextLength(1, 50)
   @IsStorableText()
   displayName?: string | null;
 }

@@ -1,4 +1,5 @@
-import { IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsOptional, IsString } from 'class-validator';
+import { TextLength } from '../../common/validation/text-length.decorator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { Trim } from '../../common/validation/transforms';
 
@@ -13,7 +14,7 @@ export class RoomSettingsDto {
    */
   @IsOptional()
   @IsString()
-  @Length(1, 200)
+  @TextLength(1, 200)
   @IsStorableText()
   model?: string | null;
 
@@ -24,7 +25,7 @@ export class RoomSettingsDto {
    */
   @IsOptional()
   @IsString()
-  @MaxLength(MAX_SYSTEM_PROMPT_LENGTH)
+  @TextLength(0, MAX_SYSTEM_PROMPT_LENGTH)
   @IsStorableText()
   systemPrompt?: string | null;
 }
@@ -37,7 +38,7 @@ export class CreateChatRoomDto extends RoomSettingsDto {
   @IsOptional()
   @Trim()
   @IsString()
-  @Length(1, 200)
+  @TextLength(1, 200)
   @IsStorableText()
   title?: string | null;
 }

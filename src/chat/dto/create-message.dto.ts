@@ -1,4 +1,5 @@
-import { IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsIn, IsNotEmpty, IsOptional, IsString, Matches } from 'class-validator';
+import { TextLength } from '../../common/validation/text-length.decorator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { MESSAGE_ROLES, type MessageRole } from '../entities/message.entity';
 
@@ -11,7 +12,7 @@ export class CreateMessageDto {
    */
   @IsString()
   @IsNotEmpty()
-  @MaxLength(MAX_MESSAGE_LENGTH)
+  @TextLength(0, MAX_MESSAGE_LENGTH)
   @Matches(/\S/, { message: 'content must not be only whitespace' })
   @IsStorableText()
   content: string;

@@ -1,4 +1,6 @@
-import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString } from 'class-validator';
+import { IntInRange } from '../../common/validation/int-in-range.decorator';
+import { TextLength } from '../../common/validation/text-length.decorator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { ToInt } from '../../common/validation/transforms';
 
@@ -6,17 +8,13 @@ export class ListChatRoomsQueryDto {
   /** Page size, 1 to 100. @example 20 */
   @IsOptional()
   @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IntInRange(1, 100)
   limit: number = 20;
 
   /** Rooms to skip. @example 0 */
   @IsOptional()
   @ToInt()
-  @IsInt()
-  @Min(0)
-  @Max(1_000_000_000)
+  @IntInRange(0, 1_000_000_000)
   offset: number = 0;
 
   /** `messages`: every item also carries its room's newest messages (at most 50, oldest first). */
@@ -31,7 +29,7 @@ export class ListChatRoomsQueryDto {
    */
   @IsOptional()
   @IsString()
-  @Length(1, 200)
+  @TextLength(1, 200)
   @IsStorableText()
   q?: string;
 }

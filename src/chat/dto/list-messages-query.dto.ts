@@ -1,13 +1,12 @@
-import { IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { IsOptional, IsUUID } from 'class-validator';
+import { IntInRange } from '../../common/validation/int-in-range.decorator';
 import { ToInt } from '../../common/validation/transforms';
 
 export class ListMessagesQueryDto {
   /** Page size, 1 to 200. @example 50 */
   @IsOptional()
   @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(200)
+  @IntInRange(1, 200)
   limit: number = 50;
 
   /** A message id of this room: the page holds the messages just older than it. */

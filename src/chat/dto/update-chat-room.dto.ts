@@ -1,4 +1,5 @@
-import { IsOptional, IsString, Length } from 'class-validator';
+import { IsOptional, IsString } from 'class-validator';
+import { TextLength } from '../../common/validation/text-length.decorator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { Trim } from '../../common/validation/transforms';
 import { RoomSettingsDto } from './create-chat-room.dto';
@@ -12,7 +13,7 @@ export class UpdateChatRoomDto extends RoomSettingsDto {
   @IsOptional()
   @Trim()
   @IsString()
-  @Length(1, 200)
+  @TextLength(1, 200)
   @IsStorableText()
   title?: string;
 }

@@ -1,5 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsOptional, IsString } from 'class-validator';
+import { IntInRange } from '../../common/validation/int-in-range.decorator';
+import { TextLength } from '../../common/validation/text-length.decorator';
 import { IsStorableText } from '../../common/validation/is-storable-text.decorator';
 import { ToInt } from '../../common/validation/transforms';
 
@@ -11,7 +13,7 @@ export class SearchQueryDto {
    * @example "서울 \"train times\""
    */
   @IsString()
-  @Length(1, 200)
+  @TextLength(1, 200)
   @IsStorableText()
   q: string;
 
@@ -19,14 +21,12 @@ export class SearchQueryDto {
   @ApiProperty({ required: false, default: 20, minimum: 1, maximum: 50 })
   @IsOptional()
   @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(50)
+  @IntInRange(1, 50)
   limit: number = 20;
 
   /** The `nextCursor` of the previous page, as it was given; absent for the first page. */
   @IsOptional()
   @IsString()
-  @Length(1, 200)
+  @TextLength(1, 200)
   cursor?: string;
 }
