@@ -271,7 +271,7 @@ async function reply(ctx: Ctx): Promise<void> {
         body: '{}',
       })
     ).json()) as { id: string };
-    ctx.fake.enqueue(script as never);
+    ctx.fake.enqueue(script);
     const m = await meanwhile(ctx, async () => {
       const started = (await (
         await fetch(`${ctx.app.baseUrl}/api/chat-rooms/${room.id}/generations`, {
