@@ -262,7 +262,7 @@ export class EnvironmentVariables {
   @Transform(toInt)
   @IsInt()
   @Min(1000)
-  @Max(1_000_000)
+  @Max(16_000_000)
   LLM_REPLY_MAX_CHARS = 100_000;
 
   @Transform(toBool)

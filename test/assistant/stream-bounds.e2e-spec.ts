@@ -160,6 +160,8 @@ describe('event streams whose client does not read (e2e)', () => {
       EVENT_STREAM_STALL_MS: '3000',
       EVENT_STREAMS_PER_USER: '100',
       EVENT_STREAMS_PER_SESSION: '100',
+      // Replies of several MB, past what the kernel's socket buffers take.
+      LLM_REPLY_MAX_CHARS: '10000000',
     });
     user = await registerUser(t.http);
     t.app.getHttpServer().on('connection', (socket: Socket) => {
