@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { buildTypeOrmOptions } from '../src/database/typeorm-options';
 import { TEMPLATE_DB, withDatabase } from './helpers/database';
-import { freePort } from '../bench/lib/net';
+import { freePort } from './helpers/net';
 
 /**
  * Runs once before the e2e suite: a PostgreSQL (DATABASE_URL, or a throwaway embedded cluster)

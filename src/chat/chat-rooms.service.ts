@@ -300,7 +300,7 @@ interface SummaryRow extends RoomRow {
 type BudgetedRow = MessageResponseDto & { fetched: number };
 
 /** The messages of a budgeted read, and whether the budget left some of them out. */
-function unbudgeted(rows: BudgetedRow[]): { messages: MessageResponseDto[]; cut: boolean } {
+function withinBudgetRows(rows: BudgetedRow[]): { messages: MessageResponseDto[]; cut: boolean } {
   const cut = rows.length > 0 && rows[0].fetched > rows.length;
   const messages = rows.map(({ fetched: _fetched, ...message }) => message);
   return { messages, cut };
@@ -429,7 +429,7 @@ export class ChatRoomsService {
         LIST_MESSAGES_PER_ROOM,
         ANSWER_CONTENT_BYTES,
       ]);
-      const { messages } = unbudgeted(rows);
+      const { messages } = withinBudgetRows(rows);
       const byRoom = new Map<string, MessageResponseDto[]>(items.map((room) => [room.id, []]));
       for (const message of messages) byRoom.get(message.chatRoomId)!.push(message);
       for (const room of items) {
@@ -449,7 +449,7 @@ export class ChatRoomsService {
       ROOM_MESSAGES_LIMIT + 1,
       ANSWER_CONTENT_BYTES,
     ]);
-    const { messages, cut } = unbudgeted(rows);
+    const { messages, cut } = withinBudgetRows(rows);
     const hasMoreMessages = cut || messages.length > ROOM_MESSAGES_LIMIT;
     if (messages.length > ROOM_MESSAGES_LIMIT) messages.pop();
     return { ...room, messages: messages.reverse(), hasMoreMessages };
@@ -543,7 +543,7 @@ export class ChatRoomsService {
           cursorId,
           ANSWER_CONTENT_BYTES,
         ]);
-    const { messages, cut } = unbudgeted(rows);
+    const { messages, cut } = withinBudgetRows(rows);
     const hasMore = cut || messages.length > query.limit;
     if (messages.length > query.limit) messages.pop();
     // Newest-first reads are turned around: items are always oldest first.

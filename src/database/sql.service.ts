@@ -20,11 +20,6 @@ export interface Statement {
   types?: typeof ISO_TIMESTAMP_TYPES;
   /** Always on a pooled connection, never a pipelined one (see `statement()`). */
   pooled?: boolean;
-  /**
-   * Expensive: holds one of the pool's DB_HEAVY_CONNECTIONS places while it runs, shared fairly
-   * between users by the statement's first parameter (the user's id).
-   */
-  heavy?: boolean;
 }
 
 /** Runs statements: Sql itself (each statement its own transaction), or one transaction. */
@@ -92,18 +87,24 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
     (this.pool.idleCount === 0 && this.pool.totalCount >= (this.pool.options.max ?? 10));
 
   async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
-    if (statement.heavy) {
-      const release = await this.heavy.acquire(String(values[0]));
-      try {
-        return (await this.pool.query({ ...statement, values })).rows as T[];
-      } finally {
-        release();
-      }
-    }
     const config = { ...statement, values };
     const pipelined = statement.pooled ? undefined : this.pipeline.query(config, this.poolFull);
     const result = await (pipelined ?? this.pool.query(config));
     return result.rows as T[];
+  }
+
+  /**
+   * An expensive statement (a search) of `user`'s, on the pool, once one of this process's
+   * DB_HEAVY_CONNECTIONS places is free: one user's burst of them queues there, not in front of
+   * everyone's small statements in the pool, and never takes every place (see HeavyGate).
+   */
+  async heavyRows<T>(user: string, statement: Statement, values: unknown[]): Promise<T[]> {
+    const release = await this.heavy.acquire(user);
+    try {
+      return (await this.pool.query({ ...statement, values })).rows as T[];
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -140,9 +141,8 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
  * switch to one generic plan for all values after five executions). With `pooled`, it always
  * runs on a pooled connection: a statement whose cost varies with the data (milliseconds for
  * one caller, a hundred for another) would hold up every statement queued behind it on a
- * pipelined connection, which PostgreSQL answers in order. With `heavy` (implies `pooled`), it
- * also waits for one of the DB_HEAVY_CONNECTIONS places: one user's burst of expensive
- * statements queues there, not in front of everyone's small statements in the pool.
+ * pipelined connection, which PostgreSQL answers in order (and the most expensive ones run
+ * through heavyRows()).
  */
 const declared = new Set<string>();
 export function statement(
@@ -152,7 +152,6 @@ export function statement(
     isoTimestamps?: boolean;
     planEachTime?: boolean;
     pooled?: boolean;
-    heavy?: boolean;
   } = {},
 ): Statement {
   if (declared.has(name)) throw new Error(`Duplicate SQL statement name: ${name}`);
@@ -161,7 +160,6 @@ export function statement(
     ...(!options.planEachTime && { name }),
     text: text.replace(/\s+/g, ' ').trim(),
     ...(options.isoTimestamps && { types: ISO_TIMESTAMP_TYPES }),
-    ...((options.pooled || options.heavy) && { pooled: true }),
-    ...(options.heavy && { heavy: true }),
+    ...(options.pooled && { pooled: true }),
   };
 }

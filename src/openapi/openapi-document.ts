@@ -4,6 +4,7 @@ import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@n
 type PathItemObject = OpenAPIObject['paths'][string];
 type OperationObject = NonNullable<PathItemObject['get']>;
 type ResponsesObject = OperationObject['responses'];
+import { PUBLIC_OPERATION } from '../auth/decorators/public.decorator';
 import { REFRESH_COOKIE } from '../auth/session-cookie';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
 
@@ -38,6 +39,13 @@ function addCommonErrors(document: OpenAPIObject): void {
           'Invalid request: a body that is not a JSON object, an unknown field or parameter, a malformed id or an invalid value',
         );
       }
+      // @Public() operations need no token: their own requirement (the refresh cookie) or none,
+      // never the document's.
+      const extensions = operation as unknown as Record<string, unknown>;
+      if (extensions[PUBLIC_OPERATION]) {
+        delete extensions[PUBLIC_OPERATION];
+        operation.security ??= [];
+      }
       // Operations without their own `security` have the document's: the bearer token.
       if (!operation.security) {
         add('401', 'Missing, invalid or expired access token, or its session has ended');
@@ -53,7 +61,7 @@ function addCommonErrors(document: OpenAPIObject): void {
 
 /**
  * The OpenAPI document of the app, as /api/docs-json serves it. Security is global, as the
- * guard is: every operation needs the bearer token unless `@Public()` declares `security: []`.
+ * guard is: every operation needs the bearer token unless it is `@Public()` (`security: []`).
  */
 export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(

@@ -63,7 +63,7 @@ const FIRST_PAGE = ['infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff'] as const
  *   caller's messages newer than it; for a term they never wrote, all of the caller's messages).
  * Either way, other users' messages are never read. A deleted room's messages are gone with it
  * (ON DELETE CASCADE).
- * On a pooled connection, as a `heavy` statement (at most DB_HEAVY_CONNECTIONS at once per
+ * On a pooled connection, through Sql.heavyRows() (at most DB_HEAVY_CONNECTIONS at once per
  * process): taking from 1 ms to 100 ms by the terms and the caller's
  * history, it must not hold up the small statements queued on a pipelined connection (p99 of a
  * rare term at 32 connections: 112 ms pipelined, 45 ms pooled, `npm run bench -- --search
@@ -97,7 +97,7 @@ function hitsStatement(indexed: number): Statement {
     ) h ON true
     WHERE u.id = $1
     ORDER BY h."createdAt" DESC, h.id DESC`,
-    { isoTimestamps: true, planEachTime: true, heavy: true },
+    { isoTimestamps: true, planEachTime: true, pooled: true },
   );
 }
 
@@ -220,7 +220,11 @@ export class SearchService implements OnApplicationBootstrap {
       after = [cursor.createdAt, cursor.id];
     }
     const { statement, values } = hitsQuery(ownerId, terms, query.limit + 1, after, this.places);
-    const rows = await this.sql.rows<HitRow | { id: null; slot: boolean }>(statement, values);
+    const rows = await this.sql.heavyRows<HitRow | { id: null; slot: boolean }>(
+      ownerId,
+      statement,
+      values,
+    );
     if (rows.length === 0) throw new UnauthorizedException('Unauthorized');
     if (!rows[0].slot) throw new TooManySearchesException(this.places);
     const hits = rows.filter((row): row is HitRow => row.id !== null);

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import request from 'supertest';
-import { freePort } from '../../bench/lib/net';
+import { freePort } from '../helpers/net';
 import { uniqueEmail } from '../factories/users';
 import { TEST_JWT_SECRET } from '../helpers/app';
 import { AppProcess, startAppProcess, waitForHealth } from '../helpers/server-process';

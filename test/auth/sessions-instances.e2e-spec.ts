@@ -8,7 +8,7 @@ import {
   startServer,
   waitForHealth,
 } from '../helpers/server-process';
-import { freePort } from '../../bench/lib/net';
+import { freePort } from '../helpers/net';
 
 /**
  * Several real app processes on one database behave as one: a revocation on one is a 401 on

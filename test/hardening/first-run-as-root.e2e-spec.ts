@@ -5,7 +5,7 @@ import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT_HOME } from '../../src/database/embedded-postgres';
-import { freePort } from '../../bench/lib/net';
+import { freePort } from '../helpers/net';
 import {
   Child,
   destroyAgent,

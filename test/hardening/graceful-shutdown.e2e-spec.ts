@@ -11,7 +11,7 @@ import {
   startServer,
   waitForHealth,
 } from '../helpers/server-process';
-import { freePort } from '../../bench/lib/net';
+import { freePort } from '../helpers/net';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 

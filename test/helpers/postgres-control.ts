@@ -2,7 +2,7 @@ import { ChildProcess, fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../bench/lib/net';
+import { freePort } from './net';
 
 type Reply = { started: string } | 'stopped' | { error: string };
 

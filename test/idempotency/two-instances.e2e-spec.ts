@@ -13,7 +13,7 @@ import {
   waitForHealth,
 } from '../helpers/server-process';
 import { TEST_JWT_SECRET } from '../helpers/app';
-import { freePort } from '../../bench/lib/net';
+import { freePort } from '../helpers/net';
 
 /**
  * Two real app processes (src/main.ts) on one PostgreSQL database: a key is one key whichever

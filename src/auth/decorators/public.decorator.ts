@@ -1,19 +1,14 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
 
 export const IS_PUBLIC_KEY = 'isPublic';
 
-/** Where @nestjs/swagger's ApiSecurity() keeps its requirements (its DECORATORS are not exported). */
-const API_SECURITY = 'swagger/apiSecurity';
-
 /**
- * Declares an operation without security (`security: []`) in the OpenAPI document, whose
- * global requirement is the bearer token: what the guard does, the document says.
+ * Marks an operation of the OpenAPI document as public; createOpenApiDocument() turns the mark
+ * into `security: []` (the document's global requirement is the bearer token).
  */
-const ApiNoSecurity =
-  (): ClassDecorator & MethodDecorator =>
-  (target: object, _key?: string | symbol, descriptor?: PropertyDescriptor) => {
-    Reflect.defineMetadata(API_SECURITY, [], descriptor ? (descriptor.value as object) : target);
-  };
+export const PUBLIC_OPERATION = 'x-public';
 
-/** Opts a route out of the global JwtAuthGuard. Everything else needs a token. */
-export const Public = () => applyDecorators(SetMetadata(IS_PUBLIC_KEY, true), ApiNoSecurity());
+/** Opts a route out of the global JwtAuthGuard, and its operation out of the document's security. */
+export const Public = () =>
+  applyDecorators(SetMetadata(IS_PUBLIC_KEY, true), ApiExtension(PUBLIC_OPERATION, true));

@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
-import { Type } from 'class-transformer';
-import { IsOptional, IsString, ValidateNested } from 'class-validator';
+import { IsOptional, IsString } from 'class-validator';
+import { NestedDto } from '../validation/nested-dto.decorator';
 import { StrictValidationPipe } from './strict-validation.pipe';
 
 class PointDto {
@@ -13,13 +13,11 @@ class ShapeDto {
   name: string;
 
   @IsOptional()
-  @ValidateNested()
-  @Type(() => PointDto)
+  @NestedDto(() => PointDto)
   origin?: PointDto;
 
   @IsOptional()
-  @ValidateNested({ each: true })
-  @Type(() => PointDto)
+  @NestedDto(() => PointDto, { each: true })
   points?: PointDto[];
 }
 

@@ -1,19 +1,18 @@
 import { ArgumentMetadata, BadRequestException, Injectable, ValidationPipe } from '@nestjs/common';
-import { defaultMetadataStorage } from 'class-transformer/cjs/storage';
 import { getMetadataStorage } from 'class-validator';
 import { excerpt } from '../excerpt';
+import { nestedDtoOf } from '../validation/nested-dto.decorator';
 
 type Class = new (...args: unknown[]) => unknown;
 
 /** At most this many unknown fields are named in one answer. */
 const MAX_NAMED = 10;
 
-/** The properties a DTO class declares (every one with a validation rule). */
+/** The properties a DTO class declares (every one with a validation rule), nested DTOs by @NestedDto(). */
 function declaredProperties(dto: Class): Map<string, Class | undefined> {
   const properties = new Map<string, Class | undefined>();
   for (const rule of getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false)) {
-    const nested = defaultMetadataStorage.findTypeMetadata(dto, rule.propertyName);
-    const type = nested?.typeFunction() as Class | undefined;
+    const type = nestedDtoOf(dto, rule.propertyName);
     if (!properties.get(rule.propertyName)) properties.set(rule.propertyName, type);
   }
   return properties;
