@@ -23,7 +23,6 @@ function embeddedUrl(): string {
 export default new DataSource({
   ...buildTypeOrmOptions({
     url: env.DATABASE_URL ?? embeddedUrl(),
-    poolSize: 2,
     connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: 60_000,
   }),

@@ -41,7 +41,6 @@ export default async function globalSetup(): Promise<void> {
   const dataSource = new DataSource({
     ...buildTypeOrmOptions({
       url: withDatabase(adminUrl, TEMPLATE_DB),
-      poolSize: 1,
       connectTimeoutMs: 5000,
       statementTimeoutMs: 30_000,
     }),

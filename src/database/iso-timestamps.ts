@@ -40,3 +40,11 @@ export const ISO_TIMESTAMP_TYPES: CustomTypesConfig = {
  */
 export const sqlIsoTimestamp = (expression: string): string =>
   `to_char(${expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * A timestamp as the API writes it, from either form a row brings: the ISO string of the
+ * `isoTimestamps` parser (as is), or the `+00:00` form of `row_to_json()`.
+ */
+export function apiTimestamp(text: string): string {
+  return text.endsWith('Z') ? text : isoTimestamp(text);
+}

@@ -1,60 +1,84 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  OnApplicationShutdown,
+  OnModuleDestroy,
+  OnModuleInit,
+} from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
+import { Pool } from 'pg';
 import type { AppConfig } from '../config/configuration';
-import { ISO_TIMESTAMP_TYPES } from './iso-timestamps';
 import { HeavyGate } from './heavy-gate';
 import { PipelinedConnections } from './pipelined-connections';
+import { ISO_TIMESTAMP_TYPES } from './iso-timestamps';
+import { queryConfig, type Statement } from './statement';
 import { pgConnectionOptions } from './typeorm-options';
-
-/**
- * A statement PostgreSQL parses and plans once per connection, then only executes; without a
- * name (`planEachTime`), it is planned for each execution with its actual parameters.
- */
-export interface Statement {
-  name?: string;
-  text: string;
-  /** Type parsers of its results; node-postgres' defaults when absent. */
-  types?: typeof ISO_TIMESTAMP_TYPES;
-  /** Always on a pooled connection, never a pipelined one (see `statement()`). */
-  pooled?: boolean;
-}
 
 /** Runs statements: Sql itself (each statement its own transaction), or one transaction. */
 export interface SqlRunner {
-  rows<T>(statement: Statement, values: unknown[]): Promise<T[]>;
+  rows<P extends object, R>(statement: Statement<P, R>, params: P): Promise<R[]>;
+  /** @deprecated positional parameters: being replaced by repositories' named statements. */
+  rows<T>(statement: LegacyStatement, values: unknown[]): Promise<T[]>;
+}
+
+/** @deprecated see statement() in ./statement */
+export interface LegacyStatement {
+  name?: string;
+  text: string;
+  types?: typeof ISO_TIMESTAMP_TYPES;
+  pooled?: boolean;
+}
+
+type AnyStatement = Statement<object, unknown> | LegacyStatement;
+
+function configOf(statement: AnyStatement, params: object | unknown[]) {
+  if (Array.isArray(params)) return { ...(statement as LegacyStatement), values: params };
+  return queryConfig(statement as Statement<object, unknown>, params);
+}
+
+function isPooled(statement: AnyStatement): boolean {
+  return 'options' in statement ? !!statement.options.pooled : !!statement.pooled;
 }
 
 /**
- * Runs the hot-path statements as named prepared statements, on a few pipelined connections
- * (DB_PIPELINE_CONNECTIONS) where concurrent requests share round trips, or else on TypeORM's
- * own pool (same limits and timeouts). TypeORM cannot name statements, and its query runner
- * per call costs more than the statement itself for the small reads of this API.
+ * Runs the repositories' statements as named prepared statements, on a few pipelined
+ * connections (DB_PIPELINE_CONNECTIONS) where concurrent requests share round trips, or else on
+ * this pool of DB_POOL_SIZE connections, which the application owns (TypeORM keeps a small pool
+ * of its own for migrations and the health check). TypeORM cannot name statements, and its
+ * query runner per call costs more than the statement itself for the small reads of this API.
  */
 @Injectable()
-export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
+export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly pool: Pool;
   private readonly pipeline: PipelinedConnections;
   private readonly heavy: HeavyGate;
   private readonly logger = new Logger('Database');
 
-  constructor(@InjectDataSource() dataSource: DataSource, config: ConfigService<AppConfig, true>) {
-    this.pool = (dataSource.driver as unknown as { master: Pool }).master;
+  constructor(config: ConfigService<AppConfig, true>) {
     const db = config.get('database', { infer: true });
+    this.pool = new Pool({
+      ...pgConnectionOptions(db),
+      max: db.poolSize,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle connection's error (the server restarted) only drops it; without a listener it
+    // would crash the process.
+    this.pool.on('error', (error) => this.logConnectionError('Pooled', error));
     this.heavy = new HeavyGate(db.heavyConnections, db.connectTimeoutMs);
     this.pipeline = new PipelinedConnections(pgConnectionOptions(db), {
       connections: db.pipelineConnections,
       // Moving connections take overflow while a pooled one would come within the timeout.
       overflowStallMs: db.connectTimeoutMs / 2,
       // Name and code only, as for failed requests: driver messages can quote too much.
-      onError: (error) => {
-        const code = (error as { code?: unknown }).code;
-        const suffix = typeof code === 'string' ? ` (${code})` : '';
-        this.logger.warn(`Pipelined connection failed: ${error.name}${suffix}`);
-      },
+      onError: (error) => this.logConnectionError('Pipelined', error),
     });
+  }
+
+  /** Name and code only, as for failed requests: driver messages can quote too much. */
+  private logConnectionError(kind: string, error: Error): void {
+    const code = (error as { code?: unknown }).code;
+    const suffix = typeof code === 'string' ? ` (${code})` : '';
+    this.logger.warn(`${kind} connection failed: ${error.name}${suffix}`);
   }
 
   onModuleInit(): void {
@@ -63,6 +87,11 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.pipeline.close();
+  }
+
+  /** After every module's destroy hook, which may still store what it holds. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end();
   }
 
   /**
@@ -86,11 +115,13 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
     this.pool.waitingCount > 0 ||
     (this.pool.idleCount === 0 && this.pool.totalCount >= (this.pool.options.max ?? 10));
 
-  async rows<T>(statement: Statement, values: unknown[]): Promise<T[]> {
-    const config = { ...statement, values };
-    const pipelined = statement.pooled ? undefined : this.pipeline.query(config, this.poolFull);
+  rows<P extends object, R>(statement: Statement<P, R>, params: P): Promise<R[]>;
+  rows<T>(statement: LegacyStatement, values: unknown[]): Promise<T[]>;
+  async rows(statement: AnyStatement, params: object | unknown[]): Promise<unknown[]> {
+    const config = configOf(statement, params);
+    const pipelined = isPooled(statement) ? undefined : this.pipeline.query(config, this.poolFull);
     const result = await (pipelined ?? this.pool.query(config));
-    return result.rows as T[];
+    return result.rows as unknown[];
   }
 
   /**
@@ -98,10 +129,16 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
    * DB_HEAVY_CONNECTIONS places is free: one user's burst of them queues there, not in front of
    * everyone's small statements in the pool, and never takes every place (see HeavyGate).
    */
-  async heavyRows<T>(user: string, statement: Statement, values: unknown[]): Promise<T[]> {
+  heavyRows<P extends object, R>(user: string, statement: Statement<P, R>, params: P): Promise<R[]>;
+  heavyRows<T>(user: string, statement: LegacyStatement, values: unknown[]): Promise<T[]>;
+  async heavyRows(
+    user: string,
+    statement: AnyStatement,
+    params: object | unknown[],
+  ): Promise<unknown[]> {
     const release = await this.heavy.acquire(user);
     try {
-      return (await this.pool.query({ ...statement, values })).rows as T[];
+      return (await this.pool.query(configOf(statement, params))).rows as unknown[];
     } finally {
       release();
     }
@@ -117,10 +154,11 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const result = await work({
-        rows: async <R>(statement: Statement, values: unknown[]) =>
-          (await client.query({ ...statement, values })).rows as R[],
-      });
+      const runner = {
+        rows: async (statement: AnyStatement, params: object | unknown[]) =>
+          (await client.query(configOf(statement, params))).rows as unknown[],
+      };
+      const result = await work(runner as SqlRunner);
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -133,17 +171,7 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy {
   }
 }
 
-/**
- * Declares a named statement; names must be unique (checked at start-up). With `isoTimestamps`,
- * its timestamptz columns arrive as the API's ISO strings instead of Date objects. With
- * `planEachTime`, the statement is sent unnamed, so that PostgreSQL plans it for the values of
- * each execution: for statements whose best plan depends on them (a prepared statement may
- * switch to one generic plan for all values after five executions). With `pooled`, it always
- * runs on a pooled connection: a statement whose cost varies with the data (milliseconds for
- * one caller, a hundred for another) would hold up every statement queued behind it on a
- * pipelined connection, which PostgreSQL answers in order (and the most expensive ones run
- * through heavyRows()).
- */
+/** @deprecated use statement() of ./statement, with named parameters. */
 const declared = new Set<string>();
 export function statement(
   name: string,
@@ -153,7 +181,7 @@ export function statement(
     planEachTime?: boolean;
     pooled?: boolean;
   } = {},
-): Statement {
+): LegacyStatement {
   if (declared.has(name)) throw new Error(`Duplicate SQL statement name: ${name}`);
   declared.add(name);
   return {

@@ -8,7 +8,16 @@ import { SnakeNamingStrategy } from './snake-naming.strategy';
 const APPLICATION_NAME = 'chat-backend';
 
 /** What the connections need; the pipelined connections' count is Sql's business. */
-type ConnectionSettings = Omit<DatabaseSection, 'pipelineConnections' | 'heavyConnections'>;
+type ConnectionSettings = Omit<
+  DatabaseSection,
+  'pipelineConnections' | 'heavyConnections' | 'poolSize'
+>;
+
+/**
+ * TypeORM's own pool runs the migrations and the health check only: the repositories'
+ * statements run on Sql's pool (DB_POOL_SIZE).
+ */
+const TYPEORM_POOL_SIZE = 2;
 
 /**
  * The one place TypeORM options are built: the app (TypeOrmModule.forRootAsync) and the
@@ -27,12 +36,12 @@ export function buildTypeOrmOptions(db: ConnectionSettings): DataSourceOptions {
     // gen_random_uuid() is built into PostgreSQL 13+; uuid-ossp would need an extension.
     uuidExtension: 'pgcrypto',
     applicationName: APPLICATION_NAME,
-    poolSize: db.poolSize,
+    poolSize: TYPEORM_POOL_SIZE,
     connectTimeoutMS: db.connectTimeoutMs,
     extra: {
       ...pgConnectionOptions(db),
       // node-postgres Pool options.
-      max: db.poolSize,
+      max: TYPEORM_POOL_SIZE,
       idleTimeoutMillis: 30_000,
     },
   };

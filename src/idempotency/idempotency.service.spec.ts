@@ -2,7 +2,7 @@ import { ConflictException, UnprocessableEntityException } from '@nestjs/common'
 import type { ConfigService } from '@nestjs/config';
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '../config/configuration';
-import type { Sql, SqlRunner, Statement } from '../database/sql.service';
+import type { Sql, SqlRunner, LegacyStatement } from '../database/sql.service';
 import { IdempotencyService, SQL } from './idempotency.service';
 import type { IdempotentRequest } from './idempotent-request.decorator';
 
@@ -14,7 +14,7 @@ describe('IdempotencyService.run', () => {
   let reply: { statusCode: number; sent: Record<string, string>; status: jest.Mock };
 
   const tx: SqlRunner = {
-    rows: <T>(statement: Statement, values: unknown[]) => {
+    rows: <T>(statement: LegacyStatement, values: unknown[]) => {
       events.push(`tx ${statement.name}`);
       if (statement === SQL.complete) events.push(`stored ${JSON.stringify(values.slice(2))}`);
       return Promise.resolve((statement === SQL.claim ? [claimRow] : []) as T[]);

@@ -10,7 +10,7 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { DatabaseError } from 'pg';
 import type { AppConfig } from '../config/configuration';
-import { Sql, SqlRunner, Statement, statement } from '../database/sql.service';
+import { Sql, SqlRunner, LegacyStatement, statement } from '../database/sql.service';
 import type { IdempotentRequest } from './idempotent-request.decorator';
 
 /** Expired keys deleted per statement by the purge. */
@@ -96,7 +96,7 @@ export const SQL = {
 export function keyedStatement(
   name: string,
   route: { params: number; user: string; ctes: (gate: string) => string; body: string },
-): Statement {
+): LegacyStatement {
   const [key, fingerprint, ttl] = [1, 2, 3].map((i) => `$${route.params + i}`);
   const user = `${route.user}::uuid`;
   return statement(
@@ -124,7 +124,7 @@ export function keyedStatement(
 
 /** A route's keyedStatement() with its own parameters, for IdempotencyService.run(). */
 export interface OneStatement {
-  statement: Statement;
+  statement: LegacyStatement;
   params: unknown[];
   /** The route's answer when its statement wrote nothing (e.g. 404): throws. */
   nothing: () => Promise<never>;

@@ -12,7 +12,7 @@ import { ANSWER_CONTENT_BYTES, MESSAGE } from '../chat/chat-rooms.service';
 import type { AppConfig } from '../config/configuration';
 import { MessageResponseDto } from '../chat/dto/message-response.dto';
 import { containsPattern } from '../common/like-pattern';
-import { Sql, Statement, statement as sqlStatement } from '../database/sql.service';
+import { Sql, LegacyStatement, statement as sqlStatement } from '../database/sql.service';
 import { SearchQueryDto } from './dto/search-query.dto';
 import { SearchPageDto } from './dto/search-response.dto';
 import { decodeSearchCursor, encodeSearchCursor } from './search-cursor';
@@ -69,7 +69,7 @@ const FIRST_PAGE = ['infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff'] as const
  * rare term at 32 connections: 112 ms pipelined, 45 ms pooled, `npm run bench -- --search
  * --quick`).
  */
-function hitsStatement(indexed: number): Statement {
+function hitsStatement(indexed: number): LegacyStatement {
   const narrowing = Array.from({ length: indexed }, (_, i) => `AND m.content ILIKE $${i + 7}`);
   return sqlStatement(
     `search.hits${indexed}`,
@@ -130,7 +130,7 @@ export function hitsQuery(
   take: number,
   after: readonly [string, string] = FIRST_PAGE,
   places = 1_000_000,
-): { statement: Statement; values: unknown[] } {
+): { statement: LegacyStatement; values: unknown[] } {
   const indexed = terms
     .filter(hasTrigrams)
     .sort((a, b) => b.length - a.length)

@@ -9,7 +9,6 @@ async function migrate(url: string, upTo: number): Promise<void> {
   const dataSource = new DataSource({
     ...buildTypeOrmOptions({
       url,
-      poolSize: 1,
       connectTimeoutMs: 5000,
       statementTimeoutMs: 30_000,
     }),
