@@ -9,7 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ANSWER_CONTENT_BYTES, LIST_MESSAGES_PER_ROOM, SQL } from '../src/chat/chat-rooms.service';
+import { SQL as ROOMS } from '../src/chat/chat-rooms.repository';
+import { ANSWER_CONTENT_BYTES, LIST_MESSAGES_PER_ROOM } from '../src/chat/chat-rooms.service';
+import { SQL as MESSAGES } from '../src/chat/messages.repository';
+import { valuesOf } from '../src/database/statement';
 import { createBenchDatabase } from './lib/database';
 import { pg } from './lib/deps';
 import { freePort } from './lib/net';
@@ -141,16 +144,19 @@ async function explain(
   const { sid } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
     sid: string;
   };
-  const steps: [string, unknown[]][] = [[SQL.listRooms.text, [ownerId, 20, 0, sid]]];
+  const page = { ownerId, sessionId: sid, limit: 20, offset: 0 };
+  const steps: [string, unknown[]][] = [[ROOMS.list.text, valuesOf(ROOMS.list, page)]];
   if (withMessages) {
     const { rows } = await client.query<{ id: string }>(
       'SELECT id FROM chat_rooms WHERE owner_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 20',
       [ownerId],
     );
-    steps.push([
-      SQL.newestMessagesOfRooms.text,
-      [rows.map((r) => r.id), LIST_MESSAGES_PER_ROOM, ANSWER_CONTENT_BYTES],
-    ]);
+    const params = {
+      roomIds: rows.map((r) => r.id),
+      perRoom: LIST_MESSAGES_PER_ROOM,
+      budget: ANSWER_CONTENT_BYTES,
+    };
+    steps.push([MESSAGES.newestOfRooms.text, valuesOf(MESSAGES.newestOfRooms, params)]);
   }
   let planMs = 0;
   let buffers = 0;

@@ -17,7 +17,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { hitsQuery } from '../src/search/search.service';
+import { valuesOf } from '../src/database/statement';
+import { hitsStatementFor } from '../src/search/search.repository';
+import { hitsParams } from '../src/search/search.service';
 import { parseSearchTerms } from '../src/search/search-terms';
 import { BENCH_DIR, buildEntryPoints, NODE_PATH } from './lib/build';
 import { createBenchDatabase } from './lib/database';
@@ -325,8 +327,10 @@ async function explain(
   ownerId: string,
   q: string,
 ): Promise<{ plan: string; planMs: number }> {
-  const { statement, values } = hitsQuery(ownerId, parseSearchTerms(q), 21);
-  if (statement.name !== undefined) throw new Error('expected an unnamed (planEachTime) statement');
+  const params = hitsParams(ownerId, parseSearchTerms(q), 21);
+  const statement = hitsStatementFor(params);
+  const values = valuesOf(statement, params);
+  if (!statement.options.planEachTime) throw new Error('expected a planEachTime statement');
   await pool.query(statement.text, values);
   const { rows } = await pool.query<{ 'QUERY PLAN': string }>(
     `EXPLAIN (ANALYZE, BUFFERS) ${statement.text}`,

@@ -12,7 +12,8 @@ import { JWT_ALGORITHM, JwtStrategy } from './jwt.strategy';
 import { PasswordController } from './password.controller';
 import { PasswordService } from './password.service';
 import { PgThrottlerStorage } from './pg-throttler-storage';
-import { RevokedSessions } from './revoked-sessions';
+import { RateLimitsRepository } from './rate-limits.repository';
+import { SessionStateModule } from './session-state.module';
 import { SessionCookie, TrustedOriginGuard } from './session-cookie';
 import { SessionsController } from './sessions.controller';
 import { SessionsService } from './sessions.service';
@@ -28,6 +29,7 @@ const PURGE_INTERVAL_MS = 3_600_000;
 @Module({
   imports: [
     UsersModule,
+    SessionStateModule,
     PassportModule,
     JwtModule.registerAsync({
       inject: [ConfigService],
@@ -50,15 +52,15 @@ const PURGE_INTERVAL_MS = 3_600_000;
     PasswordService,
     JwtStrategy,
     Clock,
-    RevokedSessions,
     SessionsService,
     SessionCookie,
     TrustedOriginGuard,
     PgThrottlerStorage,
+    RateLimitsRepository,
     // One cache for the strategy, which fills it, and JwtAuthGuard, which reads it.
     { provide: VerifiedTokenCache, useFactory: () => new VerifiedTokenCache() },
   ],
-  exports: [VerifiedTokenCache, RevokedSessions, SessionsService, PgThrottlerStorage],
+  exports: [VerifiedTokenCache, SessionStateModule, SessionsService, PgThrottlerStorage],
 })
 export class AuthModule implements OnModuleInit, OnModuleDestroy {
   private purge: NodeJS.Timeout | undefined;

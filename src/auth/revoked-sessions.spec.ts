@@ -1,6 +1,7 @@
 import type { Channel, PgPubSub } from '../database/pg-pubsub';
-import type { Sql } from '../database/sql.service';
-import { RevokedSessions, SESSIONS_REVOKED } from './revoked-sessions';
+import { SESSIONS_REVOKED } from './auth-channels';
+import { RevokedSessions } from './revoked-sessions';
+import type { SessionsRepository } from './sessions.repository';
 
 type Entries = [string, number][];
 
@@ -40,8 +41,10 @@ describe('RevokedSessions', () => {
         await new Promise((resolve) => setImmediate(resolve));
       },
     };
-    const sql = { rows: () => Promise.resolve(stored) } as unknown as Sql;
-    revoked = new RevokedSessions(pubsub, sql);
+    const sessions = {
+      loadRevoked: () => Promise.resolve(stored),
+    } as unknown as SessionsRepository;
+    revoked = new RevokedSessions(pubsub, sessions);
     await revoked.onModuleInit();
   });
   afterEach(() => revoked.onModuleDestroy());

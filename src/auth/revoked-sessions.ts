@@ -1,25 +1,15 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { channel, PgPubSub, Unsubscribe } from '../database/pg-pubsub';
-import { Sql, statement } from '../database/sql.service';
-
-/**
- * Sent by the revoking statements themselves (see sessions.service), so the notice goes out when
- * the revocation commits: `[session id, access expiry in epoch ms][]`.
- */
-export const SESSIONS_REVOKED = channel<[string, number][]>('sessions_revoked');
-
-const LOAD = statement(
-  'sessions.loadRevoked',
-  `SELECT id, (extract(epoch FROM access_expires_at) * 1000)::float8 AS "accessExpiresAtMs"
-   FROM sessions WHERE revoked_at IS NOT NULL AND access_expires_at > now()`,
-);
+import { PgPubSub, Unsubscribe } from '../database/pg-pubsub';
+import { SESSIONS_REVOKED } from './auth-channels';
+import { SessionsRepository } from './sessions.repository';
 
 /**
  * The sessions revoked while some of their access tokens may still be unexpired, known to every
  * instance without a database round trip per request: loaded at start-up (after LISTEN, so
  * nothing falls in between), kept up to date by the notifications the revoking statements send,
  * and reloaded after the LISTEN connection is lost. While it is lost the set may be stale:
- * `isRevoked` then says `undefined` and JwtAuthGuard asks the database instead.
+ * `isRevoked` then says `undefined` and JwtAuthGuard asks the database instead. A deleted user's sessions are revoked by the deleting
+ * statement and kept as revoked rows until their tokens have expired, so a reload knows them.
  * An entry is dropped once the session's newest access token has expired: no token of it is
  * valid anymore.
  */
@@ -35,7 +25,7 @@ export class RevokedSessions implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly pubsub: PgPubSub,
-    private readonly sql: Sql,
+    private readonly sessions: SessionsRepository,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -63,6 +53,15 @@ export class RevokedSessions implements OnModuleInit, OnModuleDestroy {
       this.revoked.delete(sessionId);
     }
     return this.current ? false : undefined;
+  }
+
+  /**
+   * Records what a revoking statement revoked, and resolves once every instance has been told
+   * (see noticeOf): the answer to the revoking request goes out after that.
+   */
+  async revokedNow(rows: { id: string; accessExpiresAtMs: number }[]): Promise<void> {
+    for (const row of rows) this.add(row.id, row.accessExpiresAtMs);
+    await this.noticeOf(rows.map((row) => row.id));
   }
 
   /** Records revocations (this instance's own at once; others' through their notifications). */
@@ -112,7 +111,7 @@ export class RevokedSessions implements OnModuleInit, OnModuleDestroy {
   }
 
   private async reload(): Promise<void> {
-    const rows = await this.sql.rows<{ id: string; accessExpiresAtMs: number }>(LOAD, []);
+    const rows = await this.sessions.loadRevoked();
     for (const row of rows) this.add(row.id, row.accessExpiresAtMs);
     this.current = true;
   }

@@ -3,7 +3,9 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AssistantModule } from '../assistant/assistant.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { ChatRoomsController } from './chat-rooms.controller';
+import { ChatRoomsRepository } from './chat-rooms.repository';
 import { ChatRoomsService } from './chat-rooms.service';
+import { MessagesRepository } from './messages.repository';
 import { ChatRoom } from './entities/chat-room.entity';
 import { Message } from './entities/message.entity';
 
@@ -12,6 +14,6 @@ import { Message } from './entities/message.entity';
   // IdempotencyModule: POSTs that create run through IdempotencyService.
   imports: [TypeOrmModule.forFeature([ChatRoom, Message]), AssistantModule, IdempotencyModule],
   controllers: [ChatRoomsController],
-  providers: [ChatRoomsService],
+  providers: [ChatRoomsService, ChatRoomsRepository, MessagesRepository],
 })
 export class ChatModule {}

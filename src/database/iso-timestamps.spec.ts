@@ -1,4 +1,4 @@
-import { isoTimestamp } from './iso-timestamps';
+import { apiTimestamp, isoTimestamp } from './iso-timestamps';
 
 describe('isoTimestamp', () => {
   it.each([
@@ -16,7 +16,27 @@ describe('isoTimestamp', () => {
     ['another session time zone', '2026-01-31 14:00:00.5+02', '2026-01-31T12:00:00.500Z'],
     ['a half-hour offset', '2026-01-31 17:30:00+05:30', '2026-01-31T12:00:00.000Z'],
     ['microseconds', '2026-01-31 12:00:00.123456+00', '2026-01-31T12:00:00.123Z'],
+    ["row_to_json's form", '2026-01-31T12:00:00+00:00', '2026-01-31T12:00:00.000Z'],
+    ["row_to_json's form, a fraction", '2026-01-31T12:00:00.12+00:00', '2026-01-31T12:00:00.120Z'],
+    [
+      "row_to_json's form, microseconds",
+      '2026-01-31T12:00:00.123456+00:00',
+      '2026-01-31T12:00:00.123Z',
+    ],
+    [
+      "row_to_json's form, another offset",
+      '2026-01-31T14:00:00.5+02:00',
+      '2026-01-31T12:00:00.500Z',
+    ],
   ])('handles %s', (_case, text, iso) => {
     expect(isoTimestamp(text)).toBe(iso);
+  });
+});
+
+describe('apiTimestamp', () => {
+  it('keeps the API form as it is and converts the others', () => {
+    expect(apiTimestamp('2026-01-31T12:00:00.120Z')).toBe('2026-01-31T12:00:00.120Z');
+    expect(apiTimestamp('2026-01-31T12:00:00.12+00:00')).toBe('2026-01-31T12:00:00.120Z');
+    expect(apiTimestamp('2026-01-31 12:00:00.12+00')).toBe('2026-01-31T12:00:00.120Z');
   });
 });

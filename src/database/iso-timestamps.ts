@@ -1,7 +1,7 @@
 import { types, type CustomTypesConfig } from 'pg';
 
 const TIMESTAMPTZ = 1184;
-const parseDate = types.getTypeParser(TIMESTAMPTZ, 'text') as (text: string) => Date;
+const parseDate = types.getTypeParser(TIMESTAMPTZ, 'text') as (text: string) => Date | null;
 
 /**
  * A timestamptz as PostgreSQL sends it in a UTC session, "2026-01-31 12:00:00.12+00" (trailing
@@ -23,7 +23,17 @@ export function isoTimestamp(text: string): string {
     const fraction = length === 22 ? '000' : text.slice(20, length - 3).padEnd(3, '0');
     return `${text.slice(0, 10)}T${text.slice(11, 19)}.${fraction.slice(0, 3)}Z`;
   }
-  return parseDate(text).toISOString();
+  if (
+    length >= 25 &&
+    length <= 32 &&
+    text.charCodeAt(10) === 84 && // 'T': row_to_json's form, "2026-01-31T12:00:00.12+00:00"
+    text.endsWith('+00:00') &&
+    (length === 25 || text.charCodeAt(19) === 46)
+  ) {
+    const fraction = length === 25 ? '000' : text.slice(20, length - 6).padEnd(3, '0');
+    return `${text.slice(0, 19)}.${fraction.slice(0, 3)}Z`;
+  }
+  return (parseDate(text) ?? new Date(text)).toISOString();
 }
 
 /** node-postgres type parsers with timestamptz as ISO strings (see isoTimestamp). */

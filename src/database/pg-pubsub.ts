@@ -2,7 +2,8 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Client } from 'pg';
 import type { AppConfig } from '../config/configuration';
-import { Sql, statement } from './sql.service';
+import { Sql } from './sql.service';
+import { statement } from './statement';
 import { pgConnectionOptions } from './typeorm-options';
 
 /** A named channel whose payloads are T (JSON, under PostgreSQL's 8,000-byte NOTIFY limit). */
@@ -16,7 +17,10 @@ export const channel = <T>(name: string): Channel<T> => ({ name });
 
 export type Unsubscribe = () => void;
 
-const NOTIFY = statement('pubsub.notify', 'SELECT pg_notify($1, $2)');
+const NOTIFY = statement<{ channel: string; payload: string }, never>(
+  'pubsub.notify',
+  (p) => `SELECT pg_notify(${p.channel}, ${p.payload})`,
+);
 const RECONNECT_MS = 1000;
 
 /**
@@ -42,7 +46,7 @@ export class PgPubSub implements OnApplicationShutdown {
   ) {}
 
   async publish<T>(ch: Channel<T>, payload: T): Promise<void> {
-    await this.sql.rows(NOTIFY, [ch.name, JSON.stringify(payload)]);
+    await this.sql.rows(NOTIFY, { channel: ch.name, payload: JSON.stringify(payload) });
   }
 
   /** Resolves once the channel is listened to: what is published after that arrives. */

@@ -109,3 +109,6 @@ function dedent(text: string): string {
   const common = Math.min(...indents);
   return lines.map((line) => line.slice(common)).join('\n');
 }
+
+/** The parameters object of a statement. */
+export type ParamsOf<S> = S extends Statement<infer P, unknown> ? P : never;

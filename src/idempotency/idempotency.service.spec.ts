@@ -2,8 +2,10 @@ import { ConflictException, UnprocessableEntityException } from '@nestjs/common'
 import type { ConfigService } from '@nestjs/config';
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '../config/configuration';
-import type { Sql, SqlRunner, LegacyStatement } from '../database/sql.service';
-import { IdempotencyService, SQL } from './idempotency.service';
+import type { Sql, SqlRunner } from '../database/sql.service';
+import type { Statement } from '../database/statement';
+import { IdempotencyKeysRepository, SQL } from './idempotency-keys.repository';
+import { IdempotencyService } from './idempotency.service';
 import type { IdempotentRequest } from './idempotent-request.decorator';
 
 /** The service's decisions, with PostgreSQL replaced by the claim row it would return. */
@@ -13,13 +15,16 @@ describe('IdempotencyService.run', () => {
   let claimRow: Record<string, unknown>;
   let reply: { statusCode: number; sent: Record<string, string>; status: jest.Mock };
 
-  const tx: SqlRunner = {
-    rows: <T>(statement: LegacyStatement, values: unknown[]) => {
-      events.push(`tx ${statement.name}`);
-      if (statement === SQL.complete) events.push(`stored ${JSON.stringify(values.slice(2))}`);
-      return Promise.resolve((statement === SQL.claim ? [claimRow] : []) as T[]);
+  const tx = {
+    rows: (statement: Statement, params: Record<string, unknown>) => {
+      events.push(`tx ${statement.id}`);
+      if (statement === SQL.complete) {
+        const { status, headers, body } = params;
+        events.push(`stored ${JSON.stringify([status, headers, body])}`);
+      }
+      return Promise.resolve(statement === SQL.claim ? [claimRow] : []);
     },
-  };
+  } as unknown as SqlRunner;
   const sql = {
     rows: () => Promise.resolve([]),
     transaction: async <T>(work: (runner: SqlRunner) => Promise<T>) => {
@@ -35,7 +40,11 @@ describe('IdempotencyService.run', () => {
     },
   };
   const config = { get: () => 86400 } as unknown as ConfigService<AppConfig, true>;
-  const service = new IdempotencyService(sql as unknown as Sql, config);
+  const service = new IdempotencyService(
+    sql as unknown as Sql,
+    new IdempotencyKeysRepository(sql as unknown as Sql),
+    config,
+  );
 
   beforeEach(() => {
     events = [];
@@ -80,9 +89,9 @@ describe('IdempotencyService.run', () => {
     await expect(service.run('u', request('k'), work, options)).resolves.toEqual({ id: 'r1' });
     expect(events).toEqual([
       'BEGIN',
-      'tx idempotency.claim',
+      'tx idempotencyKeys.claim',
       'work in tx',
-      'tx idempotency.complete',
+      'tx idempotencyKeys.complete',
       'stored [201,"{\\"location\\":\\"/things/r1\\"}","{\\"id\\":\\"r1\\"}"]',
       'COMMIT',
       'afterCommit',
@@ -99,7 +108,7 @@ describe('IdempotencyService.run', () => {
       body: { id: 'r0' },
     };
     await expect(service.run('u', request('k'), work, options)).resolves.toEqual({ id: 'r0' });
-    expect(events).toEqual(['BEGIN', 'tx idempotency.claim', 'COMMIT']);
+    expect(events).toEqual(['BEGIN', 'tx idempotencyKeys.claim', 'COMMIT']);
     expect(reply.status).toHaveBeenCalledWith(202);
     expect(reply.sent).toEqual({ location: '/things/r0', 'idempotent-replayed': 'true' });
   });
@@ -109,21 +118,21 @@ describe('IdempotencyService.run', () => {
     await expect(service.run('u', request('k'), work, options)).rejects.toBeInstanceOf(
       UnprocessableEntityException,
     );
-    expect(events).toEqual(['BEGIN', 'tx idempotency.claim', 'ROLLBACK']);
+    expect(events).toEqual(['BEGIN', 'tx idempotencyKeys.claim', 'ROLLBACK']);
   });
 
   it('the key is held by another transaction: 409 with Retry-After', async () => {
     claimRow = { free: false, claimed: false };
-    await expect(service.run('u', request('k'), work, options)).rejects.toBeInstanceOf(
-      ConflictException,
-    );
-    expect(events).toEqual(['BEGIN', 'tx idempotency.claim', 'ROLLBACK']);
-    expect(reply.sent['retry-after']).toBe('1');
+    const refused = service.run('u', request('k'), work, options);
+    await expect(refused).rejects.toBeInstanceOf(ConflictException);
+    // The exception filter sends it as the Retry-After header.
+    await expect(refused).rejects.toMatchObject({ retryAfterSeconds: 1 });
+    expect(events).toEqual(['BEGIN', 'tx idempotencyKeys.claim', 'ROLLBACK']);
   });
 
   it('work that fails: rolled back, nothing stored, no afterCommit', async () => {
     const failing = () => Promise.reject(new Error('404'));
     await expect(service.run('u', request('k'), failing, options)).rejects.toThrow('404');
-    expect(events).toEqual(['BEGIN', 'tx idempotency.claim', 'ROLLBACK']);
+    expect(events).toEqual(['BEGIN', 'tx idempotencyKeys.claim', 'ROLLBACK']);
   });
 });

@@ -10,7 +10,13 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { DatabaseError } from 'pg';
 import type { AppConfig } from '../config/configuration';
-import { Sql, SqlRunner, LegacyStatement, statement } from '../database/sql.service';
+import { Sql, type SqlRunner } from '../database/sql.service';
+import {
+  IdempotencyKeysRepository,
+  type KeyableStatement,
+  type KeyedRow,
+  type StoredAnswer,
+} from './idempotency-keys.repository';
 import type { IdempotentRequest } from './idempotent-request.decorator';
 
 /** Expired keys deleted per statement by the purge. */
@@ -20,121 +26,16 @@ const PURGE_EVERY_MS = 10 * 60_000;
 
 export const REPLAYED_HEADER = 'idempotent-replayed';
 
-export const SQL = {
-  // Claims the caller's key, or finds its first answer. The advisory lock (held until the
-  // transaction ends) tells at once that another transaction, on any instance, holds the same
-  // key: 409 rather than waiting on the primary key for it to finish. Holding the lock, the
-  // insert conflicts only with a committed row; an expired one is taken over.
-  claim: statement(
-    'idempotency.claim',
-    `
-    WITH lock AS MATERIALIZED (
-      SELECT pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || ' ' || $2::text, 0)) AS free
-    ),
-    claimed AS (
-      INSERT INTO idempotency_keys AS k (user_id, key, fingerprint, expires_at)
-      SELECT $1::uuid, $2::text, $3::bytea, now() + make_interval(secs => $4::float8)
-      FROM lock WHERE lock.free
-      ON CONFLICT ON CONSTRAINT pk_idempotency_keys DO UPDATE
-        SET fingerprint = excluded.fingerprint, created_at = now(), expires_at = excluded.expires_at,
-            status = NULL, headers = NULL, body = NULL
-        WHERE k.expires_at <= now()
-      RETURNING 1
-    )
-    SELECT lock.free, EXISTS (SELECT 1 FROM claimed) AS claimed,
-           k.fingerprint, k.status, k.headers, k.body
-    FROM lock LEFT JOIN idempotency_keys k
-      ON lock.free AND k.user_id = $1::uuid AND k.key = $2::text AND k.expires_at > now()`,
-  ),
-
-  // The claim's snapshot predates its lock: a first request that committed in between is read
-  // here, by a statement of its own (a new snapshot).
-  read: statement(
-    'idempotency.read',
-    `
-    SELECT fingerprint, status, headers, body FROM idempotency_keys
-    WHERE user_id = $1 AND key = $2 AND expires_at > now()`,
-  ),
-
-  complete: statement(
-    'idempotency.complete',
-    `UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 WHERE user_id = $1 AND key = $2`,
-  ),
-
-  // Oldest first through ix_idempotency_keys_expires, a batch at a time; rows another instance
-  // is purging or taking over are skipped.
-  purge: statement(
-    'idempotency.purge',
-    `
-    WITH expired AS (
-      SELECT user_id, key FROM idempotency_keys WHERE expires_at <= now()
-      ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
-    ),
-    deleted AS (
-      DELETE FROM idempotency_keys k USING expired e
-      WHERE k.user_id = e.user_id AND k.key = e.key RETURNING 1
-    )
-    SELECT count(*)::int AS count FROM deleted`,
-  ),
-};
-
-/**
- * A route's one write statement and its idempotency in that same statement, so that a keyed
- * request costs what an unkeyed one does: one statement, on the pipelined connections, instead
- * of a transaction of five on a pool connection. The caller's key is locked (the advisory lock
- * of SQL.claim, so both forms exclude each other), its live row read, and the route's writes
- * happen only when the lock was free and there is no row; then the key's row is inserted with
- * the answer, built as JSON by PostgreSQL and sent as it is stored (first answer and replays
- * are the same JSON). A plain INSERT: a row committed after this statement's snapshot, or an
- * expired one, makes it fail (23505) and roll back entirely; IdempotencyService reads again.
- *
- * `ctes(gate)` are the route's CTEs, `gate` added to the WHERE of its first write, the last CTE
- * named `work`; `body` is the answer as a json expression over `work`. The key, fingerprint and
- * TTL are the parameters after the route's `params`; `user` is the route's parameter of the
- * caller's id. The answer is always 201 without headers of its own.
- */
-export function keyedStatement(
-  name: string,
-  route: { params: number; user: string; ctes: (gate: string) => string; body: string },
-): LegacyStatement {
-  const [key, fingerprint, ttl] = [1, 2, 3].map((i) => `$${route.params + i}`);
-  const user = `${route.user}::uuid`;
-  return statement(
-    name,
-    `
-    WITH lock AS MATERIALIZED (
-      SELECT pg_try_advisory_xact_lock(hashtextextended(${user}::text || ' ' || ${key}::text, 0)) AS free
-    ),
-    prior AS MATERIALIZED (
-      SELECT fingerprint, status, headers, body FROM idempotency_keys
-      WHERE user_id = ${user} AND key = ${key}::text AND expires_at > now()
-    ),
-    ${route.ctes('(SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)')},
-    stored AS (
-      INSERT INTO idempotency_keys (user_id, key, fingerprint, expires_at, status, headers, body)
-      SELECT ${user}, ${key}::text, ${fingerprint}::bytea,
-             now() + make_interval(secs => ${ttl}::float8), 201, '{}'::json, ${route.body}
-      FROM work RETURNING body
-    )
-    SELECT lock.free, p.fingerprint, p.status, p.headers, p.body,
-           (SELECT stored.body FROM stored) AS created
-    FROM lock LEFT JOIN prior p ON true`,
-  );
-}
-
-/** A route's keyedStatement() with its own parameters, for IdempotencyService.run(). */
-export interface OneStatement {
-  statement: LegacyStatement;
-  params: unknown[];
+/** A route's keyable statement with its parameters, for IdempotencyService.run(). */
+export interface KeyedRoute<P extends object, R, T> {
+  statement: KeyableStatement<P, R>;
+  params: P;
+  /** The route's answer from its row; the key stores the row, so replays go through it too. */
+  answer: (row: R) => T;
   /** The route's answer when its statement wrote nothing (e.g. 404): throws. */
   nothing: () => Promise<never>;
   /** Maps the route's database errors as its unkeyed form does (throws when it knows one). */
   error?: (error: unknown) => void;
-}
-
-interface KeyedRow extends Partial<StoredAnswer> {
-  free: boolean;
-  created: unknown;
 }
 
 /** 401 when the token is valid but its user was deleted since (the key's foreign key). */
@@ -144,20 +45,16 @@ function callerGone(error: unknown): void {
   }
 }
 
-/** The outcome that sends a keyed request down the transaction path after all. */
-const TAKE_OVER = Symbol('take over');
-
-interface StoredAnswer {
-  fingerprint: Buffer;
-  status: number;
-  headers: Record<string, string> | null;
-  body: unknown;
+/** 409: another request with the key is being handled; the filter sends Retry-After. */
+class KeyInUseException extends ConflictException {
+  readonly retryAfterSeconds = 1;
+  constructor() {
+    super('A request with this Idempotency-Key is still being handled; retry it shortly');
+  }
 }
 
-interface ClaimRow extends Partial<StoredAnswer> {
-  free: boolean;
-  claimed: boolean;
-}
+/** How often a keyed statement is run again after an expired key was in its way. */
+const KEYED_ATTEMPTS = 3;
 
 export interface RunOptions<T> {
   /**
@@ -177,10 +74,11 @@ export interface RunOptions<T> {
    */
   transaction?: boolean;
   /**
-   * The route's writes as one keyedStatement(), used for a keyed request instead of the
-   * transaction (except to take over an expired key).
+   * The route's one write statement (a keyableStatement), run wrapped by the key instead of the
+   * transaction: a keyed request then costs one statement, as an unkeyed one does.
    */
-  oneStatement?: () => OneStatement;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each route's own parameters and row
+  oneStatement?: () => KeyedRoute<any, any, T>;
 }
 
 /**
@@ -198,6 +96,7 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
 
   constructor(
     private readonly sql: Sql,
+    private readonly keys: IdempotencyKeysRepository,
     config: ConfigService<AppConfig, true>,
   ) {
     this.ttlSeconds = config.get('idempotency.ttlSeconds', { infer: true });
@@ -229,26 +128,23 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
       options.afterCommit?.(result);
       return result;
     }
-    if (options.oneStatement) {
-      const answer = await this.runOneStatement(userId, request, options.oneStatement());
-      if (answer !== TAKE_OVER) return answer as T;
-    }
+    if (options.oneStatement) return this.runKeyed(userId, request, options.oneStatement());
     let replayed = false;
     const answer = await this.sql.transaction(async (tx) => {
-      const stored = await this.claim(tx, userId, key, fingerprint, request);
+      const stored = await this.claim(tx, userId, key, fingerprint);
       if (stored) {
         replayed = true;
-        return this.replay<T>(stored, request);
+        return this.replay(stored, request) as T;
       }
       const result = await work(tx);
       const headers = options.headers?.(result) ?? {};
-      await tx.rows(SQL.complete, [
+      await this.keys.complete(tx, {
         userId,
         key,
-        reply.statusCode,
-        JSON.stringify(headers),
-        result === undefined ? null : JSON.stringify(result),
-      ]);
+        status: reply.statusCode,
+        headers,
+        body: result,
+      });
       void reply.headers(headers);
       return result;
     });
@@ -256,58 +152,54 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
     return answer;
   }
 
-  /** A keyed request as one statement, or TAKE_OVER when an expired key is in its way. */
-  private async runOneStatement(
+  /** A keyed request as the route's one statement wrapped by the key. */
+  private async runKeyed<P extends object, R, T>(
     userId: string,
     request: IdempotentRequest,
-    one: OneStatement,
-  ): Promise<unknown> {
+    route: KeyedRoute<P, R, T>,
+  ): Promise<T> {
     const { key, fingerprint } = request as { key: string; fingerprint: Buffer };
-    let row: KeyedRow;
-    try {
-      [row] = await this.sql.rows<KeyedRow>(one.statement, [
-        ...one.params,
-        key,
-        fingerprint,
-        this.ttlSeconds,
-      ]);
-    } catch (error) {
-      if (!(error instanceof DatabaseError && error.constraint === 'pk_idempotency_keys')) {
-        callerGone(error);
-        one.error?.(error);
-        throw error;
+    for (let attempt = 1; ; attempt++) {
+      let row: KeyedRow<R>;
+      try {
+        row = await this.keys.runKeyed(route.statement, {
+          ...route.params,
+          keyUserId: userId,
+          key,
+          fingerprint,
+          ttlSeconds: this.ttlSeconds,
+        });
+      } catch (error) {
+        if (!(error instanceof DatabaseError && error.constraint === 'pk_idempotency_keys')) {
+          callerGone(error);
+          route.error?.(error);
+          throw error;
+        }
+        // Committed after the statement's snapshot, or expired: look again.
+        const stored = await this.keys.read({ userId, key });
+        if (stored) return route.answer(this.replay(stored, request) as R);
+        if (attempt >= KEYED_ATTEMPTS) throw new KeyInUseException();
+        await this.keys.deleteExpired({ userId, key });
+        continue;
       }
-      const [stored] = await this.sql.rows<StoredAnswer>(SQL.read, [userId, key]);
-      return stored ? this.replay(stored, request) : TAKE_OVER;
+      if (row.fingerprint) return route.answer(this.replay(row as StoredAnswer, request) as R);
+      if (!row.free) throw new KeyInUseException();
+      if (row.created !== null) return route.answer(row.created);
+      return route.nothing();
     }
-    if (row.fingerprint) return this.replay(row as StoredAnswer, request);
-    if (!row.free) this.stillHandled(request);
-    if (row.created !== null) return row.created;
-    return one.nothing();
   }
 
-  /** The stored answer, on the reply, when the request is the same as the first. */
-  private replay<T>(stored: StoredAnswer, request: IdempotentRequest): T {
-    this.assertSameRequest(stored, request.fingerprint!);
-    void request.reply
-      .status(stored.status)
-      .headers({ ...stored.headers, [REPLAYED_HEADER]: 'true' });
-    return stored.body as T;
-  }
-
-  private stillHandled(request: IdempotentRequest): never {
-    void request.reply.header('retry-after', '1');
-    throw new ConflictException(
-      'A request with this Idempotency-Key is still being handled; retry it shortly',
-    );
-  }
-
-  private assertSameRequest(stored: StoredAnswer, fingerprint: Buffer): void {
-    if (!stored.fingerprint.equals(fingerprint)) {
+  /** The stored answer, its status and headers on the reply, when the request is the same. */
+  private replay(stored: StoredAnswer, request: IdempotentRequest): unknown {
+    if (!stored.fingerprint.equals(request.fingerprint!)) {
       throw new UnprocessableEntityException(
         'This Idempotency-Key was already used for another request (a different body or route)',
       );
     }
+    void request.reply
+      .status(stored.status)
+      .headers({ ...stored.headers, [REPLAYED_HEADER]: 'true' });
+    return stored.body;
   }
 
   /** The stored answer to replay, or null when this request claimed the key. */
@@ -316,11 +208,10 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
     userId: string,
     key: string,
     fingerprint: Buffer,
-    request: IdempotentRequest,
   ): Promise<StoredAnswer | null> {
-    let row: ClaimRow;
+    let row: Awaited<ReturnType<IdempotencyKeysRepository['claim']>>;
     try {
-      [row] = await tx.rows<ClaimRow>(SQL.claim, [userId, key, fingerprint, this.ttlSeconds]);
+      row = await this.keys.claim(tx, { userId, key, fingerprint, ttlSeconds: this.ttlSeconds });
     } catch (error) {
       callerGone(error);
       throw error;
@@ -329,9 +220,9 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
     const stored = row.free
       ? row.fingerprint
         ? (row as StoredAnswer)
-        : (await tx.rows<StoredAnswer>(SQL.read, [userId, key]))[0]
-      : undefined;
-    if (!stored) this.stillHandled(request);
+        : await this.keys.read({ userId, key }, tx)
+      : null;
+    if (!stored) throw new KeyInUseException();
     return stored;
   }
 
@@ -339,12 +230,11 @@ export class IdempotencyService implements OnApplicationBootstrap, OnModuleDestr
   async purgeExpired(batch = PURGE_BATCH): Promise<number> {
     let total = 0;
     for (;;) {
-      const [{ count }] = await this.sql.rows<{ count: number }>(SQL.purge, [batch]);
+      const count = await this.keys.purge(batch);
       total += count;
       if (count < batch) return total;
     }
   }
-
   onApplicationBootstrap(): void {
     const every = Math.min(PURGE_EVERY_MS, this.ttlSeconds * 1000);
     this.timer = setInterval(() => {

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { SearchController } from './search.controller';
+import { SearchRepository } from './search.repository';
 import { SearchService } from './search.service';
 
 /** GET /api/search. Exports nothing: no other module searches. */
 @Module({
   controllers: [SearchController],
-  providers: [SearchService],
+  providers: [SearchService, SearchRepository],
 })
 export class SearchModule {}

@@ -1,14 +1,7 @@
-import { QueryFailedError, Repository } from 'typeorm';
-import type { Sql } from '../database/sql.service';
-import type { User } from './entities/user.entity';
+import type { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
-const rolledBack = (code: string) =>
-  new QueryFailedError(
-    'DELETE FROM "users"',
-    [],
-    Object.assign(new Error('rolled back'), { code }),
-  );
+const rolledBack = (code: string) => Object.assign(new Error('rolled back'), { code });
 
 describe('UsersService.remove', () => {
   const withDelete = (results: unknown[]) => {
@@ -16,24 +9,21 @@ describe('UsersService.remove', () => {
       const next = results.shift();
       return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
     });
-    const service = new UsersService(
-      { delete: remove } as unknown as Repository<User>,
-      {} as unknown as Sql,
-    );
+    const service = new UsersService({ delete: remove } as unknown as UsersRepository);
     return { service, remove };
   };
 
   it('runs the deletion again when PostgreSQL rolled it back to end a deadlock', async () => {
-    const { service, remove } = withDelete([rolledBack('40P01'), rolledBack('40001'), {}]);
+    const { service, remove } = withDelete([rolledBack('40P01'), rolledBack('40001'), []]);
     await expect(service.remove('u')).resolves.toBeUndefined();
     expect(remove).toHaveBeenCalledTimes(3);
   });
 
   it('gives up after three attempts, and at once on any other error', async () => {
-    const three = withDelete([rolledBack('40P01'), rolledBack('40P01'), rolledBack('40P01'), {}]);
+    const three = withDelete([rolledBack('40P01'), rolledBack('40P01'), rolledBack('40P01'), []]);
     await expect(three.service.remove('u')).rejects.toMatchObject({ code: '40P01' });
     expect(three.remove).toHaveBeenCalledTimes(3);
-    const other = withDelete([rolledBack('57014'), {}]);
+    const other = withDelete([rolledBack('57014'), []]);
     await expect(other.service.remove('u')).rejects.toMatchObject({ code: '57014' });
     expect(other.remove).toHaveBeenCalledTimes(1);
   });

@@ -1,7 +1,8 @@
 import { seedRooms } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import { startTestApp, TestApp } from '../helpers/app';
-import { ANSWER_CONTENT_BYTES, PREVIEW_CHARS } from '../../src/chat/chat-rooms.service';
+import { PREVIEW_CHARS } from '../../src/chat/chat-rooms.repository';
+import { ANSWER_CONTENT_BYTES } from '../../src/chat/chat-rooms.service';
 
 /** 32,000 × U+0001: the most a message may hold, escaped to six bytes each in JSON. */
 const HOSTILE = '\u0001'.repeat(32_000);

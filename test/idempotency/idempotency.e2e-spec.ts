@@ -7,7 +7,8 @@ import { createRoom } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import { startTestApp, TestApp } from '../helpers/app';
 import { expectErrorBody } from '../helpers/expect-error';
-import { IdempotencyService, SQL } from '../../src/idempotency/idempotency.service';
+import { SQL } from '../../src/idempotency/idempotency-keys.repository';
+import { IdempotencyService } from '../../src/idempotency/idempotency.service';
 
 const KEY = 'Idempotency-Key';
 

@@ -2,7 +2,7 @@ import type { Client } from 'pg';
 import { createRoom, postMessage, seedRooms } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import { startTestApp, TestApp } from '../helpers/app';
-import { SEARCH_LOCK_CLASS } from '../../src/search/search.service';
+import { SEARCH_LOCK_CLASS } from '../../src/search/search.repository';
 
 /** Takes `places` of the user's search places on the test's own connection (as another instance would). */
 async function holdPlaces(

@@ -1,0 +1,265 @@
+import { Injectable } from '@nestjs/common';
+import { liveSession } from '../auth/session-proof';
+import { apiTimestamp } from '../database/iso-timestamps';
+import { Sql, type SqlRunner } from '../database/sql.service';
+import { statement } from '../database/statement';
+import { keyableStatement } from '../idempotency/idempotency-keys.repository';
+import type { ChatRoomResponseDto, ChatRoomSummaryDto } from './dto/chat-room-response.dto';
+import { toMessage, type MessageRow } from './message.mapper';
+
+/** Most UTF-16 code units of a room's lastMessage in a summary: a preview, marked `truncated`. */
+export const PREVIEW_CHARS = 2000;
+
+/** A row of `chat_rooms` as `SELECT r.*` returns it (timestamps as ISO strings). */
+export interface ChatRoomRow {
+  id: string;
+  title: string;
+  owner_id: string;
+  message_count: number;
+  created_at: string;
+  updated_at: string;
+  model: string | null;
+  system_prompt: string | null;
+}
+
+/** A room with its newest message (its content cut to a preview), as row_to_json gives it. */
+type SummaryRow = ChatRoomRow & { last_message: MessageRow | null };
+
+// Timestamps have millisecond precision (what clients see); a room never moves back in time.
+const NOW = `greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at)`;
+
+/** The newest message of room `r`, its content cut (a character more than the preview). */
+const LAST_MESSAGE = `
+  LEFT JOIN LATERAL (
+    SELECT m.id, m.chat_room_id, m.role, left(m.content, ${PREVIEW_CHARS + 1}) AS content,
+           m.created_at, m.status, m.model, m.generation_id
+    FROM messages m WHERE m.chat_room_id = r.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+  ) lm ON true`;
+
+/**
+ * A page of the owner's rooms that `filter` keeps, most recently active first, each with its
+ * last message, and their total.
+ */
+function roomPage(
+  owner: string,
+  session: string,
+  limit: string,
+  offset: string,
+  filter: string,
+): string {
+  return `
+    SELECT r.*, to_json(lm) AS last_message,
+           (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = ${owner} ${filter}) AS total
+    FROM (
+      SELECT r.* FROM chat_rooms r
+      WHERE r.owner_id = ${owner} ${filter} AND ${liveSession(owner, session)}
+      ORDER BY r.updated_at DESC, r.id DESC LIMIT ${limit} OFFSET ${offset}
+    ) r
+    ${LAST_MESSAGE}
+    ORDER BY r.updated_at DESC, r.id DESC`;
+}
+
+/** The caller: the owner, and the session whose liveness each first statement proves. */
+type Caller = { ownerId: string; sessionId: string };
+type Page = Caller & { limit: number; offset: number };
+/** `pattern` is a LIKE pattern (see containsPattern). */
+type TitlePage = Page & { pattern: string };
+const iso = { isoTimestamps: true };
+
+export const SQL = {
+  create: keyableStatement<
+    Caller & { title: string; model: string | null; systemPrompt: string | null },
+    ChatRoomRow
+  >('chatRooms.create', (p, gate) => ({
+    with: `
+      room AS (
+        INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
+        SELECT ${p.title}::text, ${p.ownerId}::uuid, ${p.model}::text, ${p.systemPrompt}::text
+        WHERE ${liveSession(p.ownerId, p.sessionId)} ${gate}
+        RETURNING r.*
+      )`,
+    select: `SELECT * FROM room`,
+  })),
+
+  list: statement<Page, SummaryRow & { total: number }>(
+    'chatRooms.list',
+    (p) => roomPage(p.ownerId, p.sessionId, p.limit, p.offset, ''),
+    iso,
+  ),
+
+  // Titles containing `q` (ILIKE, escaped), over ix_chat_rooms_owner_title_trgm when it has
+  // trigrams, else the owner's rooms in order.
+  listByTitle: statement<TitlePage, SummaryRow & { total: number }>(
+    'chatRooms.listByTitle',
+    (p) => roomPage(p.ownerId, p.sessionId, p.limit, p.offset, `AND r.title ILIKE ${p.pattern}`),
+    iso,
+  ),
+
+  // The total of a page past the end (a page with rooms carries it), and the session's proof.
+  count: statement<Caller, { total: number; callerExists: boolean }>(
+    'chatRooms.count',
+    (p) => `
+      SELECT count(*)::int AS total, ${liveSession(p.ownerId, p.sessionId)} AS "callerExists"
+      FROM chat_rooms WHERE owner_id = ${p.ownerId}`,
+  ),
+  countByTitle: statement<Caller & { pattern: string }, { total: number; callerExists: boolean }>(
+    'chatRooms.countByTitle',
+    (p) => `
+      SELECT count(*)::int AS total, ${liveSession(p.ownerId, p.sessionId)} AS "callerExists"
+      FROM chat_rooms WHERE owner_id = ${p.ownerId} AND title ILIKE ${p.pattern}`,
+  ),
+
+  // A statement found no room of the caller's: 404, or 401 when the session is no longer live.
+  callerExists: statement<Caller, { callerExists: boolean }>(
+    'chatRooms.callerExists',
+    (p) => `SELECT ${liveSession(p.ownerId, p.sessionId)} AS "callerExists"`,
+  ),
+
+  get: statement<Caller & { roomId: string }, ChatRoomRow>(
+    'chatRooms.get',
+    (p) => `
+      SELECT r.* FROM chat_rooms r
+      WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
+        AND ${liveSession(p.ownerId, p.sessionId)}`,
+    iso,
+  ),
+
+  // Each of title, model and systemPrompt changes only when the request carries it.
+  update: statement<
+    Caller & {
+      roomId: string;
+      title: string | null;
+      setModel: boolean;
+      model: string | null;
+      setSystemPrompt: boolean;
+      systemPrompt: string | null;
+    },
+    SummaryRow
+  >(
+    'chatRooms.update',
+    (p) => `
+      WITH r AS (
+        UPDATE chat_rooms r SET title = coalesce(${p.title}, r.title),
+          model = CASE WHEN ${p.setModel} THEN ${p.model} ELSE r.model END,
+          system_prompt = CASE WHEN ${p.setSystemPrompt} THEN ${p.systemPrompt} ELSE r.system_prompt END,
+          updated_at = ${NOW}
+        WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
+          AND ${liveSession(p.ownerId, p.sessionId)}
+        RETURNING r.*
+      )
+      SELECT r.*, to_json(lm) AS last_message FROM r ${LAST_MESSAGE}`,
+    iso,
+  ),
+
+  // The room's messages and generations go with it (ON DELETE CASCADE).
+  delete: statement<Caller & { roomId: string }, { id: string }>(
+    'chatRooms.delete',
+    (p) => `
+      DELETE FROM chat_rooms r
+      WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
+        AND ${liveSession(p.ownerId, p.sessionId)}
+      RETURNING r.id`,
+  ),
+};
+
+/** The one place a ChatRoom of the API is made (its messages added by the caller). */
+export function toRoom(
+  row: ChatRoomRow,
+): Omit<ChatRoomResponseDto, 'messages' | 'hasMoreMessages'> {
+  return {
+    id: row.id,
+    title: row.title,
+    ownerId: row.owner_id,
+    createdAt: apiTimestamp(row.created_at),
+    updatedAt: apiTimestamp(row.updated_at),
+    model: row.model,
+    systemPrompt: row.system_prompt,
+  };
+}
+
+/** A new room: no messages. Also what a replay of its Idempotency-Key answers. */
+export function toNewRoom(row: ChatRoomRow): ChatRoomResponseDto {
+  return { ...toRoom(row), messages: [], hasMoreMessages: false };
+}
+
+/** A summary's lastMessage: at most PREVIEW_CHARS UTF-16 code units, never half a pair. */
+function preview(content: string): { content: string; truncated?: true } {
+  if (content.length <= PREVIEW_CHARS) return { content };
+  const end = PREVIEW_CHARS - (/[\uD800-\uDBFF]/.test(content[PREVIEW_CHARS - 1]) ? 1 : 0);
+  return { content: content.slice(0, end), truncated: true };
+}
+
+/** The one place a ChatRoomSummary is made. */
+function toSummary(row: SummaryRow): ChatRoomSummaryDto {
+  const last = row.last_message && toMessage(row.last_message);
+  return {
+    ...toRoom(row),
+    messageCount: row.message_count,
+    lastMessage: last && { ...last, ...preview(last.content) },
+  };
+}
+
+@Injectable()
+export class ChatRoomsRepository {
+  constructor(private readonly sql: Sql) {}
+
+  async create(
+    params: Caller & { title: string; model: string | null; systemPrompt: string | null },
+    db: SqlRunner = this.sql,
+  ): Promise<ChatRoomResponseDto | null> {
+    const [row] = await db.rows(SQL.create.plain, params);
+    return row ? toNewRoom(row) : null;
+  }
+
+  /** A page of the owner's rooms, with their total; `pattern` keeps titles matching it. */
+  async page(
+    params: Page & { pattern: string | null },
+  ): Promise<{ items: ChatRoomSummaryDto[]; total: number; callerExists: boolean }> {
+    const { pattern, ...page } = params;
+    const rows =
+      pattern === null
+        ? await this.sql.rows(SQL.list, page)
+        : await this.sql.rows(SQL.listByTitle, { ...page, pattern });
+    if (rows.length > 0) {
+      return { items: rows.map(toSummary), total: rows[0].total, callerExists: true };
+    }
+    const caller = { ownerId: page.ownerId, sessionId: page.sessionId };
+    const [{ total, callerExists }] =
+      pattern === null
+        ? await this.sql.rows(SQL.count, caller)
+        : await this.sql.rows(SQL.countByTitle, { ...caller, pattern });
+    return { items: [], total, callerExists };
+  }
+
+  async get(
+    params: Caller & { roomId: string },
+  ): Promise<Omit<ChatRoomResponseDto, 'messages' | 'hasMoreMessages'> | null> {
+    const [row] = await this.sql.rows(SQL.get, params);
+    return row ? toRoom(row) : null;
+  }
+
+  async update(
+    params: Caller & {
+      roomId: string;
+      title: string | null;
+      setModel: boolean;
+      model: string | null;
+      setSystemPrompt: boolean;
+      systemPrompt: string | null;
+    },
+  ): Promise<ChatRoomSummaryDto | null> {
+    const [row] = await this.sql.rows(SQL.update, params);
+    return row ? toSummary(row) : null;
+  }
+
+  /** Whether the owner's room was there to delete. */
+  async delete(params: Caller & { roomId: string }): Promise<boolean> {
+    return (await this.sql.rows(SQL.delete, params)).length > 0;
+  }
+
+  /** Whether the caller's session is still live (the user there, the session not revoked). */
+  async callerExists(params: Caller): Promise<boolean> {
+    const [{ callerExists }] = await this.sql.rows(SQL.callerExists, params);
+    return callerExists;
+  }
+}
