@@ -4,10 +4,10 @@
  * got, how long they took, the app's peak memory while it ran and the slowest `/api/health`
  * meanwhile (what everybody else would have felt).
  *
- *   npm run bench:probes                                   # every probe, at the issue's sizes
+ *   npm run bench:probes                                   # every probe, at full size
  *   npm run bench:probes -- --probes=amplify,search        # some of them
  *   npm run bench:probes -- --small                        # a tenth of the sizes (a smoke run)
- *   npm run bench:probes -- --entry=/other/checkout/dist/main.js   # another build (before/after)
+ *   npm run bench:probes -- --entry=/other/checkout/dist/main.js   # another build, to compare
  *
  * Probes: `amplify` (5,000 messages of 32,000 × U+0001 read back through the room list and a
  * room), `streams` (2,000 event streams that never read, on a finished reply of 330 KB),

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --search`: GET /api/search on a database of a million messages and more
- * (see bench/README.md, "Search").
+ * (see bench/README.md).
  *
  *  1. a fresh database and the built app, twice (timed, and behind the statement counter);
  *  2. searchers registered through the API, each with the same fixed history; background

@@ -35,8 +35,7 @@ export interface CreateAppOptions {
  * theme. Scripts stay 'self' only: Nest serves Swagger UI's initialiser as a file.
  *
  * helmet's headers do not depend on the request, so helmet runs once and its headers are kept:
- * @fastify/helmet rebuilds the whole middleware (and re-parses the CSP) on every request, which
- * the benchmark profile put at 8% of the CPU of a small read.
+ * @fastify/helmet rebuilds the whole middleware (and re-parses the CSP) on every request.
  */
 const CONTENT_SECURITY_POLICY = {
   directives: {
@@ -137,8 +136,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     // id; past Fastify's default of 100 it would answer 414 with the whole path echoed. Node's
     // own limit on the request line (16 KiB of headers) still bounds it.
     routerOptions: { maxParamLength: 64 * 1024 },
-    // The nearest `hops` addresses are trusted proxies. Fastify 5.12 no longer counts hops
-    // when given a number (it trusts none), so the count is a function.
+    // The nearest `hops` addresses are trusted proxies. Given a number, Fastify 5.12 trusts no
+    // hop at all, so the count is a function.
     trustProxy: hops > 0 ? (_address: string, hop: number) => hop < hops : false,
     genReqId: requestId,
     // Errors Fastify raises before routing (a malformed %-escape in the path) get our body too.

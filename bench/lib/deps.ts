@@ -4,8 +4,8 @@
  * The repository has no `@types/autocannon`, and `npm run typecheck` covers bench/. Rather than an
  * ambient `declare module` (which would silently shadow real typings as soon as someone installs
  * them), the modules are loaded through createRequire and typed with the small surface the bench
- * actually uses. `pg` is typed the same way (written before `@types/pg` was added for src/), so
- * the floor's use of it stays visible in one place.
+ * actually uses. `pg` is typed the same way, so the floor's use of it stays visible in one
+ * place.
  */
 import { createRequire } from 'node:module';
 

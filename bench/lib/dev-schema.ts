@@ -1,10 +1,11 @@
 /**
  * What the floor needs of the schema the app's migrations create (src/database/migrations:
- * users, chat_rooms and messages with the v2 columns, sessions), for `--floor-only` runs, where
- * no app runs its migrations. Keep it in step with them; a full run never uses it: there the app
- * creates the schema and the harness only checks that the tables exist. (The floor copes with and
- * without chat_rooms.message_count: see floor/sql.ts.) messages.owner_id stays empty for the
- * seed's rows here (the app's migration fills it by trigger): no floor route reads it.
+ * users, chat_rooms and messages with the columns the floor reads, sessions), for
+ * `--floor-only` runs, where no app runs its migrations. Keep it in step with them; a full run
+ * never uses it: there the app creates the schema and the harness only checks that the tables
+ * exist. (The floor copes with and without chat_rooms.message_count: see floor/sql.ts.)
+ * messages.owner_id stays empty for the seed's rows here (the app's migration fills it by
+ * trigger): no floor route reads it.
  */
 export const DEV_SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (

@@ -10,9 +10,9 @@
  * statement). It works for any PostgreSQL reachable without TLS, counts each server separately,
  * and never sees the harness's own seeding queries.
  *
- * The extra hop is not free (on a 2-core machine it cost up to half the throughput of the
- * cheapest route), so the harness never times a server that sits behind a proxy: it runs a
- * second, counting instance of each server for a separate short pass per scenario.
+ * The extra hop is not free (it costs throughput, most on the cheapest routes), so the harness
+ * never times a server that sits behind a proxy: it runs a second, counting instance of each
+ * server for a separate short pass per scenario.
  * Caveat: one 'Q' holding several ';'-separated statements counts once (neither server sends
  * such queries on its request paths).
  */

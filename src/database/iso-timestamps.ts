@@ -7,8 +7,8 @@ const parseDate = types.getTypeParser(TIMESTAMPTZ, 'text') as (text: string) => 
  * A timestamptz as PostgreSQL sends it in a UTC session, "2026-01-31 12:00:00.12+00" (trailing
  * zeros of the fraction dropped), in the API's form "2026-01-31T12:00:00.120Z", by moving
  * characters. Anything else (another session time zone, years past 9999) goes through Date.
- * Responses with many messages spent a sixth of their CPU making Date objects from these
- * strings and turning them back into strings.
+ * A Date made from each of these strings and turned back into a string is a large share of the
+ * CPU of a response with many messages.
  */
 export function isoTimestamp(text: string): string {
   const length = text.length;

@@ -45,8 +45,8 @@ function unknownProperties(value: unknown, dto: Class, path = ''): string[] {
  * The global ValidationPipe, strict about unknown fields whatever their name. Its own whitelist
  * misses the names an object inherits: class-transformer skips a field whose name is a method of
  * the DTO instance (`toString`, `hasOwnProperty`…) and class-validator looks names up in a plain
- * object (`constructor`), so those were silently dropped. Bodies and queries are checked here,
- * against the DTO's declared properties, before they are transformed.
+ * object (`constructor`), so those would be dropped silently. Bodies and queries are checked
+ * here, against the DTO's declared properties, before they are transformed.
  */
 @Injectable()
 export class StrictValidationPipe extends ValidationPipe {
