@@ -1,16 +1,13 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { AssistantModule } from '../assistant/assistant.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { ChatRoomsController } from './chat-rooms.controller';
 import { ChatRoomsService } from './chat-rooms.service';
-import { ChatRoom } from './entities/chat-room.entity';
-import { Message } from './entities/message.entity';
 
 @Module({
   // AssistantModule: a room's model must be one the assistant offers (ModelCatalog).
   // IdempotencyModule: POSTs that create run through IdempotencyService.
-  imports: [TypeOrmModule.forFeature([ChatRoom, Message]), AssistantModule, IdempotencyModule],
+  imports: [AssistantModule, IdempotencyModule],
   controllers: [ChatRoomsController],
   providers: [ChatRoomsService],
 })
