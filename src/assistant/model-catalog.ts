@@ -34,13 +34,6 @@ export class ModelCatalog {
     );
   }
 
-  /** The model a reply uses: the request's, else the room's (if still offered), else the default. */
-  resolve(requested: string | null | undefined, roomModel: string | null): string {
-    if (requested) return requested;
-    if (roomModel && this.config.models.includes(roomModel)) return roomModel;
-    return this.config.defaultModel!;
-  }
-
   list(): { id: string; default: boolean }[] {
     return this.config.models.map((id) => ({ id, default: id === this.config.defaultModel }));
   }

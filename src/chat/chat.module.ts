@@ -1,18 +1,15 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { AssistantModule } from '../assistant/assistant.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { ChatRoomsController } from './chat-rooms.controller';
 import { ChatRoomsRepository } from './chat-rooms.repository';
 import { ChatRoomsService } from './chat-rooms.service';
 import { MessagesRepository } from './messages.repository';
-import { ChatRoom } from './entities/chat-room.entity';
-import { Message } from './entities/message.entity';
 
 @Module({
   // AssistantModule: a room's model must be one the assistant offers (ModelCatalog).
   // IdempotencyModule: POSTs that create run through IdempotencyService.
-  imports: [TypeOrmModule.forFeature([ChatRoom, Message]), AssistantModule, IdempotencyModule],
+  imports: [AssistantModule, IdempotencyModule],
   controllers: [ChatRoomsController],
   providers: [ChatRoomsService, ChatRoomsRepository, MessagesRepository],
 })

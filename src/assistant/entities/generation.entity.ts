@@ -46,7 +46,7 @@ export class Generation {
   @Column({ type: 'uuid' })
   chatRoomId: string;
 
-  @ManyToOne(() => ChatRoom, { nullable: false, onDelete: 'CASCADE' })
+  @ManyToOne(() => ChatRoom, (room) => room.generations, { nullable: false, onDelete: 'CASCADE' })
   @JoinColumn({ name: 'chat_room_id', foreignKeyConstraintName: 'fk_generations_chat_room' })
   chatRoom: ChatRoom;
 
@@ -54,7 +54,10 @@ export class Generation {
   @Column({ type: 'uuid' })
   messageId: string;
 
-  @ManyToOne(() => Message, { nullable: false, onDelete: 'CASCADE' })
+  @ManyToOne(() => Message, (message) => message.generations, {
+    nullable: false,
+    onDelete: 'CASCADE',
+  })
   @JoinColumn({ name: 'message_id', foreignKeyConstraintName: 'fk_generations_message' })
   message: Message;
 
@@ -65,7 +68,7 @@ export class Generation {
   @Column({ type: 'uuid' })
   userId: string;
 
-  @ManyToOne(() => User, { nullable: false, onDelete: 'CASCADE' })
+  @ManyToOne(() => User, (user) => user.generations, { nullable: false, onDelete: 'CASCADE' })
   @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'fk_generations_user' })
   user: User;
 

@@ -7,7 +7,7 @@ export class UsageDay {
   @PrimaryColumn({ type: 'uuid', primaryKeyConstraintName: 'pk_usage_days' })
   userId: string;
 
-  @ManyToOne(() => User, { nullable: false, onDelete: 'CASCADE' })
+  @ManyToOne(() => User, (user) => user.usageDays, { nullable: false, onDelete: 'CASCADE' })
   @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'fk_usage_days_user' })
   user: User;
 

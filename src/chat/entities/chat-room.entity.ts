@@ -1,3 +1,4 @@
+import type { Generation } from '../../assistant/entities/generation.entity';
 import {
   Column,
   CreateDateColumn,
@@ -41,6 +42,10 @@ export class ChatRoom {
 
   @OneToMany(() => Message, (message) => message.chatRoom)
   messages: Message[];
+
+  /** Named by string: generation.entity imports this file. */
+  @OneToMany('Generation', (generation: Generation) => generation.chatRoom)
+  generations: Generation[];
 
   /**
    * Kept by the statement that inserts a message (messages are never deleted one by one), so

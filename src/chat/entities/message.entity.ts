@@ -1,3 +1,4 @@
+import type { Generation } from '../../assistant/entities/generation.entity';
 import {
   Check,
   Column,
@@ -6,6 +7,7 @@ import {
   Index,
   JoinColumn,
   ManyToOne,
+  OneToMany,
   PrimaryGeneratedColumn,
 } from 'typeorm';
 import { ChatRoom } from './chat-room.entity';
@@ -58,9 +60,16 @@ export class Message {
   @Column({ type: 'varchar', length: 200, nullable: true })
   model: string | null;
 
-  /** The generation that wrote it, else null. */
+  /** The generation that wrote it, else null; no foreign key (generations.message_id is one). */
   @Column({ type: 'uuid', nullable: true })
   generationId: string | null;
+
+  /**
+   * The generations that write this message (fk_generations_message): one for a reply, none
+   * for a posted message. Named by string: generation.entity imports this file.
+   */
+  @OneToMany('Generation', (generation: Generation) => generation.message)
+  generations: Generation[];
 
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt: Date;

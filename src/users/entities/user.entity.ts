@@ -1,4 +1,9 @@
+import type { EventStream } from '../../assistant/entities/event-stream.entity';
+import type { Generation } from '../../assistant/entities/generation.entity';
+import type { UsageDay } from '../../assistant/entities/usage-day.entity';
+import type { Session } from '../../auth/entities/session.entity';
 import type { ChatRoom } from '../../chat/entities/chat-room.entity';
+import type { IdempotencyKey } from '../../idempotency/entities/idempotency-key.entity';
 import {
   Column,
   CreateDateColumn,
@@ -32,7 +37,23 @@ export class User {
   @UpdateDateColumn({ type: 'timestamptz', precision: 3 })
   updatedAt: Date;
 
-  /** Never loaded implicitly (no eager, no lazy): services load rooms explicitly. */
+  // The inverse sides of every table that belongs to a user (all ON DELETE CASCADE). Never
+  // loaded implicitly (no eager, no lazy); named by string, as their entities import this one.
   @OneToMany('ChatRoom', (room: ChatRoom) => room.owner)
   chatRooms: ChatRoom[];
+
+  @OneToMany('Session', (session: Session) => session.user)
+  sessions: Session[];
+
+  @OneToMany('Generation', (generation: Generation) => generation.user)
+  generations: Generation[];
+
+  @OneToMany('UsageDay', (day: UsageDay) => day.user)
+  usageDays: UsageDay[];
+
+  @OneToMany('IdempotencyKey', (key: IdempotencyKey) => key.user)
+  idempotencyKeys: IdempotencyKey[];
+
+  @OneToMany('EventStream', (stream: EventStream) => stream.user)
+  eventStreams: EventStream[];
 }
