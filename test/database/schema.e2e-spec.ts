@@ -18,7 +18,6 @@ describe('entities and migrations (e2e)', () => {
     new DataSource({
       ...buildTypeOrmOptions({
         url,
-        poolSize: 1,
         connectTimeoutMs: 5000,
         statementTimeoutMs: 30_000,
       }),

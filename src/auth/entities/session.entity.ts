@@ -1,6 +1,6 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { User } from '../../users/entities/user.entity';
-import type { RevokeReason } from '../sessions.service';
+import type { RevokeReason } from '../sessions.repository';
 
 /**
  * One sign-in. Only SHA-256 hashes of refresh-token secrets are kept (src/auth/refresh-tokens.ts),
