@@ -1,12 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { buildTypeOrmOptions } from '../src/database/typeorm-options';
 import { TEMPLATE_DB, withDatabase } from './helpers/database';
-import { freePort } from './helpers/net';
+import { startThrowawayPostgres } from './helpers/throwaway-postgres';
 
 /**
  * Runs once before the e2e suite: a PostgreSQL (DATABASE_URL, or a throwaway embedded cluster)
@@ -15,18 +11,9 @@ import { freePort } from './helpers/net';
 export default async function globalSetup(): Promise<void> {
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    const dir = await mkdtemp(join(tmpdir(), 'chat-e2e-'));
-    const pg = await startEmbeddedPostgres({
-      dataDir: join(dir, 'pg'),
-      port: await freePort(),
-      database: 'postgres',
-      durable: false,
-    });
-    adminUrl = pg.url;
-    globalThis.__E2E_TEARDOWN__ = async () => {
-      await pg.stop();
-      await rm(dir, { recursive: true, force: true });
-    };
+    const pg = await startThrowawayPostgres('chat-e2e-');
+    adminUrl = pg.adminUrl;
+    globalThis.__E2E_TEARDOWN__ = () => pg.stop();
   }
   process.env.E2E_ADMIN_DATABASE_URL = adminUrl;
 

@@ -3,8 +3,8 @@
  * throw-away embedded cluster when DATABASE_URL is unset. Dropped (and the cluster stopped) at
  * the end, whatever happened.
  */
+import { startThrowawayPostgres, ThrowawayPostgres } from '../../test/helpers/throwaway-postgres';
 import { pg, PgClient } from './deps';
-import { EmbeddedCluster, startEmbeddedPostgres } from './embedded-pg';
 import { redactUrl, withUrl } from './net';
 
 export interface BenchDatabase {
@@ -30,10 +30,10 @@ async function withClient<T>(url: string, fn: (client: PgClient) => Promise<T>):
 }
 
 export async function createBenchDatabase(databaseUrl: string | undefined): Promise<BenchDatabase> {
-  let cluster: EmbeddedCluster | undefined;
+  let cluster: ThrowawayPostgres | undefined;
   let adminUrl = databaseUrl;
   if (adminUrl === undefined) {
-    cluster = await startEmbeddedPostgres();
+    cluster = await startThrowawayPostgres('chat-bench-pg-');
     adminUrl = cluster.adminUrl;
   }
   const admin = adminUrl;

@@ -1,18 +1,5 @@
-import { createServer } from 'node:net';
-
-/** A TCP port on 127.0.0.1 that was free a moment ago (the usual listen(0)-and-close trick). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
+// One helper for tests and benchmarks; bench may import test helpers, never the reverse.
+export { freePort } from '../../test/helpers/net';
 
 /** The same connection string with another host, port or database. */
 export function withUrl(

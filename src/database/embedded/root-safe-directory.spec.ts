@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { clusterDirectory, ROOT_HOME } from './embedded-postgres';
+import { clusterDirectory, ROOT_HOME } from './root-safe-directory';
 
 const asRoot = process.getuid?.() === 0;
 
