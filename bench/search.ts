@@ -281,7 +281,7 @@ async function run(options: Options, cleanups: (() => Promise<unknown>)[]): Prom
         () => sleep(500),
       );
       const { plan, planMs } =
-        scenario === 'me' ? { plan: '', planMs: NaN } : await explain(pool, searchers[0].id, q);
+        scenario === 'me' ? { plan: '', planMs: NaN } : await explain(pool, searchers[0], q);
       results.push({
         scenario,
         load: loadavg()[0],
@@ -324,10 +324,13 @@ async function run(options: Options, cleanups: (() => Promise<unknown>)[]): Prom
  */
 async function explain(
   pool: PgPool,
-  ownerId: string,
+  searcher: { id: string; token: string },
   q: string,
 ): Promise<{ plan: string; planMs: number }> {
-  const params = hitsParams(ownerId, parseSearchTerms(q), 21);
+  const { sid } = JSON.parse(Buffer.from(searcher.token.split('.')[1], 'base64url').toString()) as {
+    sid: string;
+  };
+  const params = hitsParams({ id: searcher.id, sessionId: sid }, parseSearchTerms(q), 21);
   const statement = hitsStatementFor(params);
   const values = valuesOf(statement, params);
   if (!statement.options.planEachTime) throw new Error('expected a planEachTime statement');

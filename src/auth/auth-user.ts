@@ -1,14 +1,12 @@
 import type { User } from '../users/entities/user.entity';
 
-/** The caller, loaded by JwtAuthGuard on routes that need the user's row. */
-export type AuthUser = Pick<User, 'id' | 'email' | 'displayName' | 'createdAt'> & {
-  /** The session the access token belongs to. */
-  sessionId: string;
-};
+/** A user as the API shows it (GET /users/me, sign-in answers). */
+export type AuthUser = Pick<User, 'id' | 'email' | 'displayName' | 'createdAt'>;
 
 /**
- * The caller as far as a verified token tells: on @CallerCheckedByQuery() routes nothing more is
- * loaded, and the route's statements show that the user still exists.
+ * The caller, as JwtAuthGuard puts it on every request (@CurrentUser()): what the verified
+ * access token says. Whether its session is still live, the route's first statement checks
+ * (session_is_live), with whatever it reads or writes.
  */
 export type TokenCaller = Pick<User, 'id'> & { sessionId: string };
 

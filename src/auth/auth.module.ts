@@ -13,7 +13,7 @@ import { PasswordController } from './password.controller';
 import { PasswordService } from './password.service';
 import { PgThrottlerStorage } from './pg-throttler-storage';
 import { RateLimitsRepository } from './rate-limits.repository';
-import { SessionStateModule } from './session-state.module';
+import { SessionsRepository } from './sessions.repository';
 import { SessionCookie, TrustedOriginGuard } from './session-cookie';
 import { SessionsController } from './sessions.controller';
 import { SessionsService } from './sessions.service';
@@ -29,7 +29,6 @@ const PURGE_INTERVAL_MS = 3_600_000;
 @Module({
   imports: [
     UsersModule,
-    SessionStateModule,
     PassportModule,
     JwtModule.registerAsync({
       inject: [ConfigService],
@@ -53,6 +52,7 @@ const PURGE_INTERVAL_MS = 3_600_000;
     JwtStrategy,
     Clock,
     SessionsService,
+    SessionsRepository,
     SessionCookie,
     TrustedOriginGuard,
     PgThrottlerStorage,
@@ -60,7 +60,7 @@ const PURGE_INTERVAL_MS = 3_600_000;
     // One cache for the strategy, which fills it, and JwtAuthGuard, which reads it.
     { provide: VerifiedTokenCache, useFactory: () => new VerifiedTokenCache() },
   ],
-  exports: [VerifiedTokenCache, SessionStateModule, SessionsService, PgThrottlerStorage],
+  exports: [VerifiedTokenCache, SessionsService, PgThrottlerStorage],
 })
 export class AuthModule implements OnModuleInit, OnModuleDestroy {
   private purge: NodeJS.Timeout | undefined;

@@ -1,7 +1,7 @@
 import { BadRequestException, Injectable, UnauthorizedException } from '@nestjs/common';
 import { UserResponseDto } from '../users/dto/user-response.dto';
 import { UsersService } from '../users/users.service';
-import type { AuthUser } from './auth-user';
+import type { TokenCaller } from './auth-user';
 import { AuthResultDto } from './dto/auth-result.dto';
 import { ChangePasswordDto } from './dto/change-password.dto';
 import { LoginDto } from './dto/login.dto';
@@ -51,14 +51,15 @@ export class AuthService {
    * A wrong and a right current password cost the same: one verification and one new hash
    * either way.
    */
-  async changePassword(caller: AuthUser, dto: ChangePasswordDto): Promise<void> {
-    const stored = await this.users.passwordHashOf(caller.id);
+  async changePassword(caller: TokenCaller, dto: ChangePasswordDto): Promise<void> {
+    const stored = await this.users.passwordHashOf(caller);
+    if (stored === null) throw new UnauthorizedException('Unauthorized');
     const [ok, newHash] = await Promise.all([
       this.passwords.verify(stored, dto.currentPassword),
       this.passwords.hash(dto.newPassword),
     ]);
     if (!ok) throw new BadRequestException('The current password is wrong');
-    await this.sessions.changePassword(caller.id, caller.sessionId, newHash);
+    await this.sessions.changePassword(caller, newHash);
   }
 }
 

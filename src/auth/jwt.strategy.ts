@@ -25,7 +25,7 @@ export class JwtStrategy extends PassportStrategy(Strategy) {
     private readonly verified: VerifiedTokenCache,
   ) {
     // A KeyObject, not the string: jsonwebtoken otherwise tries createPublicKey() on the
-    // secret, fails, and builds a secret key, on every request (a sixth of the CPU of a read).
+    // secret, fails, and builds a secret key, on every request.
     // passport-jwt hands the key to jsonwebtoken as is; its types only name string | Buffer.
     const key = createSecretKey(Buffer.from(config.get('auth.jwtSecret', { infer: true })));
     super({
@@ -40,8 +40,7 @@ export class JwtStrategy extends PassportStrategy(Strategy) {
 
   /**
    * Only what the token says (null is a 401): its user and session. Whether the session is live
-   * is JwtAuthGuard's business (RevokedSessions, or its look-up); whether the user still exists
-   * is its look-up, or the route's own statements (see CallerCheckedByQuery). The verified token is
+   * is checked by the route's first statement (session_is_live). The verified token is
    * remembered, so JwtAuthGuard accepts its next uses without passport.
    */
   validate(req: IncomingMessage, payload: JwtPayload): TokenCaller | null {

@@ -7,7 +7,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
-import type { AuthUser } from './auth-user';
+import type { TokenCaller } from './auth-user';
 import { AuthService } from './auth.service';
 import { CurrentUser } from './decorators/current-user.decorator';
 import { ChangePasswordDto } from './dto/change-password.dto';
@@ -33,7 +33,7 @@ export class PasswordController {
     description: 'Invalid body, or the current password is wrong',
   })
   async changePassword(
-    @CurrentUser() caller: AuthUser,
+    @CurrentUser() caller: TokenCaller,
     @Body() dto: ChangePasswordDto,
   ): Promise<void> {
     await this.auth.changePassword(caller, dto);

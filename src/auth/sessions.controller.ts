@@ -19,7 +19,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
-import type { AuthUser } from './auth-user';
+import type { TokenCaller } from './auth-user';
 import { CurrentUser } from './decorators/current-user.decorator';
 import { SessionResponseDto } from './dto/session-response.dto';
 import { SessionsService } from './sessions.service';
@@ -39,8 +39,8 @@ export class SessionsController {
   /** The caller's live sessions, newest first; `current` marks the one of this access token. */
   @Get()
   @ApiOkResponse({ type: [SessionResponseDto] })
-  async list(@CurrentUser() caller: AuthUser): Promise<SessionResponseDto[]> {
-    const sessions = await this.sessions.list(caller.id);
+  async list(@CurrentUser() caller: TokenCaller): Promise<SessionResponseDto[]> {
+    const sessions = await this.sessions.list(caller);
     return sessions.map((s) => ({ ...s, current: s.id === caller.sessionId }));
   }
 
@@ -55,10 +55,10 @@ export class SessionsController {
     description: 'No live session of the caller with this id (another user’s is also 404)',
   })
   async revokeOne(
-    @CurrentUser() caller: AuthUser,
+    @CurrentUser() caller: TokenCaller,
     @Param('sessionId', new ParseUUIDPipe()) sessionId: string,
   ): Promise<void> {
-    if (!(await this.sessions.revokeOne(caller.id, sessionId))) {
+    if (!(await this.sessions.revokeOne(caller, sessionId))) {
       throw new NotFoundException('Session not found');
     }
   }
@@ -67,7 +67,7 @@ export class SessionsController {
   @Delete()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Every other session is revoked' })
-  async revokeOthers(@CurrentUser() caller: AuthUser): Promise<void> {
-    await this.sessions.revokeOthers(caller.id, caller.sessionId);
+  async revokeOthers(@CurrentUser() caller: TokenCaller): Promise<void> {
+    await this.sessions.revokeOthers(caller);
   }
 }

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Sql, type SqlRunner } from '../database/sql.service';
 import { statement, type ParamsOf } from '../database/statement';
-import { SESSIONS_REVOKED } from './auth-channels';
 import type { SessionResponseDto } from './dto/session-response.dto';
 
 export type RevokeReason =
@@ -12,10 +11,9 @@ export type RevokeReason =
   | 'refresh_token_reused'
   | 'user_deleted';
 
-/** A session revoked by a statement, and when its newest access token expires. */
+/** A session a statement revoked. */
 export interface Revoked {
   id: string;
-  accessExpiresAtMs: number;
 }
 
 /** A session locked for a refresh, with its user. */
@@ -36,23 +34,23 @@ export interface LockedSession {
 type Revoking = { at: Date; reason: RevokeReason };
 
 /**
- * Revokes the sessions `condition` selects and, in the same statement, tells every instance
- * (NOTIFY is sent when the statement commits; payloads of at most 150 entries stay far below
- * PostgreSQL's 8000-byte limit). `prefix` adds CTEs before it.
+ * Revokes the sessions `condition` selects; `prefix` adds CTEs before it. Revoked, a session's
+ * access tokens fail from the next statement that checks it (session_is_live), on every
+ * instance.
  */
 function revoking(at: string, reason: string, condition: string, prefix = ''): string {
   return `
     WITH ${prefix} revoked AS (
       UPDATE sessions s SET revoked_at = ${at}, revoked_reason = ${reason}
       WHERE ${condition} AND s.revoked_at IS NULL
-      RETURNING s.id, (extract(epoch FROM s.access_expires_at) * 1000)::bigint AS until
-    ), notified AS (
-      SELECT pg_notify('${SESSIONS_REVOKED.name}', json_agg(json_build_array(id, until))::text)
-      FROM (SELECT id, until, (row_number() OVER ()) / 150 AS chunk FROM revoked) r GROUP BY chunk
+      RETURNING s.id
     )
-    SELECT r.id, r.until::float8 AS "accessExpiresAtMs"
-    FROM revoked r CROSS JOIN (SELECT count(*) FROM notified) n`;
+    SELECT id FROM revoked`;
 }
+
+/** The caller's session proves itself live (see the SessionIsLive migration). */
+const callerLive = (session: string, user: string) =>
+  `(SELECT session_is_live(${session}, ${user}))`;
 
 export const SQL = {
   open: statement<
@@ -114,13 +112,25 @@ export const SQL = {
   revokeOne: statement<Revoking & { id: string }, Revoked>('sessions.revokeOne', (p) =>
     revoking(p.at, p.reason, `s.id = ${p.id}`),
   ),
-  revokeOfUser: statement<Revoking & { id: string; userId: string }, Revoked>(
+  // `sessionId` is the caller's own.
+  revokeOfUser: statement<Revoking & { id: string; userId: string; sessionId: string }, Revoked>(
     'sessions.revokeOfUser',
-    (p) => revoking(p.at, p.reason, `s.id = ${p.id} AND s.user_id = ${p.userId}`),
+    (p) =>
+      revoking(
+        p.at,
+        p.reason,
+        `s.id = ${p.id} AND s.user_id = ${p.userId} AND ${callerLive(p.sessionId, p.userId)}`,
+      ),
   ),
+  // `keepId` is the caller's own session.
   revokeOthers: statement<Revoking & { userId: string; keepId: string }, Revoked>(
     'sessions.revokeOthers',
-    (p) => revoking(p.at, p.reason, `s.user_id = ${p.userId} AND s.id <> ${p.keepId}`),
+    (p) =>
+      revoking(
+        p.at,
+        p.reason,
+        `s.user_id = ${p.userId} AND s.id <> ${p.keepId} AND ${callerLive(p.keepId, p.userId)}`,
+      ),
   ),
   // The new hash and the revocation of the other sessions in one statement: both or neither.
   changePassword: statement<
@@ -133,12 +143,16 @@ export const SQL = {
       `s.user_id = (SELECT id FROM changed) AND s.id <> ${p.keepId}`,
       `changed AS (
         UPDATE users SET password_hash = ${p.passwordHash}, updated_at = now()
-        WHERE id = ${p.userId} RETURNING id
+        WHERE id = ${p.userId} AND ${callerLive(p.keepId, p.userId)} RETURNING id
       ),`,
     ),
   ),
 
-  list: statement<{ userId: string; now: Date }, Omit<SessionResponseDto, 'current'>>(
+  // Empty when the caller's own session (`sessionId`) is not live.
+  list: statement<
+    { userId: string; sessionId: string; now: Date },
+    Omit<SessionResponseDto, 'current'>
+  >(
     'sessions.list',
     (p) => `
       SELECT id, created_at AS "createdAt", last_used_at AS "lastUsedAt",
@@ -146,38 +160,15 @@ export const SQL = {
       FROM sessions
       WHERE user_id = ${p.userId} AND revoked_at IS NULL
         AND idle_expires_at > ${p.now} AND expires_at > ${p.now}
+        AND ${callerLive(p.sessionId, p.userId)}
       ORDER BY created_at DESC, id DESC`,
     { isoTimestamps: true },
   ),
 
-  // JwtAuthGuard's one look-up on routes that need the user: the user and their live session.
-  caller: statement<
-    { id: string; userId: string },
-    { id: string; email: string; displayName: string | null; createdAt: Date }
-  >(
-    'sessions.caller',
-    (p) => `
-      SELECT u.id, u.email, u.display_name AS "displayName", u.created_at AS "createdAt"
-      FROM sessions s JOIN users u ON u.id = s.user_id
-      WHERE s.id = ${p.id} AND s.user_id = ${p.userId} AND s.revoked_at IS NULL`,
-  ),
-
+  // A statement found nothing: was it because the caller's session is no longer live?
   isLive: statement<{ id: string; userId: string }, { live: boolean }>(
     'sessions.isLive',
-    (p) => `
-      SELECT EXISTS (
-        SELECT 1 FROM sessions
-        WHERE id = ${p.id} AND user_id = ${p.userId} AND revoked_at IS NULL
-      ) AS live`,
-  ),
-
-  // Revoked sessions whose access tokens may still be unexpired (see RevokedSessions), over
-  // ix_sessions_revoked_access.
-  loadRevoked: statement<Record<never, never>, Revoked>(
-    'sessions.loadRevoked',
-    () => `
-      SELECT id, (extract(epoch FROM access_expires_at) * 1000)::float8 AS "accessExpiresAtMs"
-      FROM sessions WHERE revoked_at IS NOT NULL AND access_expires_at > now()`,
+    (p) => `SELECT session_is_live(${p.id}, ${p.userId}) AS live`,
   ),
 
   purge: statement<Record<never, never>, never>(
@@ -235,18 +226,9 @@ export class SessionsRepository {
     return this.sql.rows(SQL.list, params);
   }
 
-  async caller(params: ParamsOf<typeof SQL.caller>) {
-    const [row] = await this.sql.rows(SQL.caller, params);
-    return row ?? null;
-  }
-
   async isLive(params: ParamsOf<typeof SQL.isLive>): Promise<boolean> {
     const [{ live }] = await this.sql.rows(SQL.isLive, params);
     return live;
-  }
-
-  loadRevoked(): Promise<Revoked[]> {
-    return this.sql.rows(SQL.loadRevoked, {});
   }
 
   async purge(): Promise<void> {

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, UnauthorizedException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
 import type { AppConfig } from '../config/configuration';
 import { Sql } from '../database/sql.service';
-import type { AuthUser, JwtPayload } from './auth-user';
+import type { AuthUser, JwtPayload, TokenCaller } from './auth-user';
 import { Clock } from './clock';
 import { RefreshTokens, sameHash } from './refresh-tokens';
-import { RevokedSessions } from './revoked-sessions';
 import { SessionsRepository, type Revoked, type RevokeReason } from './sessions.repository';
 import { SessionResponseDto } from './dto/session-response.dto';
 
@@ -30,14 +29,11 @@ export interface IssuedSession {
 }
 
 type RefreshOutcome =
-  | { kind: 'issued'; issued: IssuedSession }
-  | { kind: 'refused' }
-  | { kind: 'reused'; accessExpiresAtMs: number }; // revoked in the transaction: 401 after commit
+  { kind: 'issued'; issued: IssuedSession } | { kind: 'refused' } | { kind: 'reused' }; // revoked in the transaction: 401 after commit
 
 /**
  * Server-side sessions: opening, refreshing (rotation with a grace window and reuse detection),
- * listing and revoking them. Every revocation reaches RevokedSessions here and, through
- * NOTIFY, on every other instance.
+ * listing and revoking them.
  */
 @Injectable()
 export class SessionsService {
@@ -48,7 +44,6 @@ export class SessionsService {
     private readonly sessions: SessionsRepository,
     private readonly jwt: JwtService,
     private readonly clock: Clock,
-    private readonly revoked: RevokedSessions,
     private readonly config: ConfigService<AppConfig, true>,
   ) {
     this.tokens = new RefreshTokens(config.get('auth.jwtSecret', { infer: true }));
@@ -134,19 +129,14 @@ export class SessionsService {
       if (claims.generation < row.generation) {
         // A token we issued and rotated away, presented after the grace: stolen, or the
         // thief already used it. Either way the session is no longer trustworthy.
-        const [revoked] = await this.sessions.revokeOne(
+        await this.sessions.revokeOne(
           { at: new Date(now), reason: 'refresh_token_reused', id: claims.sessionId },
           tx,
         );
-        return { kind: 'reused', accessExpiresAtMs: revoked?.accessExpiresAtMs ?? 0 };
+        return { kind: 'reused' };
       }
       return { kind: 'refused' };
     });
-    if (outcome.kind === 'reused') {
-      await this.revoked.revokedNow([
-        { id: claims.sessionId, accessExpiresAtMs: outcome.accessExpiresAtMs },
-      ]);
-    }
     return outcome.kind === 'issued' ? outcome.issued : null;
   }
 
@@ -157,45 +147,56 @@ export class SessionsService {
     await this.revoke('logout', (at) => this.sessions.revokeOne({ ...at, id: claims.sessionId }));
   }
 
-  /** false when the caller has no such live session. */
-  async revokeOne(userId: string, sessionId: string): Promise<boolean> {
+  /** false when the caller has no such live session; 401 when the caller's own is not live. */
+  async revokeOne(caller: TokenCaller, sessionId: string): Promise<boolean> {
     const revoked = await this.revoke('revoked', (at) =>
-      this.sessions.revokeOfUser({ ...at, id: sessionId, userId }),
+      this.sessions.revokeOfUser({
+        ...at,
+        id: sessionId,
+        userId: caller.id,
+        sessionId: caller.sessionId,
+      }),
     );
-    return revoked > 0;
+    if (revoked > 0) return true;
+    await this.assertLive(caller);
+    return false;
   }
 
-  async revokeOthers(userId: string, currentSessionId: string): Promise<void> {
-    await this.revoke('others_revoked', (at) =>
-      this.sessions.revokeOthers({ ...at, userId, keepId: currentSessionId }),
+  async revokeOthers(caller: TokenCaller): Promise<void> {
+    const revoked = await this.revoke('others_revoked', (at) =>
+      this.sessions.revokeOthers({ ...at, userId: caller.id, keepId: caller.sessionId }),
     );
+    if (revoked === 0) await this.assertLive(caller);
   }
 
   /** Stores the new hash and revokes every other session of the user, in one statement. */
-  async changePassword(userId: string, currentSessionId: string, newHash: string): Promise<void> {
+  async changePassword(caller: TokenCaller, newHash: string): Promise<void> {
     await this.revoke('password_changed', (at) =>
       this.sessions.changePassword({
         ...at,
-        userId,
-        keepId: currentSessionId,
+        userId: caller.id,
+        keepId: caller.sessionId,
         passwordHash: newHash,
       }),
     );
   }
 
-  list(userId: string): Promise<Omit<SessionResponseDto, 'current'>[]> {
-    return this.sessions.list({ userId, now: new Date(this.clock.now()) });
+  /** The caller's live sessions (the current one among them); 401 when it is not live. */
+  async list(caller: TokenCaller): Promise<Omit<SessionResponseDto, 'current'>[]> {
+    const sessions = await this.sessions.list({
+      userId: caller.id,
+      sessionId: caller.sessionId,
+      now: new Date(this.clock.now()),
+    });
+    if (sessions.length === 0) throw new UnauthorizedException('Unauthorized');
+    return sessions;
   }
 
-  /** JwtAuthGuard's one look-up on routes that need the user: the user while the session is live. */
-  async caller(userId: string, sessionId: string): Promise<AuthUser | null> {
-    const user = await this.sessions.caller({ id: sessionId, userId });
-    return user ? { ...user, sessionId } : null;
-  }
-
-  /** Whether the session is live: asked only while the revocation set may be stale. */
-  isLive(userId: string, sessionId: string): Promise<boolean> {
-    return this.sessions.isLive({ id: sessionId, userId });
+  /** 401 unless the caller's session is live: for a statement that found nothing. */
+  async assertLive(caller: TokenCaller): Promise<void> {
+    if (!(await this.sessions.isLive({ id: caller.sessionId, userId: caller.id }))) {
+      throw new UnauthorizedException('Unauthorized');
+    }
   }
 
   /** Deletes sessions ended more than a day ago (run periodically; bounded per call). */
@@ -203,16 +204,12 @@ export class SessionsService {
     return this.sessions.purge();
   }
 
-  /**
-   * Runs a revoking statement and answers once every instance has been told (see
-   * RevokedSessions.noticeOf); returns how many sessions it revoked.
-   */
-  async revoke(
+  /** Runs a revoking statement; returns how many sessions it revoked. */
+  private async revoke(
     reason: RevokeReason,
     statement: (at: { at: Date; reason: RevokeReason }) => Promise<Revoked[]>,
   ): Promise<number> {
     const rows = await statement({ at: new Date(this.clock.now()), reason });
-    await this.revoked.revokedNow(rows);
     return rows.length;
   }
 

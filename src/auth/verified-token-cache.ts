@@ -6,11 +6,11 @@ export interface VerifiedToken {
 
 /**
  * Tokens whose signature passport-jwt has already verified, each until its own expiry, so a
- * client's next requests with the same token skip the HMAC, base64 and JSON work (a tenth of the
- * CPU of a small read in the benchmark). The key is the whole token: only the exact string that
+ * client's next requests with the same token skip the HMAC, base64 and JSON work, a large part of the
+ * CPU of a small read. The key is the whole token: only the exact string that
  * was verified hits. Bounded: when full, the oldest entry goes.
- * A hit only says the token is genuine: JwtAuthGuard still asks RevokedSessions about its
- * session on every request, so a revoked session's cached tokens are refused at once.
+ * A hit only says the token is genuine: whether its session is still live, the route's first
+ * statement checks (session_is_live), every time.
  */
 export class VerifiedTokenCache {
   private readonly entries = new Map<string, VerifiedToken & { expiresAtMs: number }>();

@@ -24,7 +24,6 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { TokenCaller } from '../auth/auth-user';
-import { CallerCheckedByQuery } from '../auth/decorators/caller-checked-by-query.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
 import { IdempotencyService } from '../idempotency/idempotency.service';
@@ -60,7 +59,6 @@ const NOT_FOUND = 'No such chat room of the caller (another user’s room is als
   description: 'Missing, invalid or expired token, or its user was deleted',
 })
 @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid body, query or id' })
-@CallerCheckedByQuery()
 @Controller('chat-rooms')
 export class ChatRoomsController {
   constructor(

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { liveSession } from '../auth/session-proof';
 import { apiTimestamp } from '../database/iso-timestamps';
 import { Sql, type SqlRunner } from '../database/sql.service';
 import { statement } from '../database/statement';
@@ -52,7 +51,7 @@ function roomPage(
            (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = ${owner} ${filter}) AS total
     FROM (
       SELECT r.* FROM chat_rooms r
-      WHERE r.owner_id = ${owner} ${filter} AND ${liveSession(owner, session)}
+      WHERE r.owner_id = ${owner} ${filter} AND (SELECT session_is_live(${session}, ${owner}))
       ORDER BY r.updated_at DESC, r.id DESC LIMIT ${limit} OFFSET ${offset}
     ) r
     ${LAST_MESSAGE}
@@ -75,7 +74,7 @@ export const SQL = {
       room AS (
         INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
         SELECT ${p.title}::text, ${p.ownerId}::uuid, ${p.model}::text, ${p.systemPrompt}::text
-        WHERE ${liveSession(p.ownerId, p.sessionId)} ${gate}
+        WHERE (SELECT session_is_live(${p.sessionId}, ${p.ownerId})) ${gate}
         RETURNING r.*
       )`,
     select: `SELECT * FROM room`,
@@ -99,20 +98,20 @@ export const SQL = {
   count: statement<Caller, { total: number; callerExists: boolean }>(
     'chatRooms.count',
     (p) => `
-      SELECT count(*)::int AS total, ${liveSession(p.ownerId, p.sessionId)} AS "callerExists"
+      SELECT count(*)::int AS total, (SELECT session_is_live(${p.sessionId}, ${p.ownerId})) AS "callerExists"
       FROM chat_rooms WHERE owner_id = ${p.ownerId}`,
   ),
   countByTitle: statement<Caller & { pattern: string }, { total: number; callerExists: boolean }>(
     'chatRooms.countByTitle',
     (p) => `
-      SELECT count(*)::int AS total, ${liveSession(p.ownerId, p.sessionId)} AS "callerExists"
+      SELECT count(*)::int AS total, (SELECT session_is_live(${p.sessionId}, ${p.ownerId})) AS "callerExists"
       FROM chat_rooms WHERE owner_id = ${p.ownerId} AND title ILIKE ${p.pattern}`,
   ),
 
   // A statement found no room of the caller's: 404, or 401 when the session is no longer live.
   callerExists: statement<Caller, { callerExists: boolean }>(
     'chatRooms.callerExists',
-    (p) => `SELECT ${liveSession(p.ownerId, p.sessionId)} AS "callerExists"`,
+    (p) => `SELECT session_is_live(${p.sessionId}, ${p.ownerId}) AS "callerExists"`,
   ),
 
   get: statement<Caller & { roomId: string }, ChatRoomRow>(
@@ -120,7 +119,7 @@ export const SQL = {
     (p) => `
       SELECT r.* FROM chat_rooms r
       WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-        AND ${liveSession(p.ownerId, p.sessionId)}`,
+        AND (SELECT session_is_live(${p.sessionId}, ${p.ownerId}))`,
     iso,
   ),
 
@@ -144,7 +143,7 @@ export const SQL = {
           system_prompt = CASE WHEN ${p.setSystemPrompt} THEN ${p.systemPrompt} ELSE r.system_prompt END,
           updated_at = ${NOW}
         WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-          AND ${liveSession(p.ownerId, p.sessionId)}
+          AND (SELECT session_is_live(${p.sessionId}, ${p.ownerId}))
         RETURNING r.*
       )
       SELECT r.*, to_json(lm) AS last_message FROM r ${LAST_MESSAGE}`,
@@ -157,7 +156,7 @@ export const SQL = {
     (p) => `
       DELETE FROM chat_rooms r
       WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-        AND ${liveSession(p.ownerId, p.sessionId)}
+        AND (SELECT session_is_live(${p.sessionId}, ${p.ownerId}))
       RETURNING r.id`,
   ),
 };

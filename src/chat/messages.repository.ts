@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { liveSession } from '../auth/session-proof';
 import { Sql, type SqlRunner } from '../database/sql.service';
 import { statement } from '../database/statement';
 import { keyableStatement } from '../idempotency/idempotency-keys.repository';
@@ -58,7 +57,7 @@ export const SQL = {
       room AS (
         UPDATE chat_rooms r SET updated_at = ${NEXT_MESSAGE_AT}, message_count = r.message_count + 1
         WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-          AND ${liveSession(p.ownerId, p.sessionId)} ${gate}
+          AND (SELECT session_is_live(${p.sessionId}, ${p.ownerId})) ${gate}
         RETURNING r.id, r.updated_at
       ),
       message AS (
@@ -79,7 +78,7 @@ export const SQL = {
       SELECT r.id, c.id AS cursor_id
       FROM chat_rooms r LEFT JOIN messages c ON c.id = ${p.cursorId} AND c.chat_room_id = r.id
       WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-        AND ${liveSession(p.ownerId, p.sessionId)}`,
+        AND (SELECT session_is_live(${p.sessionId}, ${p.ownerId}))`,
   ),
 
   // A room's embedded messages and the first message page (no cursor) both read the newest.

@@ -9,7 +9,6 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { TokenCaller } from '../auth/auth-user';
-import { CallerCheckedByQuery } from '../auth/decorators/caller-checked-by-query.decorator';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
 import { SearchQueryDto } from './dto/search-query.dto';
@@ -18,7 +17,6 @@ import { SearchService } from './search.service';
 
 @ApiTags('search')
 @ApiBearerAuth()
-@CallerCheckedByQuery()
 @Controller('search')
 export class SearchController {
   constructor(private readonly search: SearchService) {}
@@ -53,6 +51,6 @@ export class SearchController {
     headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
   })
   find(@CurrentUser() user: TokenCaller, @Query() query: SearchQueryDto): Promise<SearchPageDto> {
-    return this.search.search(user.id, query);
+    return this.search.search(user, query);
   }
 }

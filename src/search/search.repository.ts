@@ -11,6 +11,8 @@ export const SEARCH_LOCK_CLASS = 0x53524348;
 
 export interface HitsParams {
   ownerId: string;
+  /** The caller's session: nothing is read unless it is live. */
+  sessionId: string;
   /** The page starts below this (createdAt, id), newest first. */
   afterCreatedAt: string;
   afterId: string;
@@ -35,7 +37,7 @@ type HitsRow = { slot: boolean } & ({ id: null } | HitRow);
 
 /**
  * One statement per search, whatever the terms, the page or the data:
- * - `users u ... WHERE u.id` proves the caller still exists (no row: 401), and a LEFT JOIN
+ * - the caller's session proves itself live (session_is_live; no row: 401), and a LEFT JOIN
  *   LATERAL gives one all-null row when nothing matches;
  * - one of the caller's `places` (a transaction-level advisory lock, released when the
  *   statement ends, whichever instance runs it), or no hit is read (`slot` false);
@@ -64,7 +66,8 @@ function hitsStatement(indexed: number): Statement<HitsParams, HitsRow> {
       // Only the terms this variant uses become parameters.
       const terms = INDEXED.slice(0, indexed).map((name) => p[name]);
       return `
-        SELECT h.*, g.slot FROM users u
+        SELECT h.*, g.slot
+        FROM (SELECT session_is_live(${p.sessionId}, ${p.ownerId}) AS live) s
         CROSS JOIN LATERAL (
           SELECT EXISTS (
             SELECT 1 FROM generate_series(1, ${p.places}::int) AS place
@@ -93,7 +96,7 @@ function hitsStatement(indexed: number): Statement<HitsParams, HitsRow> {
           ) q
           WHERE q.before < ${p.budget}
         ) h ON true
-        WHERE u.id = ${p.ownerId}
+        WHERE s.live
         ORDER BY h.created_at DESC, h.id DESC`;
     },
     { isoTimestamps: true, planEachTime: true, pooled: true },
@@ -131,7 +134,7 @@ export class SearchRepository {
 
   /**
    * A page of the owner's hits; 'busy' when every search place of the owner's was taken, null
-   * when the owner no longer exists.
+   * when the caller's session is not live.
    */
   async hits(params: HitsParams): Promise<HitRow[] | 'busy' | null> {
     const rows = await this.sql.heavyRows(params.ownerId, hitsStatementFor(params), params);

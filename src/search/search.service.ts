@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ANSWER_CONTENT_BYTES } from '../chat/chat-rooms.service';
+import type { TokenCaller } from '../auth/auth-user';
 import { toMessage } from '../chat/message.mapper';
 import { containsPattern } from '../common/like-pattern';
 import type { AppConfig } from '../config/configuration';
@@ -28,7 +29,7 @@ const FIRST_PAGE = ['infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff'] as const
  * first); the longest terms with trigrams narrow through the index. The bench EXPLAINs them.
  */
 export function hitsParams(
-  ownerId: string,
+  caller: TokenCaller,
   terms: string[],
   take: number,
   after: readonly [string, string] = FIRST_PAGE,
@@ -40,7 +41,8 @@ export function hitsParams(
     .slice(0, MAX_INDEXED_TERMS);
   const [indexed0, indexed1, indexed2] = indexed.map(containsPattern);
   return {
-    ownerId,
+    ownerId: caller.id,
+    sessionId: caller.sessionId,
     afterCreatedAt: after[0],
     afterId: after[1],
     take,
@@ -102,7 +104,7 @@ export class SearchService implements OnApplicationBootstrap {
   }
 
   /** 1 statement (see hitsStatement). */
-  async search(ownerId: string, query: SearchQueryDto): Promise<SearchPageDto> {
+  async search(caller: TokenCaller, query: SearchQueryDto): Promise<SearchPageDto> {
     const terms = parseSearchTerms(query.q);
     if (terms.length === 0) throw new BadRequestException('q must contain a search term');
     let after: readonly [string, string] = FIRST_PAGE;
@@ -112,7 +114,7 @@ export class SearchService implements OnApplicationBootstrap {
       after = [cursor.createdAt, cursor.id];
     }
     const hits = await this.repository.hits(
-      hitsParams(ownerId, terms, query.limit + 1, after, this.places),
+      hitsParams(caller, terms, query.limit + 1, after, this.places),
     );
     if (hits === null) throw new UnauthorizedException('Unauthorized');
     if (hits === 'busy') throw new TooManySearchesException(this.places);

@@ -6,7 +6,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { AuthUser } from '../auth/auth-user';
+import type { TokenCaller } from '../auth/auth-user';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
 import { UserResponseDto } from './dto/user-response.dto';
@@ -25,15 +25,15 @@ export class UsersController {
   /** The signed-in user. */
   @Get('me')
   @ApiOkResponse({ type: UserResponseDto })
-  me(@CurrentUser() user: AuthUser): UserResponseDto {
-    return UserResponseDto.from(user);
+  async me(@CurrentUser() caller: TokenCaller): Promise<UserResponseDto> {
+    return UserResponseDto.from(await this.users.me(caller));
   }
 
   /** Deletes the signed-in user with all their chat rooms and messages; their tokens stop working. */
   @Delete('me')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Deleted, with every room and message of the user' })
-  async remove(@CurrentUser() user: AuthUser): Promise<void> {
-    await this.users.remove(user.id);
+  async remove(@CurrentUser() caller: TokenCaller): Promise<void> {
+    await this.users.remove(caller);
   }
 }

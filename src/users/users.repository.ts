@@ -12,23 +12,31 @@ export interface NewUser {
   displayName: string | null;
 }
 
+/** The caller: nothing is read or written unless the session is live (session_is_live). */
+type Caller = { id: string; sessionId: string };
+
 export const SQL = {
-  findById: statement<{ id: string }, AuthUser>(
-    'users.findById',
+  findCaller: statement<Caller, AuthUser>(
+    'users.findCaller',
     (p) => `
       SELECT id, email, display_name AS "displayName", created_at AS "createdAt"
-      FROM users WHERE id = ${p.id}`,
+      FROM users WHERE id = ${p.id} AND (SELECT session_is_live(${p.sessionId}, ${p.id}))`,
   ),
 
-  passwordHash: statement<{ id: string }, { passwordHash: string }>(
+  passwordHash: statement<Caller, { passwordHash: string }>(
     'users.passwordHash',
-    (p) => `SELECT password_hash AS "passwordHash" FROM users WHERE id = ${p.id}`,
+    (p) => `
+      SELECT password_hash AS "passwordHash" FROM users
+      WHERE id = ${p.id} AND (SELECT session_is_live(${p.sessionId}, ${p.id}))`,
   ),
 
   // Their rooms, messages and sessions go with them (ON DELETE CASCADE).
-  delete: statement<{ id: string }, { id: string }>(
+  delete: statement<Caller, { id: string }>(
     'users.delete',
-    (p) => `DELETE FROM users WHERE id = ${p.id} RETURNING id`,
+    (p) => `
+      DELETE FROM users
+      WHERE id = ${p.id} AND (SELECT session_is_live(${p.sessionId}, ${p.id}))
+      RETURNING id`,
   ),
 };
 
@@ -50,8 +58,9 @@ export class UsersRepository {
     return result.generatedMaps[0] as User;
   }
 
-  async findById(id: string): Promise<AuthUser | null> {
-    const [user] = await this.sql.rows(SQL.findById, { id });
+  /** The caller's user; null when the session is not live (or the user gone). */
+  async findCaller(caller: Caller): Promise<AuthUser | null> {
+    const [user] = await this.sql.rows(SQL.findCaller, caller);
     return user ?? null;
   }
 
@@ -63,12 +72,14 @@ export class UsersRepository {
     });
   }
 
-  async passwordHashOf(id: string): Promise<string | null> {
-    const [row] = await this.sql.rows(SQL.passwordHash, { id });
+  /** The caller's password hash; null when the session is not live. */
+  async passwordHashOf(caller: Caller): Promise<string | null> {
+    const [row] = await this.sql.rows(SQL.passwordHash, caller);
     return row?.passwordHash ?? null;
   }
 
-  async delete(id: string): Promise<void> {
-    await this.sql.rows(SQL.delete, { id });
+  /** Whether the caller was deleted (false: the session is not live). */
+  async delete(caller: Caller): Promise<boolean> {
+    return (await this.sql.rows(SQL.delete, caller)).length > 0;
   }
 }

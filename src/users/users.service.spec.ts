@@ -14,17 +14,21 @@ describe('UsersService.remove', () => {
   };
 
   it('runs the deletion again when PostgreSQL rolled it back to end a deadlock', async () => {
-    const { service, remove } = withDelete([rolledBack('40P01'), rolledBack('40001'), []]);
-    await expect(service.remove('u')).resolves.toBeUndefined();
+    const { service, remove } = withDelete([rolledBack('40P01'), rolledBack('40001'), true]);
+    await expect(service.remove({ id: 'u', sessionId: 's' })).resolves.toBeUndefined();
     expect(remove).toHaveBeenCalledTimes(3);
   });
 
   it('gives up after three attempts, and at once on any other error', async () => {
-    const three = withDelete([rolledBack('40P01'), rolledBack('40P01'), rolledBack('40P01'), []]);
-    await expect(three.service.remove('u')).rejects.toMatchObject({ code: '40P01' });
+    const three = withDelete([rolledBack('40P01'), rolledBack('40P01'), rolledBack('40P01'), true]);
+    await expect(three.service.remove({ id: 'u', sessionId: 's' })).rejects.toMatchObject({
+      code: '40P01',
+    });
     expect(three.remove).toHaveBeenCalledTimes(3);
-    const other = withDelete([rolledBack('57014'), []]);
-    await expect(other.service.remove('u')).rejects.toMatchObject({ code: '57014' });
+    const other = withDelete([rolledBack('57014'), true]);
+    await expect(other.service.remove({ id: 'u', sessionId: 's' })).rejects.toMatchObject({
+      code: '57014',
+    });
     expect(other.remove).toHaveBeenCalledTimes(1);
   });
 });

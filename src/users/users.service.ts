@@ -1,6 +1,6 @@
-import { ConflictException, Injectable } from '@nestjs/common';
+import { ConflictException, Injectable, UnauthorizedException } from '@nestjs/common';
 import { QueryFailedError } from 'typeorm';
-import type { AuthUser } from '../auth/auth-user';
+import type { AuthUser, TokenCaller } from '../auth/auth-user';
 import type { User } from './entities/user.entity';
 import { UsersRepository, type NewUser } from './users.repository';
 
@@ -32,8 +32,11 @@ export class UsersService {
     }
   }
 
-  findById(id: string): Promise<AuthUser | null> {
-    return this.users.findById(id);
+  /** The caller's user; 401 when the session is no longer live. */
+  async me(caller: TokenCaller): Promise<AuthUser> {
+    const user = await this.users.findCaller(caller);
+    if (!user) throw new UnauthorizedException('Unauthorized');
+    return user;
   }
 
   /** The only read that includes the password hash: login needs it, nothing else may. */
@@ -41,9 +44,9 @@ export class UsersService {
     return this.users.findWithPasswordHash(email);
   }
 
-  /** The stored hash, for a password change (null when the user is gone). */
-  passwordHashOf(id: string): Promise<string | null> {
-    return this.users.passwordHashOf(id);
+  /** The stored hash, for a password change (null when the session is not live). */
+  passwordHashOf(caller: TokenCaller): Promise<string | null> {
+    return this.users.passwordHashOf(caller);
   }
 
   /**
@@ -53,10 +56,10 @@ export class UsersService {
    * PostgreSQL ends such a deadlock by rolling one side back. The deletion, rolled back whole,
    * is run again.
    */
-  async remove(id: string): Promise<void> {
+  async remove(caller: TokenCaller): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.users.delete(id);
+        if (!(await this.users.delete(caller))) throw new UnauthorizedException('Unauthorized');
         return;
       } catch (error) {
         if (attempt >= DELETE_ATTEMPTS || !isTransactionRollback(error)) throw error;
