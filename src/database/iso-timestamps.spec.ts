@@ -1,4 +1,4 @@
-import { isoTimestamp } from './iso-timestamps';
+import { apiTimestamp, isoTimestamp } from './iso-timestamps';
 
 describe('isoTimestamp', () => {
   it.each([
@@ -18,5 +18,16 @@ describe('isoTimestamp', () => {
     ['microseconds', '2026-01-31 12:00:00.123456+00', '2026-01-31T12:00:00.123Z'],
   ])('handles %s', (_case, text, iso) => {
     expect(isoTimestamp(text)).toBe(iso);
+  });
+});
+
+describe('apiTimestamp', () => {
+  it.each([
+    ['the isoTimestamps form', '2026-01-31T12:00:00.120Z', '2026-01-31T12:00:00.120Z'],
+    ['the text form', '2026-01-31 12:00:00.12+00', '2026-01-31T12:00:00.120Z'],
+    ['row_to_json()', '2026-01-31T12:00:00.12+00:00', '2026-01-31T12:00:00.120Z'],
+    ['row_to_json() in another time zone', '2026-01-31T14:00:00+02:00', '2026-01-31T12:00:00.000Z'],
+  ])('reads %s', (_case, text, iso) => {
+    expect(apiTimestamp(text)).toBe(iso);
   });
 });
