@@ -1,14 +1,8 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { PgPubSub, Unsubscribe } from '../database/pg-pubsub';
-import { Sql } from '../database/sql.service';
-import { SQL } from './generation-statements';
-import {
-  GENERATION_CANCEL,
-  GENERATION_CHANGED,
-  GenerationRunner,
-  PendingFlush,
-  RunnerInit,
-} from './generation-runner';
+import { GENERATION_CANCEL, GENERATION_CHANGED } from './assistant-channels';
+import { GenerationRunner, PendingFlush, RunnerInit } from './generation-runner';
+import { RunningGenerationsRepository } from './running-generations.repository';
 import { EventStreamSlots } from './event-stream-slots';
 import { InstanceLease } from './instance-lease';
 import { ModelCatalog } from './model-catalog';
@@ -46,7 +40,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
   private readonly owed = new Set<string>();
 
   constructor(
-    private readonly sql: Sql,
+    private readonly repository: RunningGenerationsRepository,
     private readonly pubsub: PgPubSub,
     private readonly lease: InstanceLease,
     private readonly catalog: ModelCatalog,
@@ -80,7 +74,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
 
   run(init: RunnerInit): GenerationRunner {
     const runner = new GenerationRunner(
-      { sql: this.sql, model: this.model, config: this.catalog.config },
+      { repository: this.repository, model: this.model, config: this.catalog.config },
       init,
     );
     this.runners.set(runner.id, runner);
@@ -108,12 +102,9 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
   async settle(ids: string[] = [...this.owed]): Promise<void> {
     if (ids.length === 0) return;
     try {
-      const ended = await this.sql.rows<{ id: string }>(SQL.abandon, [
-        ids,
-        GENERATION_CHANGED.name,
-      ]);
+      const ended = await this.repository.abandon({ ids });
       for (const id of ids) this.owed.delete(id);
-      for (const { id } of ended) {
+      for (const id of ended) {
         this.logger.warn({
           msg: 'Generation ended as interrupted after its end store failed',
           generationId: id,
@@ -167,14 +158,7 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
       if (pending) batch.push([runner, pending]);
     }
     if (batch.length === 0) return;
-    const stored = this.sql
-      .rows<{ id: string }>(SQL.flush, [
-        batch.map(([, p]) => p.id),
-        batch.map(([, p]) => p.text),
-        batch.map(([, p]) => `{${p.lengths.join(',')}}`),
-        GENERATION_CHANGED.name,
-      ])
-      .then((rows) => new Set(rows.map((row) => row.id)));
+    const stored = this.repository.flush(batch.map(([, pending]) => pending));
     stored.catch((error: unknown) =>
       this.logger.warn({
         msg: 'Flush failed',
@@ -189,8 +173,8 @@ export class GenerationRegistry implements OnApplicationBootstrap, OnModuleDestr
   async sweep(atStart = false): Promise<void> {
     await this.settle().catch(() => undefined);
     try {
-      const swept = await this.sql.rows<{ id: string }>(SQL.sweepOrphans, [this.lease.key]);
-      for (const { id } of swept) {
+      const swept = await this.repository.sweepOrphans({ instanceKey: this.lease.key });
+      for (const id of swept) {
         this.logger.warn({
           msg: 'Generation of a stopped instance marked interrupted',
           generationId: id,

@@ -1,33 +1,21 @@
 import { Logger } from '@nestjs/common';
 import type { MessageStatus } from '../chat/entities/message.entity';
 import type { LlmConfig } from '../config/llm.config';
-import type { Channel } from '../database/pg-pubsub';
-import type { Sql } from '../database/sql.service';
+import { toMessage } from '../chat/message.mapper';
 import type { GenerationErrorCode } from './entities/generation.entity';
-import {
-  GenerationEvent,
-  GenerationRow,
-  lastEventId,
-  messageFrom,
-  replayAfter,
-  StreamState,
-  toGeneration,
-} from './generation-events';
-import { SQL } from './generation-statements';
+import { GenerationEvent, lastEventId, replayAfter, StreamState } from './generation-events';
+import { toGeneration } from './generation.mapper';
+import type {
+  FinishedGeneration,
+  PendingText,
+  RunningGenerationsRepository,
+} from './running-generations.repository';
 import { ChatTurn, ModelAborted, ModelClient, ModelError } from './model-client';
 
 const TITLE_TIMEOUT_MS = 15_000;
 const MAX_TITLE_LENGTH = 60;
 export const FINISH_ATTEMPTS = 5;
 const CONTEXT_ATTEMPTS = 3;
-
-/**
- * Sent by every flush and by the end (pg_notify in their statements, on commit), and by the
- * sweep: followers on other instances re-read the row.
- */
-export const GENERATION_CHANGED: Channel<{ id: string }> = { name: 'generation_changed' };
-/** Published by a cancel on any instance; the owner instance stops the generation. */
-export const GENERATION_CANCEL: Channel<{ id: string }> = { name: 'generation_cancel' };
 
 class ContextUnavailable extends Error {
   override name = 'ContextUnavailable';
@@ -69,7 +57,7 @@ function outcomeOf(
 }
 
 export interface RunnerDeps {
-  sql: Sql;
+  repository: RunningGenerationsRepository;
   model: ModelClient;
   config: LlmConfig;
 }
@@ -84,11 +72,7 @@ export interface RunnerInit {
 }
 
 /** A runner's deltas not stored yet, for the registry's batched flush. */
-export interface PendingFlush {
-  id: string;
-  text: string;
-  lengths: number[];
-}
+export type PendingFlush = PendingText;
 
 /** Gets every event in order: first the replay of those so far, then each as it happens. */
 export interface Subscriber {
@@ -326,22 +310,18 @@ export class GenerationRunner {
     const text = this.state.content.slice(this.flushedChars);
     for (let attempt = 1; ; attempt++) {
       try {
-        const [row] = await this.deps.sql.rows<GenerationRow & { roomTitle: string | null }>(
-          SQL.finish,
-          [
-            this.id,
-            outcome.status,
-            outcome.status === 'complete' ? finishReason : null,
-            usage.promptTokens,
-            usage.completionTokens,
-            outcome.errorCode,
-            text,
-            lengths,
-            title,
-            DEFAULT_TITLE,
-            GENERATION_CHANGED.name,
-          ],
-        );
+        const row = await this.deps.repository.finish({
+          generationId: this.id,
+          status: outcome.status,
+          finishReason: outcome.status === 'complete' ? finishReason : null,
+          promptTokens: usage.promptTokens,
+          completionTokens: usage.completionTokens,
+          errorCode: outcome.errorCode,
+          text,
+          lengths,
+          title,
+          defaultTitle: DEFAULT_TITLE,
+        });
         if (!row) return this.end(null); // taken as an orphan meanwhile
         this.flushedDeltas = this.state.deltaLengths.length;
         this.flushedChars = this.state.content.length;
@@ -364,7 +344,7 @@ export class GenerationRunner {
     }
   }
 
-  private end(result: { row: GenerationRow; title: string | null } | null): void {
+  private end(result: { row: FinishedGeneration; title: string | null } | null): void {
     this.ended = true;
     if (result) {
       if (result.title) {
@@ -376,8 +356,8 @@ export class GenerationRunner {
         });
       }
       this.state.done = {
-        generation: toGeneration(result.row),
-        message: messageFrom(result.row, 'a')!,
+        generation: toGeneration(result.row.generation),
+        message: toMessage(result.row.reply),
       };
       this.emit({ id: lastEventId(this.state), event: 'done', data: this.state.done });
     }

@@ -8,8 +8,8 @@ import {
   NotFoundException,
   UnauthorizedException,
 } from '@nestjs/common';
-import { DatabaseError } from 'pg';
-import { Sql, SqlRunner } from '../database/sql.service';
+import { toMessage } from '../chat/message.mapper';
+import { SqlRunner } from '../database/sql.service';
 import { IdempotencyService } from '../idempotency/idempotency.service';
 import type { IdempotentRequest } from '../idempotency/idempotent-request.decorator';
 import type {
@@ -20,17 +20,12 @@ import type {
   UserUsageDto,
 } from './dto/generation-response.dto';
 import { StartGenerationDto } from './dto/start-generation.dto';
-import {
-  GenerationRow,
-  initialStart,
-  messageFrom,
-  replayAfter,
-  StreamState,
-  toGeneration,
-} from './generation-events';
+import { initialStart, replayAfter, storedState, StreamState } from './generation-events';
+import { toGeneration } from './generation.mapper';
 import { GenerationRegistry } from './generation-registry';
 import { DEFAULT_TITLE, GenerationRunner, Subscriber } from './generation-runner';
-import { SQL } from './generation-statements';
+import { GenerationsRepository, StartResult } from './generations.repository';
+import { RunningGenerationsRepository } from './running-generations.repository';
 import { ModelCatalog } from './model-catalog';
 import type { ChatTurn } from './model-client';
 
@@ -51,29 +46,10 @@ export class DailyLimitReachedException extends HttpException {
   }
 }
 
-interface ReadRow extends GenerationRow {
-  deltaLengths: number[];
-  title: string | null;
-  userId: string;
-}
-
-/** What the start statement found: the check that refused it, or what it inserted. */
-interface StartRow {
-  refused: 'unauthorized' | 'not_found' | 'busy' | 'concurrency' | 'daily' | 'no_messages' | null;
-  roomTitle: string | null;
-  hasReply: boolean;
-}
-
 /** What the runner needs to know of the room, read by the start. */
 interface RoomForStart {
   title: string;
   hasReply: boolean;
-}
-
-/** The `start` event's payload (and the JSON answer) of a freshly inserted generation. */
-function startOf(inserted: object): StartedGenerationDto {
-  const generation = toGeneration(inserted as GenerationRow);
-  return initialStart(generation, messageFrom(inserted, 'u'), messageFrom(inserted, 'a')!);
 }
 
 function secondsUntilMidnightUtc(now = new Date()): number {
@@ -88,7 +64,8 @@ export class GenerationsService {
   private readonly startsOf = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly sql: Sql,
+    private readonly generations: GenerationsRepository,
+    private readonly running: RunningGenerationsRepository,
     private readonly registry: GenerationRegistry,
     private readonly catalog: ModelCatalog,
     private readonly idempotency: IdempotencyService,
@@ -153,9 +130,14 @@ export class GenerationsService {
       userId,
       idempotent,
       async (db) => {
-        const written = await this.insert(db, userId, roomId, dto);
-        room = written.room;
-        return startOf(written.inserted);
+        const inserted = await this.insert(db, userId, roomId, dto);
+        room = inserted.room;
+        // The `start` event's payload, and the JSON answer.
+        return initialStart(
+          toGeneration(inserted.generation),
+          inserted.userMessage && toMessage(inserted.userMessage),
+          toMessage(inserted.reply),
+        );
       },
       {
         headers: (started) => ({ location: `/api/generations/${started.generation.id}/events` }),
@@ -171,28 +153,20 @@ export class GenerationsService {
     userId: string,
     roomId: string,
     dto: StartGenerationDto,
-  ): Promise<{ room: RoomForStart; inserted: StartRow }> {
+  ): Promise<Extract<StartResult, { refused: null }>> {
     const { config } = this.catalog;
-    let row: StartRow;
-    try {
-      [row] = await db.rows<StartRow>(SQL.start, [
-        roomId,
-        userId,
-        dto.content ?? null,
-        dto.model ?? null,
-        config.models,
-        config.defaultModel,
-        config.maxConcurrentPerUser,
-        config.dailyTokenLimit,
-        randomUUID(),
-        this.registry.instanceKey,
-      ]);
-    } catch (error) {
-      if (error instanceof DatabaseError && error.constraint === 'uq_generations_room_streaming') {
-        throw new ConflictException(BUSY);
-      }
-      throw error;
-    }
+    const row = await this.generations.start(db, {
+      generationId: randomUUID(),
+      roomId,
+      userId,
+      content: dto.content ?? null,
+      model: dto.model ?? null,
+      offeredModels: config.models,
+      defaultModel: config.defaultModel,
+      maxRunningPerUser: config.maxConcurrentPerUser,
+      dailyTokenLimit: config.dailyTokenLimit,
+      instanceKey: this.registry.instanceKey,
+    });
     switch (row.refused) {
       case 'unauthorized':
         throw new UnauthorizedException('Unauthorized');
@@ -210,7 +184,7 @@ export class GenerationsService {
       case 'no_messages':
         throw new BadRequestException('The chat room has no messages to reply to: send content');
     }
-    return { room: { title: row.roomTitle!, hasReply: row.hasReply }, inserted: row };
+    return row;
   }
 
   private launch(
@@ -233,12 +207,9 @@ export class GenerationsService {
    * LLM_CONTEXT_CHARS; the system prompt and the newest message are always sent.
    */
   private async context(roomId: string, replyId: string): Promise<ChatTurn[]> {
-    const [{ systemPrompt }] = await this.sql.rows<{ systemPrompt: string | null }>(
-      SQL.systemPrompt,
-      [roomId],
-    );
+    const systemPrompt = await this.generations.systemPrompt({ roomId });
     const budget = Math.max(0, this.catalog.config.contextChars - (systemPrompt?.length ?? 0));
-    const newestFirst = await this.sql.rows<ChatTurn>(SQL.context, [roomId, replyId, budget]);
+    const newestFirst = await this.generations.history({ roomId, replyId, maxChars: budget });
     const kept: ChatTurn[] = [];
     let used = 0;
     for (const turn of newestFirst) {
@@ -262,18 +233,8 @@ export class GenerationsService {
 
   /** The current state rebuilt from the rows; null when it is not the caller's. */
   private async read(userId: string, id: string): Promise<StreamState | null> {
-    const [row] = await this.sql.rows<ReadRow>(SQL.read, [id, userId]);
-    if (!row) return null;
-    const generation = toGeneration(row);
-    const message = messageFrom(row, 'a')!;
-    const finished = row.status !== 'streaming';
-    return {
-      start: initialStart(generation, messageFrom(row, 'u'), message),
-      content: message.content,
-      deltaLengths: row.deltaLengths,
-      title: finished ? row.title : null,
-      done: finished ? { generation, message } : null,
-    };
+    const stored = await this.generations.read({ generationId: id, userId });
+    return stored && storedState(stored);
   }
 
   async cancel(userId: string, id: string): Promise<GenerationResponseDto> {
@@ -313,15 +274,15 @@ export class GenerationsService {
     await this.registry.publishCancel(id);
     await ended;
     // Nobody stopped it: its instance is gone. Stop it here with its stored text.
-    await this.sql.rows(SQL.stopOrphan, [id]);
+    await this.running.stopOrphan({ generationId: id });
     return this.findOne(userId, id);
   }
 
   /** 404 unless the generation is the caller's; the caller then opens the stream. */
   async assertReadable(userId: string, id: string): Promise<void> {
     this.catalog.assertEnabled();
-    const [row] = await this.sql.rows(SQL.read, [id, userId]);
-    if (!row) throw new NotFoundException('Generation not found');
+    const stored = await this.generations.read({ generationId: id, userId });
+    if (!stored) throw new NotFoundException('Generation not found');
   }
 
   /**
@@ -380,7 +341,14 @@ export class GenerationsService {
   }
 
   async usage(userId: string): Promise<UserUsageDto> {
-    const [today] = await this.sql.rows<UserUsageDto['today']>(SQL.usageToday, [userId]);
-    return { today, dailyTokenLimit: this.catalog.config.dailyTokenLimit };
+    const today = await this.generations.usageToday({ userId });
+    return {
+      today: {
+        promptTokens: today.prompt_tokens,
+        completionTokens: today.completion_tokens,
+        generations: today.generations,
+      },
+      dailyTokenLimit: this.catalog.config.dailyTokenLimit,
+    };
   }
 }
