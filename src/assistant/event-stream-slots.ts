@@ -16,7 +16,7 @@ import { ModelCatalog } from './model-catalog';
 /** What a refused stream's client is told to wait: streams close as their replies end. */
 export const EVENT_STREAM_RETRY_AFTER_SECONDS = 3;
 
-/** 429 for the caps on open event streams, with Retry-After. */
+/** 429 for the caps on open event streams; AllExceptionsFilter sends its Retry-After. */
 export class TooManyEventStreamsException extends HttpException {
   readonly retryAfterSeconds = EVENT_STREAM_RETRY_AFTER_SECONDS;
   constructor(message: string) {
@@ -25,14 +25,18 @@ export class TooManyEventStreamsException extends HttpException {
 }
 
 /**
- * The caps on open event streams per user and per session, across instances: a row per open
- * stream (one statement to open, one to close). Rows whose close failed are deleted again at
- * the next sweep; rows of dead instances are not counted once a cap is reached, and swept.
+ * The event streams open on this instance: a slot each under the caps on open streams per user
+ * and per session, across instances (a row per open stream: one statement to open, one to
+ * close), and their ends at shutdown (GenerationRegistry.drain). Rows whose close failed are
+ * deleted again at the next sweep; rows of dead instances are not counted once a cap is
+ * reached, and swept (DeadInstanceSweeper).
  */
 @Injectable()
 export class EventStreamSlots {
   private readonly logger = new Logger('EventStreamSlots');
   private readonly unreleased = new Set<string>();
+  /** How to end each open stream at shutdown (its client resumes on another instance). */
+  private readonly ends = new Set<() => void>();
   readonly limits: EventStreamsSection;
 
   constructor(
@@ -74,6 +78,17 @@ export class EventStreamSlots {
       released = true;
       this.release(id);
     };
+  }
+
+  /** Registers an open stream's end, called at shutdown; returns its removal. */
+  track(end: () => void): () => void {
+    this.ends.add(end);
+    return () => this.ends.delete(end);
+  }
+
+  /** Shutdown: ends every open stream. */
+  endAll(): void {
+    for (const end of [...this.ends]) end();
   }
 
   private release(id: string): void {

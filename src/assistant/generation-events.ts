@@ -4,11 +4,25 @@ import type { GenerationResponseDto, StartedGenerationDto } from './dto/generati
 import { toGeneration } from './generation.mapper';
 import type { StoredGeneration } from './generations.repository';
 
+// What a generation's event stream is: its events, the state they are made from, and their
+// replay after the client's last one. The same on the instance that runs it (from memory) and
+// on any other (from the stored rows).
+
 /** One event of a generation's stream: `id` is 1, 2, 3… within the generation. */
 export interface GenerationEvent {
   id: number;
   event: 'start' | 'delta' | 'title' | 'done' | 'snapshot';
   data: unknown;
+}
+
+/** Gets every event in order: first the replay of those so far, then each as it happens. */
+export interface Subscriber {
+  /** The events so far after the client's, made as they are taken (see replayAfter). */
+  replay(events: Iterable<GenerationEvent>): void;
+  /** The next event; null when the stream ends (after a `done`, or without one). */
+  next(event: GenerationEvent | null): void;
+  /** Resolves once everything given so far is written out (followers of stored rows wait). */
+  idle(): Promise<void>;
 }
 
 /**

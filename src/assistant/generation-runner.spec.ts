@@ -1,7 +1,10 @@
 import type { LlmConfig } from '../config/llm.config';
+import type { GenerationContext } from './generation-context';
 import type { StreamState } from './generation-events';
 import { FINISH_ATTEMPTS, GenerationRunner } from './generation-runner';
+import type { ModelCatalog } from './model-catalog';
 import type { ChatTurn, ModelClient, StreamPiece } from './model-client';
+import type { RoomTitler } from './room-titler';
 import type {
   FinishedGeneration,
   FinishParams,
@@ -49,6 +52,22 @@ function state(): StreamState {
   };
 }
 
+/** A runner with these collaborators (no title is asked for). */
+function runnerOf(parts: {
+  model: object;
+  finish: ReturnType<typeof finishing>;
+  load: () => Promise<ChatTurn[]>;
+  config: Partial<LlmConfig>;
+}): GenerationRunner {
+  return new GenerationRunner(
+    parts.model as ModelClient,
+    { config: { idleTimeoutMs: 60_000, autoTitle: false, ...parts.config } } as ModelCatalog,
+    { load: parts.load } as unknown as GenerationContext,
+    { title: () => Promise.resolve(null) } as unknown as RoomTitler,
+    { finish: parts.finish } as unknown as RunningGenerationsRepository,
+  );
+}
+
 describe('GenerationRunner', () => {
   it('reads the context again after a failure: the accepted reply is written, not failed', async () => {
     const finish = finishing();
@@ -58,15 +77,8 @@ describe('GenerationRunner', () => {
       .fn<Promise<ChatTurn[]>, []>()
       .mockRejectedValueOnce(new Error('timeout exceeded when trying to connect'))
       .mockResolvedValue([{ role: 'user', content: 'hello' }]);
-    const runner = new GenerationRunner(
-      {
-        repository: { finish } as unknown as RunningGenerationsRepository,
-        model: model as unknown as ModelClient,
-        config: { idleTimeoutMs: 60_000, autoTitle: false } as LlmConfig,
-      },
-      { state: state(), userId: 'u', loadContext, mayTitle: false },
-    );
-    await runner.finished;
+    const runner = runnerOf({ model, finish, load: loadContext, config: {} });
+    await runner.run({ state: state(), userId: 'u', mayTitle: false }).finished;
     expect(loadContext).toHaveBeenCalledTimes(2);
     // The terminal write: status complete, no error code, the whole text.
     expect(finish).toHaveBeenCalledTimes(1);
@@ -90,20 +102,13 @@ describe('GenerationRunner', () => {
         return pieces.values();
       },
     };
-    const r = new GenerationRunner(
-      {
-        repository: { finish } as unknown as RunningGenerationsRepository,
-        model: model as unknown as ModelClient,
-        config: {
-          idleTimeoutMs: 60_000,
-          autoTitle: false,
-          replyMaxChars: 100_000,
-          ...config,
-        } as LlmConfig,
-      },
-      { state: state(), userId: 'u', loadContext: () => Promise.resolve([]), mayTitle: false },
-    );
-    return { runner: r, signals };
+    const r = runnerOf({
+      model,
+      finish,
+      load: () => Promise.resolve([]),
+      config: { replyMaxChars: 100_000, ...config },
+    });
+    return { runner: r.run({ state: state(), userId: 'u', mayTitle: false }), signals };
   }
   const finished = (finish: ReturnType<typeof finishing>) => finish.mock.calls[0][0];
 
@@ -144,7 +149,7 @@ describe('GenerationRunner', () => {
     expect(finished(finish).status).toBe('complete');
   });
 
-  it('owes its end to the registry when no attempt to store it succeeds', async () => {
+  it('owes its end (OwedEnds) when no attempt to store it succeeds', async () => {
     jest.useFakeTimers();
     try {
       const finish = finishing(() =>

@@ -9,7 +9,7 @@ import {
   TEST_LLM_KEY,
 } from '../helpers/assistant';
 import { expectErrorBody } from '../helpers/expect-error';
-import { FLUSH_INTERVAL_MS } from '../../src/assistant/generation-registry';
+import { FLUSH_INTERVAL_MS } from '../../src/assistant/generation-flusher';
 import { SQL } from '../../src/assistant/generations.repository';
 import { valuesOf } from '../../src/database/statement';
 import { countQueries } from '../helpers/query-counter';
