@@ -1,12 +1,27 @@
 import { Module } from '@nestjs/common';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { DeadInstanceSweeper } from './dead-instance-sweeper';
 import { EventStreamSlots } from './event-stream-slots';
+import { EventStreamsRepository } from './event-streams.repository';
+import { EventStreamsService } from './event-streams.service';
+import { GenerationCanceller } from './generation-canceller';
+import { GenerationChanges } from './generation-changes';
+import { GenerationContext } from './generation-context';
+import { GenerationFlusher } from './generation-flusher';
+import { GenerationFollower } from './generation-follower';
 import { GenerationRegistry } from './generation-registry';
+import { GenerationRunner } from './generation-runner';
 import { GenerationsController } from './generations.controller';
+import { GenerationsRepository } from './generations.repository';
 import { GenerationsService } from './generations.service';
 import { InstanceLease } from './instance-lease';
+import { InstanceLeaseRepository } from './instance-lease.repository';
 import { ModelCatalog } from './model-catalog';
 import { ModelClient } from './model-client';
+import { OwedEnds } from './owed-ends';
+import { RoomTitler } from './room-titler';
+import { RunningGenerationsRepository } from './running-generations.repository';
+import { StartQueue } from './start-queue';
 
 /**
  * The assistant's replies: streamed from an OpenAI-compatible model, stored as they come,
@@ -17,12 +32,33 @@ import { ModelClient } from './model-client';
   imports: [IdempotencyModule],
   controllers: [GenerationsController],
   providers: [
+    // Data
+    GenerationsRepository,
+    RunningGenerationsRepository,
+    EventStreamsRepository,
+    InstanceLeaseRepository,
+    // The model
     ModelCatalog,
     ModelClient,
-    InstanceLease,
-    EventStreamSlots,
-    GenerationRegistry,
+    // Starting, reading and cancelling a reply (HTTP-facing)
     GenerationsService,
+    StartQueue,
+    GenerationCanceller,
+    // Running it on this instance
+    GenerationRegistry,
+    GenerationRunner,
+    GenerationContext,
+    RoomTitler,
+    GenerationFlusher,
+    OwedEnds,
+    // Following its events, here or from another instance
+    EventStreamsService,
+    EventStreamSlots,
+    GenerationFollower,
+    GenerationChanges,
+    // Instances: liveness and what dead ones left
+    InstanceLease,
+    DeadInstanceSweeper,
   ],
   exports: [ModelCatalog],
 })

@@ -7,17 +7,16 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { DatabaseError } from 'pg';
 import type { TokenCaller } from '../auth/auth-user';
 import type { AppConfig, EventStreamsSection } from '../config/configuration';
-import { Sql, statement } from '../database/sql.service';
-import { InstanceLease, LEASE_CLASS } from './instance-lease';
+import { EventStreamsRepository } from './event-streams.repository';
+import { InstanceLease } from './instance-lease';
 import { ModelCatalog } from './model-catalog';
 
 /** What a refused stream's client is told to wait: streams close as their replies end. */
 export const EVENT_STREAM_RETRY_AFTER_SECONDS = 3;
 
-/** 429 for the caps on open event streams, with Retry-After. */
+/** 429 for the caps on open event streams; AllExceptionsFilter sends its Retry-After. */
 export class TooManyEventStreamsException extends HttpException {
   readonly retryAfterSeconds = EVENT_STREAM_RETRY_AFTER_SECONDS;
   constructor(message: string) {
@@ -25,44 +24,23 @@ export class TooManyEventStreamsException extends HttpException {
   }
 }
 
-const SQL = {
-  // Insert if under both caps, the user's opens serialised on every instance (see the
-  // migration CreateEventStreams). $1 id, $2 user, $3 session, $4 instance, $5/$6 the caps.
-  open: statement(
-    'eventStreams.open',
-    `SELECT event_stream_open($1, $2, $3, $4, $5, $6) AS refused`,
-  ),
-  close: statement('eventStreams.close', `DELETE FROM event_streams WHERE id = $1`),
-  // The rows of dead instances (they no longer count anyway), and with $2 this instance's own:
-  // at start-up any row with its key is from an earlier process that held the same key.
-  sweep: statement(
-    'eventStreams.sweep',
-    `
-    WITH live AS MATERIALIZED (
-      SELECT l.objid FROM pg_locks l
-      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-        AND l.classid = ${LEASE_CLASS}::oid
-    )
-    DELETE FROM event_streams e
-    WHERE CASE WHEN e.instance_key = $1 THEN $2::boolean
-          ELSE NOT EXISTS (SELECT 1 FROM live WHERE live.objid = e.instance_key::oid) END`,
-  ),
-};
-
 /**
- * The caps on open event streams per user and per session, across instances: a row per open
- * stream (one statement to open, one to close). Rows whose close failed are deleted again at
- * the next sweep; rows of dead instances are not counted once a cap is reached, and swept.
+ * The event streams open on this instance: a slot each under the caps on open streams per user
+ * and per session, across instances (a row per open stream: one statement to open, one to
+ * close), and their ends at shutdown (GenerationRegistry.drain). Rows whose close failed are
+ * deleted again at the next sweep; rows of dead instances are not counted once a cap is
+ * reached, and swept (DeadInstanceSweeper).
  */
 @Injectable()
 export class EventStreamSlots {
   private readonly logger = new Logger('EventStreamSlots');
   private readonly unreleased = new Set<string>();
+  /** How to end each open stream at shutdown (its client resumes on another instance). */
+  private readonly ends = new Set<() => void>();
   readonly limits: EventStreamsSection;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly streams: EventStreamsRepository,
     private readonly lease: InstanceLease,
     private readonly catalog: ModelCatalog,
     config: ConfigService<AppConfig, true>,
@@ -74,23 +52,16 @@ export class EventStreamSlots {
   async open(caller: TokenCaller): Promise<() => void> {
     this.catalog.assertEnabled();
     const id = randomUUID();
-    let refused: 'session' | 'user' | null;
-    try {
-      [{ refused }] = await this.sql.rows<{ refused: 'session' | 'user' | null }>(SQL.open, [
-        id,
-        caller.id,
-        caller.sessionId,
-        this.lease.key,
-        this.limits.perUser,
-        this.limits.perSession,
-      ]);
-    } catch (error) {
-      // The user was deleted meanwhile.
-      if (error instanceof DatabaseError && error.code === '23503') {
-        throw new UnauthorizedException('Unauthorized');
-      }
-      throw error;
-    }
+    const refused = await this.streams.open({
+      id,
+      userId: caller.id,
+      sessionId: caller.sessionId,
+      instanceKey: this.lease.key,
+      perUser: this.limits.perUser,
+      perSession: this.limits.perSession,
+    });
+    // The user was deleted meanwhile.
+    if (refused === 'unauthorized') throw new UnauthorizedException('Unauthorized');
     if (refused === 'session') {
       throw new TooManyEventStreamsException(
         `At most ${this.limits.perSession} event streams can be open at once per session`,
@@ -109,18 +80,29 @@ export class EventStreamSlots {
     };
   }
 
+  /** Registers an open stream's end, called at shutdown; returns its removal. */
+  track(end: () => void): () => void {
+    this.ends.add(end);
+    return () => this.ends.delete(end);
+  }
+
+  /** Shutdown: ends every open stream. */
+  endAll(): void {
+    for (const end of [...this.ends]) end();
+  }
+
   private release(id: string): void {
-    this.sql.rows(SQL.close, [id]).catch(() => this.unreleased.add(id));
+    this.streams.close({ id }).catch(() => this.unreleased.add(id));
   }
 
   /** Deletes the rows of dead instances, and those whose close failed; `own`: at start-up. */
   async sweep(own = false): Promise<void> {
     try {
       for (const id of [...this.unreleased]) {
-        await this.sql.rows(SQL.close, [id]);
+        await this.streams.close({ id });
         this.unreleased.delete(id);
       }
-      await this.sql.rows(SQL.sweep, [this.lease.key, own]);
+      await this.streams.sweep({ instanceKey: this.lease.key, own });
     } catch (error) {
       this.logger.warn({
         msg: 'Sweep of event streams failed',

@@ -1,5 +1,5 @@
 import { eventsAfter, StreamState } from './generation-events';
-import { cleanTitle } from './generation-runner';
+import { cleanTitle } from './room-titler';
 
 const generation = {
   id: 'g',

@@ -1,6 +1,12 @@
-import { MessageResponseDto } from '../chat/dto/message-response.dto';
-import { GenerationResponseDto, StartedGenerationDto } from './dto/generation-response.dto';
-import type { GenerationErrorCode } from './entities/generation.entity';
+import type { MessageResponseDto } from '../chat/dto/message-response.dto';
+import { toMessage } from '../chat/message.mapper';
+import type { GenerationResponseDto, StartedGenerationDto } from './dto/generation-response.dto';
+import { toGeneration } from './generation.mapper';
+import type { StoredGeneration } from './generations.repository';
+
+// What a generation's event stream is: its events, the state they are made from, and their
+// replay after the client's last one. The same on the instance that runs it (from memory) and
+// on any other (from the stored rows).
 
 /** One event of a generation's stream: `id` is 1, 2, 3… within the generation. */
 export interface GenerationEvent {
@@ -9,62 +15,14 @@ export interface GenerationEvent {
   data: unknown;
 }
 
-export const ERROR_MESSAGES: Record<GenerationErrorCode, string> = {
-  upstream_error: 'The model answered with an error.',
-  upstream_rate_limited: 'The model is rate-limited; try again later.',
-  upstream_timeout: 'The model sent no data for too long.',
-  upstream_truncated: 'The model’s reply ended before it was finished.',
-  too_long: 'The reply reached the most text this server keeps; it was cut there.',
-  interrupted: 'The server stopped while this reply was being written.',
-};
-
-/** A generation row as the statements return it (see GENERATION). */
-export interface GenerationRow {
-  id: string;
-  chatRoomId: string;
-  messageId: string;
-  status: GenerationResponseDto['status'];
-  model: string;
-  finishReason: string | null;
-  promptTokens: number | null;
-  completionTokens: number | null;
-  errorCode: GenerationErrorCode | null;
-  createdAt: string;
-  finishedAt: string | null;
-}
-
-export function toGeneration(row: GenerationRow): GenerationResponseDto {
-  return {
-    id: row.id,
-    chatRoomId: row.chatRoomId,
-    messageId: row.messageId,
-    status: row.status,
-    model: row.model,
-    finishReason: row.finishReason,
-    usage:
-      row.promptTokens === null || row.completionTokens === null
-        ? null
-        : { promptTokens: row.promptTokens, completionTokens: row.completionTokens },
-    error: row.errorCode ? { code: row.errorCode, message: ERROR_MESSAGES[row.errorCode] } : null,
-    createdAt: row.createdAt,
-    finishedAt: row.finishedAt,
-  };
-}
-
-/** A message from the columns a statement prefixed with `prefix` (see MESSAGE). */
-export function messageFrom(row: object, prefix: 'a' | 'u'): MessageResponseDto | null {
-  const r = row as Record<string, unknown>;
-  if (r[`${prefix}Id`] === null || r[`${prefix}Id`] === undefined) return null;
-  return {
-    id: r[`${prefix}Id`] as string,
-    chatRoomId: r[`${prefix}ChatRoomId`] as string,
-    role: r[`${prefix}Role`] as MessageResponseDto['role'],
-    content: r[`${prefix}Content`] as string,
-    createdAt: r[`${prefix}CreatedAt`] as string,
-    status: r[`${prefix}Status`] as MessageResponseDto['status'],
-    model: r[`${prefix}Model`] as string | null,
-    generationId: r[`${prefix}GenerationId`] as string | null,
-  };
+/** Gets every event in order: first the replay of those so far, then each as it happens. */
+export interface Subscriber {
+  /** The events so far after the client's, made as they are taken (see replayAfter). */
+  replay(events: Iterable<GenerationEvent>): void;
+  /** The next event; null when the stream ends (after a `done`, or without one). */
+  next(event: GenerationEvent | null): void;
+  /** Resolves once everything given so far is written out (followers of stored rows wait). */
+  idle(): Promise<void>;
 }
 
 /**
@@ -100,6 +58,20 @@ export function initialStart(
     },
     userMessage,
     assistantMessage: { ...assistantMessage, content: '', status: 'streaming' },
+  };
+}
+
+/** The state as the rows store it: what any instance rebuilds the same events from. */
+export function storedState({ generation, reply, userMessage }: StoredGeneration): StreamState {
+  const current = toGeneration(generation);
+  const message = toMessage(reply);
+  const finished = generation.status !== 'streaming';
+  return {
+    start: initialStart(current, userMessage && toMessage(userMessage), message),
+    content: reply.content,
+    deltaLengths: generation.delta_lengths,
+    title: finished ? generation.title : null,
+    done: finished ? { generation: current, message } : null,
   };
 }
 

@@ -1,11 +1,22 @@
 import type { LlmConfig } from '../config/llm.config';
-import type { Sql } from '../database/sql.service';
+import type { GenerationContext } from './generation-context';
 import type { StreamState } from './generation-events';
 import { FINISH_ATTEMPTS, GenerationRunner } from './generation-runner';
-import { SQL } from './generation-statements';
+import type { ModelCatalog } from './model-catalog';
 import type { ChatTurn, ModelClient, StreamPiece } from './model-client';
+import type { RoomTitler } from './room-titler';
+import type {
+  FinishedGeneration,
+  FinishParams,
+  RunningGenerationsRepository,
+} from './running-generations.repository';
 
 const createdAt = '2026-01-01T00:00:00.000Z';
+
+/** The terminal write of the database: `answer` for every attempt. */
+const finishing = (
+  answer: () => Promise<FinishedGeneration | null> = () => Promise.resolve(null),
+) => jest.fn((_params: FinishParams) => answer());
 
 function state(): StreamState {
   return {
@@ -41,36 +52,47 @@ function state(): StreamState {
   };
 }
 
+/** A runner with these collaborators (no title is asked for). */
+function runnerOf(parts: {
+  model: object;
+  finish: ReturnType<typeof finishing>;
+  load: () => Promise<ChatTurn[]>;
+  config: Partial<LlmConfig>;
+}): GenerationRunner {
+  return new GenerationRunner(
+    parts.model as ModelClient,
+    { config: { idleTimeoutMs: 60_000, autoTitle: false, ...parts.config } } as ModelCatalog,
+    { load: parts.load } as unknown as GenerationContext,
+    { title: () => Promise.resolve(null) } as unknown as RoomTitler,
+    { finish: parts.finish } as unknown as RunningGenerationsRepository,
+  );
+}
+
 describe('GenerationRunner', () => {
   it('reads the context again after a failure: the accepted reply is written, not failed', async () => {
-    const rows = jest.fn((): Promise<unknown[]> => Promise.resolve([]));
+    const finish = finishing();
     const pieces: StreamPiece[] = [{ text: 'Hi' }, { finishReason: 'stop' }];
     const model = { stream: () => pieces.values() };
     const loadContext = jest
       .fn<Promise<ChatTurn[]>, []>()
       .mockRejectedValueOnce(new Error('timeout exceeded when trying to connect'))
       .mockResolvedValue([{ role: 'user', content: 'hello' }]);
-    const runner = new GenerationRunner(
-      {
-        sql: { rows } as unknown as Sql,
-        model: model as unknown as ModelClient,
-        config: { idleTimeoutMs: 60_000, autoTitle: false } as LlmConfig,
-      },
-      { state: state(), userId: 'u', loadContext, mayTitle: false },
-    );
-    await runner.finished;
+    const runner = runnerOf({ model, finish, load: loadContext, config: {} });
+    await runner.run({ state: state(), userId: 'u', mayTitle: false }).finished;
     expect(loadContext).toHaveBeenCalledTimes(2);
-    const finish = rows.mock.calls.find((call) => (call as unknown[])[0] === SQL.finish) as
-      unknown[] | undefined;
     // The terminal write: status complete, no error code, the whole text.
-    const values = finish![1] as unknown[];
-    expect([values[1], values[5], values[6]]).toEqual(['complete', null, 'Hi']);
+    expect(finish).toHaveBeenCalledTimes(1);
+    expect(finish.mock.calls[0][0]).toMatchObject({
+      status: 'complete',
+      errorCode: null,
+      text: 'Hi',
+    });
   });
 
-  /** A runner over `pieces`, with `rows` as the database. */
+  /** A runner over `pieces`, with `finish` as the terminal write. */
   function runner(
     pieces: StreamPiece[],
-    rows: jest.Mock<Promise<unknown[]>>,
+    finish: ReturnType<typeof finishing>,
     config: Partial<LlmConfig> = {},
   ) {
     const signals: AbortSignal[] = [];
@@ -80,77 +102,64 @@ describe('GenerationRunner', () => {
         return pieces.values();
       },
     };
-    const r = new GenerationRunner(
-      {
-        sql: { rows } as unknown as Sql,
-        model: model as unknown as ModelClient,
-        config: {
-          idleTimeoutMs: 60_000,
-          autoTitle: false,
-          replyMaxChars: 100_000,
-          ...config,
-        } as LlmConfig,
-      },
-      { state: state(), userId: 'u', loadContext: () => Promise.resolve([]), mayTitle: false },
-    );
-    return { runner: r, signals };
+    const r = runnerOf({
+      model,
+      finish,
+      load: () => Promise.resolve([]),
+      config: { replyMaxChars: 100_000, ...config },
+    });
+    return { runner: r.run({ state: state(), userId: 'u', mayTitle: false }), signals };
   }
-  const finishValues = (rows: jest.Mock) =>
-    (
-      rows.mock.calls.find((call) => (call as unknown[])[0] === SQL.finish) as unknown[]
-    )[1] as unknown[];
+  const finished = (finish: ReturnType<typeof finishing>) => finish.mock.calls[0][0];
 
   it('keeps a reply up to LLM_REPLY_MAX_CHARS exactly, stops the model and fails it as too_long', async () => {
-    const rows = jest.fn((): Promise<unknown[]> => Promise.resolve([]));
+    const finish = finishing();
     const { runner: r, signals } = runner(
       [{ text: 'abc' }, { text: 'defg' }, { text: 'h' }, { finishReason: 'stop' }],
-      rows,
+      finish,
       { replyMaxChars: 5 },
     );
     await r.finished;
     expect(signals[0].aborted).toBe(true);
     expect(r.state.content).toBe('abcde');
-    const values = finishValues(rows);
-    expect([values[1], values[2], values[5], values[6]]).toEqual([
-      'failed',
-      null,
-      'too_long',
-      'abcde',
-    ]);
+    expect(finished(finish)).toMatchObject({
+      status: 'failed',
+      finishReason: null,
+      errorCode: 'too_long',
+      text: 'abcde',
+    });
   });
 
   it('never splits a surrogate pair at the cap', async () => {
-    const rows = jest.fn((): Promise<unknown[]> => Promise.resolve([]));
-    const { runner: r } = runner([{ text: 'abcd😀' }, { finishReason: 'stop' }], rows, {
+    const finish = finishing();
+    const { runner: r } = runner([{ text: 'abcd😀' }, { finishReason: 'stop' }], finish, {
       replyMaxChars: 5,
     });
     await r.finished;
     expect(r.state.content).toBe('abcd');
-    expect(finishValues(rows)[5]).toBe('too_long');
+    expect(finished(finish).errorCode).toBe('too_long');
   });
 
   it('a reply of exactly the cap completes', async () => {
-    const rows = jest.fn((): Promise<unknown[]> => Promise.resolve([]));
-    const { runner: r } = runner([{ text: 'abcde' }, { finishReason: 'stop' }], rows, {
+    const finish = finishing();
+    const { runner: r } = runner([{ text: 'abcde' }, { finishReason: 'stop' }], finish, {
       replyMaxChars: 5,
     });
     await r.finished;
-    expect(finishValues(rows)[1]).toBe('complete');
+    expect(finished(finish).status).toBe('complete');
   });
 
-  it('owes its end to the registry when no attempt to store it succeeds', async () => {
+  it('owes its end (OwedEnds) when no attempt to store it succeeds', async () => {
     jest.useFakeTimers();
     try {
-      const rows = jest.fn((): Promise<unknown[]> =>
+      const finish = finishing(() =>
         Promise.reject(new Error('canceling statement due to statement timeout')),
       );
-      const { runner: r } = runner([{ text: 'Hi' }, { finishReason: 'stop' }], rows);
+      const { runner: r } = runner([{ text: 'Hi' }, { finishReason: 'stop' }], finish);
       let done = false;
       void r.finished.then(() => (done = true));
       while (!done) await jest.advanceTimersByTimeAsync(1000);
-      expect(rows.mock.calls.filter((call) => (call as unknown[])[0] === SQL.finish)).toHaveLength(
-        FINISH_ATTEMPTS,
-      );
+      expect(finish).toHaveBeenCalledTimes(FINISH_ATTEMPTS);
       expect(r.endOwed).toBe(true);
     } finally {
       jest.useRealTimers();

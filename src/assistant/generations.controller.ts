@@ -44,13 +44,9 @@ import {
   UserUsageDto,
 } from './dto/generation-response.dto';
 import { StartGenerationDto } from './dto/start-generation.dto';
-import { GenerationRegistry } from './generation-registry';
-import { EventStreamSlots, TooManyEventStreamsException } from './event-stream-slots';
-import type { GenerationEvent } from './generation-events';
-import type { Subscriber } from './generation-runner';
-import { DailyLimitReachedException, GenerationsService } from './generations.service';
+import { EventStreamsService } from './event-streams.service';
+import { GenerationsService } from './generations.service';
 import { NOT_CONFIGURED } from './model-catalog';
-import { SseStream } from './sse-stream';
 
 const EVENTS_DESCRIPTION = `A \`text/event-stream\`. Every event has an \`id:\` (1, 2, 3… within the
 generation), an \`event:\` name and one line of JSON \`data:\`:
@@ -107,12 +103,15 @@ function wantsStream(request: FastifyRequest): boolean {
 @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: UNAVAILABLE })
 // No @CallerCheckedByQuery(): the guard looks the caller up, so a deleted user's token is 401
 // here too (their generations are gone with them, which would otherwise read as 404).
+// The two routes that may answer with an event stream take the raw reply (@Res()): SseStream
+// writes to its socket (Fastify's hijack), which Nest would otherwise answer a second time.
+// Errors are thrown as everywhere else; Retry-After travels with the exception
+// (retryAfterSeconds, sent by AllExceptionsFilter).
 @Controller()
 export class GenerationsController {
   constructor(
     private readonly generations: GenerationsService,
-    private readonly registry: GenerationRegistry,
-    private readonly slots: EventStreamSlots,
+    private readonly streams: EventStreamsService,
   ) {}
 
   /** The models a room or a reply may use; `default` marks the one rooms use without a model. */
@@ -169,6 +168,8 @@ export class GenerationsController {
     headers: RETRY_AFTER,
   })
   @IdempotentRoute()
+  // The answer's status, stored with an Idempotency-Key; a stream is written as 200.
+  @HttpCode(HttpStatus.ACCEPTED)
   async start(
     @CurrentUser() user: TokenCaller,
     @Param('roomId', new ParseUUIDPipe()) roomId: string,
@@ -177,29 +178,16 @@ export class GenerationsController {
     @Res() reply: FastifyReply,
     @Idempotency() idempotent: IdempotentRequest,
   ): Promise<void> {
-    // The answer's status, stored with an Idempotency-Key; a stream is written as 200.
-    void reply.status(HttpStatus.ACCEPTED);
-    // The stream's slot is taken first: past a cap, no generation is started.
-    const release = wantsStream(request) ? await this.openSlot(user, reply) : null;
-    let started: StartedGenerationDto;
-    try {
-      started = await this.generations.start(user.id, roomId, dto, idempotent);
-    } catch (error) {
-      release?.();
-      if (error instanceof DailyLimitReachedException) {
-        void reply.header('retry-after', String(error.retryAfterSeconds));
-      }
-      throw error;
-    }
-    // Location (and, for a retry, the stored status and Idempotent-Replayed) are set.
-    if (!release) {
-      void reply.send(started);
+    const start = () => this.generations.start(user.id, roomId, dto, idempotent);
+    if (!wantsStream(request)) {
+      // Location (and, for a retry, the stored status and Idempotent-Replayed) are set.
+      void reply.send(await start());
       return;
     }
-    // The first request follows the runner it started; a retry the same generation, from its
+    // The stream's slot is taken before the start: past a cap, no generation is started. The
+    // first request follows the runner it started; a retry the same generation, from its
     // first event, wherever it runs (or replayed to `done` when it has finished).
-    const { id } = started.generation;
-    this.stream(reply, release, (sink) => this.generations.follow(user.id, id, 0, sink));
+    await this.streams.open(user, reply, async () => (await start()).generation.id);
   }
 
   /** A generation and the text of its reply so far (at most about a second behind the stream). */
@@ -247,8 +235,7 @@ export class GenerationsController {
   ): Promise<void> {
     const after = lastEventId(lastEventIdHeader);
     await this.generations.assertReadable(user.id, id);
-    const release = await this.openSlot(user, reply);
-    this.stream(reply, release, (sink) => this.generations.follow(user.id, id, after, sink));
+    await this.streams.open(user, reply, () => Promise.resolve(id), after);
   }
 
   /**
@@ -274,51 +261,5 @@ export class GenerationsController {
   @ApiOkResponse({ type: UserUsageDto })
   usage(@CurrentUser() user: TokenCaller): Promise<UserUsageDto> {
     return this.generations.usage(user.id);
-  }
-
-  /** A slot under the caps on open event streams, or their 429 with Retry-After. */
-  private async openSlot(user: TokenCaller, reply: FastifyReply): Promise<() => void> {
-    try {
-      return await this.slots.open(user);
-    } catch (error) {
-      if (error instanceof TooManyEventStreamsException) {
-        void reply.header('retry-after', String(error.retryAfterSeconds));
-      }
-      throw error;
-    }
-  }
-
-  /**
-   * Opens the event stream and feeds it until `done` (or the end of the source); its slot is
-   * released when it closes, however it closes.
-   */
-  private stream(
-    reply: FastifyReply,
-    release: () => void,
-    follow: (sink: Subscriber) => () => void,
-  ): void {
-    let sse: SseStream;
-    try {
-      sse = new SseStream(reply, this.slots.limits);
-    } catch (error) {
-      release();
-      throw error;
-    }
-    let stop = () => {};
-    const untrack = this.registry.track(() => sse.end(true));
-    sse.onClose(() => {
-      stop();
-      untrack();
-      release();
-    });
-    stop = follow({
-      replay: (events) => sse.replay(events),
-      next: (event: GenerationEvent | null) => {
-        if (event) sse.send(event);
-        if (!event || event.event === 'done') sse.end();
-      },
-      idle: () => sse.idle(),
-    });
-    if (sse.closed) stop();
   }
 }

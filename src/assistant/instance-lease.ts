@@ -4,9 +4,8 @@ import { ConfigService } from '@nestjs/config';
 import { Client } from 'pg';
 import type { AppConfig } from '../config/configuration';
 import { pgConnectionOptions } from '../database/typeorm-options';
+import { InstanceLeaseRepository } from './instance-lease.repository';
 
-/** The first key of the two-key advisory locks that mark live instances ("CHAT"). */
-export const LEASE_CLASS = 0x43484154;
 const RECONNECT_MS = 1000;
 
 /**
@@ -23,7 +22,10 @@ export class InstanceLease implements OnApplicationShutdown {
   /** 1..2^31-1, so it fits pg_locks.objid; another live instance never holds the same. */
   key = 0;
 
-  constructor(private readonly config: ConfigService<AppConfig, true>) {}
+  constructor(
+    private readonly config: ConfigService<AppConfig, true>,
+    private readonly leases: InstanceLeaseRepository,
+  ) {}
 
   async acquire(): Promise<void> {
     const db = this.config.get('database', { infer: true });
@@ -37,11 +39,7 @@ export class InstanceLease implements OnApplicationShutdown {
     await client.connect();
     for (;;) {
       const key = this.key || randomInt(1, 2 ** 31 - 1);
-      const { rows } = await client.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_lock($1, $2) AS locked',
-        [LEASE_CLASS, key],
-      );
-      if (rows[0].locked) {
+      if (await this.leases.take(client, { key })) {
         this.key = key;
         break;
       }

@@ -34,9 +34,12 @@ describe('isoTimestamp', () => {
 });
 
 describe('apiTimestamp', () => {
-  it('keeps the API form as it is and converts the others', () => {
-    expect(apiTimestamp('2026-01-31T12:00:00.120Z')).toBe('2026-01-31T12:00:00.120Z');
-    expect(apiTimestamp('2026-01-31T12:00:00.12+00:00')).toBe('2026-01-31T12:00:00.120Z');
-    expect(apiTimestamp('2026-01-31 12:00:00.12+00')).toBe('2026-01-31T12:00:00.120Z');
+  it.each([
+    ['the isoTimestamps form', '2026-01-31T12:00:00.120Z', '2026-01-31T12:00:00.120Z'],
+    ['the text form', '2026-01-31 12:00:00.12+00', '2026-01-31T12:00:00.120Z'],
+    ['row_to_json()', '2026-01-31T12:00:00.12+00:00', '2026-01-31T12:00:00.120Z'],
+    ['row_to_json() in another time zone', '2026-01-31T14:00:00+02:00', '2026-01-31T12:00:00.000Z'],
+  ])('reads %s', (_case, text, iso) => {
+    expect(apiTimestamp(text)).toBe(iso);
   });
 });

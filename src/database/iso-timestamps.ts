@@ -56,5 +56,7 @@ export const sqlIsoTimestamp = (expression: string): string =>
  * `isoTimestamps` parser (as is), or the `+00:00` form of `row_to_json()`.
  */
 export function apiTimestamp(text: string): string {
-  return text.endsWith('Z') ? text : isoTimestamp(text);
+  if (text.endsWith('Z')) return text;
+  // row_to_json()'s "2026-01-31T12:00:00.12+00:00": the pg parser reads no "T" (it answers null).
+  return text.charCodeAt(10) === 84 ? new Date(text).toISOString() : isoTimestamp(text);
 }

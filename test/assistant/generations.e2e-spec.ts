@@ -9,8 +9,9 @@ import {
   TEST_LLM_KEY,
 } from '../helpers/assistant';
 import { expectErrorBody } from '../helpers/expect-error';
-import { FLUSH_INTERVAL_MS } from '../../src/assistant/generation-registry';
-import { SQL } from '../../src/assistant/generation-statements';
+import { FLUSH_INTERVAL_MS } from '../../src/assistant/generation-flusher';
+import { SQL } from '../../src/assistant/generations.repository';
+import { valuesOf } from '../../src/database/statement';
 import { countQueries } from '../helpers/query-counter';
 import { expectNoLeaks, LogCapture } from '../helpers/leaks';
 import { openStream, SseEvent, textOf } from '../helpers/sse-client';
@@ -119,6 +120,17 @@ describe('assistant replies (e2e)', () => {
     });
     expect(done.generation.usage).toEqual({ promptTokens: 42, completionTokens: 4 });
     expect(textOf(stream.events)).toBe('The quick brown fox');
+    // Timestamps in the API's form, from every statement that gives them.
+    const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+    expect(start.generation.createdAt).toBe(start.assistantMessage.createdAt);
+    expect(start.generation.createdAt).toMatch(iso);
+    expect(Date.parse(start.generation.createdAt) - Date.parse(start.userMessage.createdAt)).toBe(
+      1,
+    );
+    expect(done.generation.finishedAt).toMatch(iso);
+    expect(done.generation.createdAt).toBe(start.generation.createdAt);
+    const read = await generation(done.generation.id);
+    expect(read).toMatchObject({ ...done.generation, content: 'The quick brown fox' });
 
     const stored = await t.http.get(`/api/chat-rooms/${room.id}`).set(user.auth).expect(200);
     expect(stored.body.messages.at(-1)).toMatchObject({
@@ -465,18 +477,21 @@ describe('assistant replies (e2e)', () => {
     await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [busy.id]);
     const clients = await Promise.all(rooms.map(connect));
     const pending = rooms.map((room, i) =>
-      clients[i].query<{ refused: string | null }>(SQL.start.text, [
-        room.id,
-        busy.id,
-        'at once',
-        null,
-        ['fake-model'],
-        'fake-model',
-        2,
-        null,
-        randomUUID(),
-        0, // no live instance: the sweep ends these generations
-      ]),
+      clients[i].query<{ refused: string | null }>(
+        SQL.start.text,
+        valuesOf(SQL.start, {
+          roomId: room.id,
+          userId: busy.id,
+          content: 'at once',
+          model: null,
+          offeredModels: ['fake-model'],
+          defaultModel: 'fake-model',
+          maxRunningPerUser: 2,
+          dailyTokenLimit: null,
+          generationId: randomUUID(),
+          instanceKey: 0, // no live instance: the sweep ends these generations
+        }),
+      ),
     );
     await eventually(async () => {
       const { rows } = await t.db.query<{ n: number }>(

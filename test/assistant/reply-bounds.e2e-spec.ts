@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRoom } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
-import { ERROR_MESSAGES } from '../../src/assistant/generation-events';
+import { ERROR_MESSAGES } from '../../src/assistant/generation.mapper';
 import { FINISH_ATTEMPTS } from '../../src/assistant/generation-runner';
 import { MAX_EVENT_BYTES } from '../../src/assistant/model-client';
 import { AssistantTestApp, eventually, startAssistantApp } from '../helpers/assistant';

@@ -1,0 +1,250 @@
+import { Injectable } from '@nestjs/common';
+import { DatabaseError } from 'pg';
+import type { MessageRow } from '../chat/message.mapper';
+import { Sql, SqlRunner } from '../database/sql.service';
+import { statement } from '../database/statement';
+import type { GenerationRow } from './generation.mapper';
+
+// The SQL of starting and reading generations. Ownership is in the statement that reads
+// (g.user_id = caller), and what must happen together is one statement. Messages come as
+// their own rows (`am.*`, `row_to_json(um)`), for toMessage().
+
+// Milliseconds, what clients see; a room never moves back in time.
+export const NOW_MS = `date_trunc('milliseconds', clock_timestamp())`;
+export const TODAY_UTC = `(now() AT TIME ZONE 'UTC')::date`;
+
+/** The check of the start statement that refused it. */
+export type StartRefusal =
+  'unauthorized' | 'not_found' | 'busy' | 'concurrency' | 'daily' | 'no_messages';
+
+export interface StartParams {
+  generationId: string;
+  roomId: string;
+  userId: string;
+  /** The user message to post first; null: the reply is to the room as it stands. */
+  content: string | null;
+  /** The requested model, else the room's while offered, else the default. */
+  model: string | null;
+  offeredModels: string[];
+  defaultModel: string | null;
+  maxRunningPerUser: number;
+  dailyTokenLimit: number | null;
+  /** The lease key of the instance that will run it. */
+  instanceKey: number;
+}
+
+interface StartRow {
+  refused: StartRefusal | null;
+  room_title: string | null;
+  has_reply: boolean;
+  generation: GenerationRow | null;
+  reply: MessageRow | null;
+  user_message: MessageRow | null;
+}
+
+/** What a start inserted, or the check that refused it. */
+export type StartResult =
+  | { refused: StartRefusal }
+  | {
+      refused: null;
+      generation: GenerationRow;
+      reply: MessageRow;
+      userMessage: MessageRow | null;
+      /** The room's title, and whether it has a completed reply (for its auto title). */
+      room: { title: string; hasReply: boolean };
+    };
+
+/** A generation with the messages its event stream is rebuilt from. */
+export interface StoredGeneration {
+  generation: GenerationRow;
+  /** The assistant message it writes, with the text stored so far. */
+  reply: MessageRow;
+  userMessage: MessageRow | null;
+}
+
+export interface UsageTodayRow {
+  prompt_tokens: number;
+  completion_tokens: number;
+  generations: number;
+}
+
+/** Exported for the tests that run the start on connections of their own. */
+export const SQL = {
+  // A start, in one statement: run on its own it needs no pooled transaction. 1. Lock the
+  // caller's row: one user's starts wait for each other, on every instance (and a deleted
+  // caller is not found). 2. Lock the room (owned, exists). 3. The checks, in this order:
+  // busy, per-user running count, daily tokens, nothing to reply to. 4. Only if all pass:
+  // today's usage row, the room's activity, the user message (when content is not null) a
+  // millisecond before the reply, the reply and the generation.
+  // The checks read the statement's snapshot, taken before the locks were granted: a start
+  // of the same user committed while this one waited is not in it. The usage row counts
+  // today's starts and is read at its latest version by ON CONFLICT: the starts this
+  // snapshot missed are its count minus the one seen here, and the running check is redone
+  // with them. A room's second running generation is refused by uq_generations_room_streaming.
+  start: statement<StartParams, StartRow>(
+    'generations.start',
+    (p) => `
+    WITH caller AS MATERIALIZED (
+      SELECT u.id FROM users u WHERE u.id = ${p.userId} FOR NO KEY UPDATE
+    ), room AS MATERIALIZED (
+      SELECT r.id, r.title, r.model FROM chat_rooms r
+      WHERE r.id = ${p.roomId} AND r.owner_id = ${p.userId} AND EXISTS (SELECT 1 FROM caller)
+      FOR UPDATE
+    ), seen AS MATERIALIZED (
+      SELECT
+        EXISTS (SELECT 1 FROM generations g WHERE g.chat_room_id = ${p.roomId} AND g.status = 'streaming') AS busy,
+        (SELECT count(*)::int FROM generations g WHERE g.user_id = ${p.userId} AND g.status = 'streaming') AS running,
+        EXISTS (SELECT 1 FROM messages m WHERE m.chat_room_id = ${p.roomId}) AS has_messages,
+        EXISTS (SELECT 1 FROM messages m WHERE m.chat_room_id = ${p.roomId} AND m.role = 'assistant'
+                AND m.status = 'complete' AND m.generation_id IS NOT NULL) AS has_reply,
+        coalesce(u.generations, 0) AS starts,
+        coalesce(u.prompt_tokens + u.completion_tokens, 0)::float8 AS used_today
+      FROM (SELECT 1) one
+      LEFT JOIN usage_days u ON u.user_id = ${p.userId} AND u.day = ${TODAY_UTC}
+    ), verdict AS MATERIALIZED (
+      SELECT s.*, CASE
+        WHEN NOT EXISTS (SELECT 1 FROM caller) THEN 'unauthorized'
+        WHEN NOT EXISTS (SELECT 1 FROM room) THEN 'not_found'
+        WHEN s.busy THEN 'busy'
+        WHEN s.running >= ${p.maxRunningPerUser} THEN 'concurrency'
+        WHEN s.used_today >= ${p.dailyTokenLimit}::float8 THEN 'daily'
+        WHEN ${p.content}::text IS NULL AND NOT s.has_messages THEN 'no_messages'
+      END AS refused
+      FROM seen s
+    ), usage AS (
+      INSERT INTO usage_days AS u (user_id, day, generations)
+      SELECT ${p.userId}, ${TODAY_UTC}, 1 FROM verdict WHERE verdict.refused IS NULL
+      ON CONFLICT (user_id, day) DO UPDATE SET generations = u.generations + 1
+      WHERE (SELECT v.running - v.starts FROM verdict v) + u.generations < ${p.maxRunningPerUser}
+      RETURNING u.user_id
+    ), touched AS (
+      UPDATE chat_rooms r
+      SET updated_at = greatest(${NOW_MS}, r.updated_at + interval '2 milliseconds'),
+          message_count = r.message_count + CASE WHEN ${p.content}::text IS NULL THEN 1 ELSE 2 END
+      FROM usage WHERE r.id = ${p.roomId} RETURNING r.id, r.updated_at
+    ), um AS (
+      INSERT INTO messages (chat_room_id, role, content, created_at)
+      SELECT touched.id, 'user', ${p.content}, touched.updated_at - interval '1 millisecond' FROM touched
+      WHERE ${p.content}::text IS NOT NULL
+      RETURNING *
+    ), am AS (
+      INSERT INTO messages (chat_room_id, role, content, status, model, generation_id, created_at)
+      SELECT touched.id, 'assistant', '', 'streaming',
+        coalesce(${p.model}, CASE WHEN room.model = ANY(${p.offeredModels}::text[]) THEN room.model END,
+                 ${p.defaultModel}),
+        ${p.generationId}, touched.updated_at
+      FROM touched, room
+      RETURNING *
+    ), g AS (
+      INSERT INTO generations (id, chat_room_id, message_id, user_message_id, user_id, model,
+                               owner_instance, created_at)
+      SELECT ${p.generationId}, am.chat_room_id, am.id, (SELECT id FROM um), ${p.userId}, am.model,
+             ${p.instanceKey}, am.created_at
+      FROM am
+      RETURNING *
+    )
+    SELECT coalesce(v.refused, CASE WHEN g.id IS NULL THEN 'concurrency' END) AS refused,
+      room.title AS room_title, v.has_reply,
+      row_to_json(g) AS generation, row_to_json(am) AS reply, row_to_json(um) AS user_message
+    FROM verdict v LEFT JOIN room ON true LEFT JOIN g ON true LEFT JOIN am ON true
+    LEFT JOIN um ON true`,
+    { isoTimestamps: true },
+  ),
+
+  // A generation with everything its event stream is rebuilt from. Ownership: userId.
+  read: statement<{ generationId: string; userId: string }, ReadRow>(
+    'generations.read',
+    (p) => `
+    SELECT am.*, row_to_json(g) AS generation, row_to_json(um) AS user_message
+    FROM generations g JOIN messages am ON am.id = g.message_id
+    LEFT JOIN messages um ON um.id = g.user_message_id
+    WHERE g.id = ${p.generationId} AND g.user_id = ${p.userId}`,
+    { isoTimestamps: true },
+  ),
+
+  systemPrompt: statement<{ roomId: string }, { system_prompt: string | null }>(
+    'generations.systemPrompt',
+    (p) => `SELECT system_prompt FROM chat_rooms WHERE id = ${p.roomId}`,
+  ),
+
+  // The history sent to the model, newest first, roughly cut to maxChars (PostgreSQL counts
+  // code points, JavaScript UTF-16 units: the exact cut is made in code). Failed replies
+  // without text are left out: they say nothing.
+  history: statement<
+    { roomId: string; replyId: string; maxChars: number },
+    { role: MessageRow['role']; content: string }
+  >(
+    'generations.history',
+    (p) => `
+    SELECT role, content FROM (
+      SELECT m.role, m.content, m.created_at, m.id,
+             sum(length(m.content)) OVER (ORDER BY m.created_at DESC, m.id DESC) - length(m.content) AS before
+      FROM messages m
+      WHERE m.chat_room_id = ${p.roomId} AND m.id <> ${p.replyId}
+        AND NOT (m.role = 'assistant' AND m.status = 'failed' AND m.content = '')
+    ) t WHERE t.before <= ${p.maxChars}
+    ORDER BY t.created_at DESC, t.id DESC`,
+  ),
+
+  usageToday: statement<{ userId: string }, UsageTodayRow>(
+    'generations.usageToday',
+    (p) => `
+    SELECT coalesce(u.prompt_tokens, 0)::float8 AS prompt_tokens,
+           coalesce(u.completion_tokens, 0)::float8 AS completion_tokens,
+           coalesce(u.generations, 0) AS generations
+    FROM (SELECT 1) one
+    LEFT JOIN usage_days u ON u.user_id = ${p.userId} AND u.day = ${TODAY_UTC}`,
+  ),
+};
+
+type ReadRow = MessageRow & { generation: GenerationRow; user_message: MessageRow | null };
+
+/** Starts and reads of generations, the context of a reply, the day's usage. */
+@Injectable()
+export class GenerationsRepository {
+  constructor(private readonly sql: Sql) {}
+
+  /** The checks and writes of a start, in one statement through `db` (a key's transaction). */
+  async start(db: SqlRunner, params: StartParams): Promise<StartResult> {
+    let row: StartRow;
+    try {
+      [row] = await db.rows(SQL.start, params);
+    } catch (error) {
+      if (error instanceof DatabaseError && error.constraint === 'uq_generations_room_streaming') {
+        return { refused: 'busy' };
+      }
+      throw error;
+    }
+    if (row.refused !== null) return { refused: row.refused };
+    return {
+      refused: null,
+      generation: row.generation!,
+      reply: row.reply!,
+      userMessage: row.user_message,
+      room: { title: row.room_title!, hasReply: row.has_reply },
+    };
+  }
+
+  /** The generation if it is the user's. */
+  async read(params: { generationId: string; userId: string }): Promise<StoredGeneration | null> {
+    const [row] = await this.sql.rows(SQL.read, params);
+    if (!row) return null;
+    const { generation, user_message: userMessage, ...reply } = row;
+    return { generation, reply, userMessage };
+  }
+
+  async systemPrompt(params: { roomId: string }): Promise<string | null> {
+    const [row] = await this.sql.rows(SQL.systemPrompt, params);
+    return row.system_prompt;
+  }
+
+  /** The room's messages but the reply, newest first, about `maxChars` of them. */
+  history(params: { roomId: string; replyId: string; maxChars: number }) {
+    return this.sql.rows(SQL.history, params);
+  }
+
+  async usageToday(params: { userId: string }): Promise<UsageTodayRow> {
+    const [row] = await this.sql.rows(SQL.usageToday, params);
+    return row;
+  }
+}
