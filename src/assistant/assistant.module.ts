@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { DeadInstanceSweeper } from './dead-instance-sweeper';
 import { EventStreamSlots } from './event-stream-slots';
@@ -29,7 +30,8 @@ import { StartQueue } from './start-queue';
  * `model` against the models offered.
  */
 @Module({
-  imports: [IdempotencyModule],
+  // AuthModule: SessionsService tells 401 from 404 when a statement found nothing.
+  imports: [IdempotencyModule, AuthModule],
   controllers: [GenerationsController],
   providers: [
     // Data

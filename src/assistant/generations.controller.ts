@@ -101,8 +101,6 @@ function wantsStream(request: FastifyRequest): boolean {
   description: 'Missing, invalid or expired token, or its user was deleted',
 })
 @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: UNAVAILABLE })
-// No @CallerCheckedByQuery(): the guard looks the caller up, so a deleted user's token is 401
-// here too (their generations are gone with them, which would otherwise read as 404).
 // The two routes that may answer with an event stream take the raw reply (@Res()): SseStream
 // writes to its socket (Fastify's hijack), which Nest would otherwise answer a second time.
 // Errors are thrown as everywhere else; Retry-After travels with the exception
@@ -117,8 +115,8 @@ export class GenerationsController {
   /** The models a room or a reply may use; `default` marks the one rooms use without a model. */
   @Get('models')
   @ApiOkResponse({ type: ModelListDto })
-  models(): ModelListDto {
-    return this.generations.models();
+  models(@CurrentUser() user: TokenCaller): Promise<ModelListDto> {
+    return this.generations.models(user);
   }
 
   /**
@@ -178,7 +176,7 @@ export class GenerationsController {
     @Res() reply: FastifyReply,
     @Idempotency() idempotent: IdempotentRequest,
   ): Promise<void> {
-    const start = () => this.generations.start(user.id, roomId, dto, idempotent);
+    const start = () => this.generations.start(user, roomId, dto, idempotent);
     if (!wantsStream(request)) {
       // Location (and, for a retry, the stored status and Idempotent-Replayed) are set.
       void reply.send(await start());
@@ -200,7 +198,7 @@ export class GenerationsController {
     @CurrentUser() user: TokenCaller,
     @GenerationId() id: string,
   ): Promise<GenerationWithContentDto> {
-    return this.generations.findOne(user.id, id);
+    return this.generations.findOne(user, id);
   }
 
   /**
@@ -234,7 +232,7 @@ export class GenerationsController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const after = lastEventId(lastEventIdHeader);
-    await this.generations.assertReadable(user.id, id);
+    await this.generations.assertReadable(user, id);
     await this.streams.open(user, reply, () => Promise.resolve(id), after);
   }
 
@@ -253,13 +251,13 @@ export class GenerationsController {
     @CurrentUser() user: TokenCaller,
     @GenerationId() id: string,
   ): Promise<GenerationResponseDto> {
-    return this.generations.cancel(user.id, id);
+    return this.generations.cancel(user, id);
   }
 
   /** The caller's model usage today (UTC) and the daily token limit. */
   @Get('users/me/usage')
   @ApiOkResponse({ type: UserUsageDto })
   usage(@CurrentUser() user: TokenCaller): Promise<UserUsageDto> {
-    return this.generations.usage(user.id);
+    return this.generations.usage(user);
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DatabaseError } from 'pg';
 import type { MessageRow } from '../chat/message.mapper';
 import { Sql, SqlRunner } from '../database/sql.service';
-import { statement } from '../database/statement';
+import { statement, type Placeholders } from '../database/statement';
 import type { GenerationRow } from './generation.mapper';
 
 // The SQL of starting and reading generations. Ownership is in the statement that reads
@@ -21,6 +21,8 @@ export interface StartParams {
   generationId: string;
   roomId: string;
   userId: string;
+  /** The caller's session: nothing happens unless it is live ('unauthorized'). */
+  sessionId: string;
   /** The user message to post first; null: the reply is to the room as it stands. */
   content: string | null;
   /** The requested model, else the room's while offered, else the default. */
@@ -69,6 +71,15 @@ export interface UsageTodayRow {
 }
 
 /** Exported for the tests that run the start on connections of their own. */
+type ReadParams = { generationId: string; userId: string };
+
+/** A generation and its messages, if it is the user's (`also`: a further condition). */
+const readText = (p: Placeholders<ReadParams>, also = '') => `
+    SELECT am.*, row_to_json(g) AS generation, row_to_json(um) AS user_message
+    FROM generations g JOIN messages am ON am.id = g.message_id
+    LEFT JOIN messages um ON um.id = g.user_message_id
+    WHERE g.id = ${p.generationId} AND g.user_id = ${p.userId} ${also}`;
+
 export const SQL = {
   // A start, in one statement: run on its own it needs no pooled transaction. 1. Lock the
   // caller's row: one user's starts wait for each other, on every instance (and a deleted
@@ -85,7 +96,9 @@ export const SQL = {
     'generations.start',
     (p) => `
     WITH caller AS MATERIALIZED (
-      SELECT u.id FROM users u WHERE u.id = ${p.userId} FOR NO KEY UPDATE
+      SELECT u.id FROM users u
+      WHERE u.id = ${p.userId} AND (SELECT session_is_live(${p.sessionId}, ${p.userId}))
+      FOR NO KEY UPDATE
     ), room AS MATERIALIZED (
       SELECT r.id, r.title, r.model FROM chat_rooms r
       WHERE r.id = ${p.roomId} AND r.owner_id = ${p.userId} AND EXISTS (SELECT 1 FROM caller)
@@ -152,13 +165,13 @@ export const SQL = {
   ),
 
   // A generation with everything its event stream is rebuilt from. Ownership: userId.
-  read: statement<{ generationId: string; userId: string }, ReadRow>(
-    'generations.read',
-    (p) => `
-    SELECT am.*, row_to_json(g) AS generation, row_to_json(um) AS user_message
-    FROM generations g JOIN messages am ON am.id = g.message_id
-    LEFT JOIN messages um ON um.id = g.user_message_id
-    WHERE g.id = ${p.generationId} AND g.user_id = ${p.userId}`,
+  read: statement<ReadParams, ReadRow>('generations.read', (p) => readText(p), {
+    isoTimestamps: true,
+  }),
+  // The same, for a route: nothing unless the caller's session is live.
+  readForCaller: statement<ReadParams & { sessionId: string }, ReadRow>(
+    'generations.readForCaller',
+    (p) => readText(p, `AND (SELECT session_is_live(${p.sessionId}, ${p.userId}))`),
     { isoTimestamps: true },
   ),
 
@@ -186,18 +199,26 @@ export const SQL = {
     ORDER BY t.created_at DESC, t.id DESC`,
   ),
 
-  usageToday: statement<{ userId: string }, UsageTodayRow>(
+  // No row when the caller's session is not live.
+  usageToday: statement<{ userId: string; sessionId: string }, UsageTodayRow>(
     'generations.usageToday',
     (p) => `
     SELECT coalesce(u.prompt_tokens, 0)::float8 AS prompt_tokens,
            coalesce(u.completion_tokens, 0)::float8 AS completion_tokens,
            coalesce(u.generations, 0) AS generations
-    FROM (SELECT 1) one
-    LEFT JOIN usage_days u ON u.user_id = ${p.userId} AND u.day = ${TODAY_UTC}`,
+    FROM (SELECT session_is_live(${p.sessionId}, ${p.userId}) AS live) caller
+    LEFT JOIN usage_days u ON u.user_id = ${p.userId} AND u.day = ${TODAY_UTC}
+    WHERE caller.live`,
   ),
 };
 
 type ReadRow = MessageRow & { generation: GenerationRow; user_message: MessageRow | null };
+
+function stored(row: ReadRow | undefined): StoredGeneration | null {
+  if (!row) return null;
+  const { generation, user_message: userMessage, ...reply } = row;
+  return { generation, reply, userMessage };
+}
 
 /** Starts and reads of generations, the context of a reply, the day's usage. */
 @Injectable()
@@ -226,11 +247,15 @@ export class GenerationsRepository {
   }
 
   /** The generation if it is the user's. */
-  async read(params: { generationId: string; userId: string }): Promise<StoredGeneration | null> {
-    const [row] = await this.sql.rows(SQL.read, params);
-    if (!row) return null;
-    const { generation, user_message: userMessage, ...reply } = row;
-    return { generation, reply, userMessage };
+  async read(params: ReadParams): Promise<StoredGeneration | null> {
+    return stored((await this.sql.rows(SQL.read, params))[0]);
+  }
+
+  /** The generation if it is the caller's and the caller's session is live. */
+  async readForCaller(
+    params: ReadParams & { sessionId: string },
+  ): Promise<StoredGeneration | null> {
+    return stored((await this.sql.rows(SQL.readForCaller, params))[0]);
   }
 
   async systemPrompt(params: { roomId: string }): Promise<string | null> {
@@ -243,8 +268,9 @@ export class GenerationsRepository {
     return this.sql.rows(SQL.history, params);
   }
 
-  async usageToday(params: { userId: string }): Promise<UsageTodayRow> {
+  /** Today's usage; null when the caller's session is not live. */
+  async usageToday(params: { userId: string; sessionId: string }): Promise<UsageTodayRow | null> {
     const [row] = await this.sql.rows(SQL.usageToday, params);
-    return row;
+    return row ?? null;
   }
 }

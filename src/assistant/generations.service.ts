@@ -10,6 +10,8 @@ import {
 } from '@nestjs/common';
 import { toMessage } from '../chat/message.mapper';
 import type { SqlRunner } from '../database/sql.service';
+import { SessionsService } from '../auth/sessions.service';
+import type { TokenCaller } from '../auth/auth-user';
 import { IdempotencyService } from '../idempotency/idempotency.service';
 import type { IdempotentRequest } from '../idempotency/idempotent-request.decorator';
 import type {
@@ -68,10 +70,13 @@ export class GenerationsService {
     private readonly lease: InstanceLease,
     private readonly catalog: ModelCatalog,
     private readonly idempotency: IdempotencyService,
+    private readonly sessions: SessionsService,
   ) {}
 
-  models(): ModelListDto {
+  /** 1 statement: the caller's session, which no other statement of this route checks. */
+  async models(caller: TokenCaller): Promise<ModelListDto> {
     this.catalog.assertEnabled();
+    await this.sessions.assertLive(caller);
     return { items: this.catalog.list() };
   }
 
@@ -85,30 +90,30 @@ export class GenerationsService {
    * it as failed/interrupted like any other generation of a dead instance.
    */
   async start(
-    userId: string,
+    caller: TokenCaller,
     roomId: string,
     dto: StartGenerationDto,
     idempotent: IdempotentRequest,
   ): Promise<StartedGenerationDto> {
     this.catalog.assertEnabled();
     this.catalog.assertSelectable(dto.model);
-    const start = () => this.startNow(userId, roomId, dto, idempotent);
+    const start = () => this.startNow(caller, roomId, dto, idempotent);
     // With a key, a concurrent retry must still get its 409 at once, not wait its turn.
-    return idempotent.key === null ? this.queue.run(userId, start) : start();
+    return idempotent.key === null ? this.queue.run(caller.id, start) : start();
   }
 
   private startNow(
-    userId: string,
+    caller: TokenCaller,
     roomId: string,
     dto: StartGenerationDto,
     idempotent: IdempotentRequest,
   ): Promise<StartedGenerationDto> {
     let room: RoomForStart | undefined;
     return this.idempotency.run(
-      userId,
+      caller.id,
       idempotent,
       async (db) => {
-        const inserted = await this.insert(db, userId, roomId, dto);
+        const inserted = await this.insert(db, caller, roomId, dto);
         room = inserted.room;
         // The `start` event's payload, and the JSON answer.
         return initialStart(
@@ -120,18 +125,24 @@ export class GenerationsService {
       {
         headers: (started) => ({ location: `/api/generations/${started.generation.id}/events` }),
         // From here on only the runner ends this generation.
-        afterCommit: (started) => this.launch(userId, room!, started),
+        afterCommit: (started) => this.launch(caller.id, room!, started),
       },
     );
   }
 
   /** The start statement, through `db`; its refusals as the HTTP answers. */
-  private async insert(db: SqlRunner, userId: string, roomId: string, dto: StartGenerationDto) {
+  private async insert(
+    db: SqlRunner,
+    caller: TokenCaller,
+    roomId: string,
+    dto: StartGenerationDto,
+  ) {
     const { config } = this.catalog;
     const row = await this.generations.start(db, {
       generationId: randomUUID(),
       roomId,
-      userId,
+      userId: caller.id,
+      sessionId: caller.sessionId,
       content: dto.content ?? null,
       model: dto.model ?? null,
       offeredModels: config.models,
@@ -169,42 +180,49 @@ export class GenerationsService {
     });
   }
 
-  async findOne(userId: string, id: string): Promise<GenerationWithContentDto> {
+  async findOne(caller: TokenCaller, id: string): Promise<GenerationWithContentDto> {
     this.catalog.assertEnabled();
-    const state = await this.read(userId, id);
-    if (!state) throw new NotFoundException('Generation not found');
+    const state = await this.read(caller, id);
     const local = this.registry.get(id);
     // While it runs here, memory is ahead of the stored text.
-    const content = local && local.userId === userId ? local.state.content : state.content;
+    const content = local && local.userId === caller.id ? local.state.content : state.content;
     return { ...(state.done?.generation ?? state.start.generation), content };
   }
 
-  /** The current state rebuilt from the rows; null when it is not the caller's. */
-  private async read(userId: string, id: string): Promise<StreamState | null> {
-    const stored = await this.generations.read({ generationId: id, userId });
-    return stored && storedState(stored);
+  /** The current state rebuilt from the rows: 404 unless it is the caller's (401: session). */
+  private async read(caller: TokenCaller, id: string): Promise<StreamState> {
+    const stored = await this.generations.readForCaller({
+      generationId: id,
+      userId: caller.id,
+      sessionId: caller.sessionId,
+    });
+    if (stored) return storedState(stored);
+    await this.sessions.assertLive(caller);
+    throw new NotFoundException('Generation not found');
   }
 
   /** Stops the reply wherever it runs; answers the final state (a finished one as it is). */
-  async cancel(userId: string, id: string): Promise<GenerationResponseDto> {
+  async cancel(caller: TokenCaller, id: string): Promise<GenerationResponseDto> {
     this.catalog.assertEnabled();
-    const state = await this.read(userId, id);
-    if (!state) throw new NotFoundException('Generation not found');
-    if (!state.done) await this.canceller.cancel(userId, id);
-    const generation: Partial<GenerationWithContentDto> = await this.findOne(userId, id);
+    const state = await this.read(caller, id);
+    if (!state.done) await this.canceller.cancel(caller.id, id);
+    const generation: Partial<GenerationWithContentDto> = await this.findOne(caller, id);
     delete generation.content;
     return generation as GenerationResponseDto;
   }
 
   /** 404 unless the generation is the caller's; the caller then opens the stream. */
-  async assertReadable(userId: string, id: string): Promise<void> {
+  async assertReadable(caller: TokenCaller, id: string): Promise<void> {
     this.catalog.assertEnabled();
-    const stored = await this.generations.read({ generationId: id, userId });
-    if (!stored) throw new NotFoundException('Generation not found');
+    await this.read(caller, id);
   }
 
-  async usage(userId: string): Promise<UserUsageDto> {
-    const today = await this.generations.usageToday({ userId });
+  async usage(caller: TokenCaller): Promise<UserUsageDto> {
+    const today = await this.generations.usageToday({
+      userId: caller.id,
+      sessionId: caller.sessionId,
+    });
+    if (!today) throw new UnauthorizedException('Unauthorized');
     return {
       today: {
         promptTokens: today.prompt_tokens,

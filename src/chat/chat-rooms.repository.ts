@@ -108,12 +108,6 @@ export const SQL = {
       FROM chat_rooms WHERE owner_id = ${p.ownerId} AND title ILIKE ${p.pattern}`,
   ),
 
-  // A statement found no room of the caller's: 404, or 401 when the session is no longer live.
-  callerExists: statement<Caller, { callerExists: boolean }>(
-    'chatRooms.callerExists',
-    (p) => `SELECT session_is_live(${p.sessionId}, ${p.ownerId}) AS "callerExists"`,
-  ),
-
   get: statement<Caller & { roomId: string }, ChatRoomRow>(
     'chatRooms.get',
     (p) => `
@@ -254,11 +248,5 @@ export class ChatRoomsRepository {
   /** Whether the owner's room was there to delete. */
   async delete(params: Caller & { roomId: string }): Promise<boolean> {
     return (await this.sql.rows(SQL.delete, params)).length > 0;
-  }
-
-  /** Whether the caller's session is still live (the user there, the session not revoked). */
-  async callerExists(params: Caller): Promise<boolean> {
-    const [{ callerExists }] = await this.sql.rows(SQL.callerExists, params);
-    return callerExists;
   }
 }

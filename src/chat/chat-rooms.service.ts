@@ -7,6 +7,7 @@ import {
 import { DatabaseError } from 'pg';
 import { ModelCatalog } from '../assistant/model-catalog';
 import type { TokenCaller } from '../auth/auth-user';
+import { SessionsService } from '../auth/sessions.service';
 import { containsPattern } from '../common/like-pattern';
 import type { SqlRunner } from '../database/sql.service';
 import { ChatRoomsRepository, SQL as ROOMS, toNewRoom } from './chat-rooms.repository';
@@ -54,6 +55,7 @@ export class ChatRoomsService {
     private readonly rooms: ChatRoomsRepository,
     private readonly messages: MessagesRepository,
     private readonly models: ModelCatalog,
+    private readonly sessions: SessionsService,
   ) {}
 
   /** 1 statement. `db` is the transaction of an Idempotency-Key, if any. */
@@ -232,12 +234,7 @@ export class ChatRoomsService {
    * longer live (revoked, or the user deleted). One more statement, on this path only.
    */
   private async notFound(caller: TokenCaller): Promise<never> {
-    const live = await this.rooms.callerExists({
-      ownerId: caller.id,
-      sessionId: caller.sessionId,
-    });
-    throw live
-      ? new NotFoundException('Chat room not found')
-      : new UnauthorizedException('Unauthorized');
+    await this.sessions.assertLive(caller);
+    throw new NotFoundException('Chat room not found');
   }
 }

@@ -1,4 +1,6 @@
+import { Client } from 'pg';
 import { createTestDatabase } from '../helpers/database';
+import { eventually } from '../helpers/assistant';
 import { TEST_JWT_SECRET } from '../helpers/app';
 import {
   Answer,
@@ -33,6 +35,9 @@ describe('sessions across instances (e2e)', () => {
       AUTH_RATE_LIMIT: String(LIMIT),
       TRUST_PROXY_HOPS: '1',
       LOG_LEVEL: 'warn',
+      // Configured (never called) so that each instance holds a LISTEN connection to cut.
+      LLM_BASE_URL: 'http://127.0.0.1:9/v1',
+      LLM_MODEL: 'fake-model',
     });
     servers.push(server);
     const base = `http://127.0.0.1:${port}`;
@@ -130,6 +135,42 @@ describe('sessions across instances (e2e)', () => {
       expect(await statuses(token, [there])).toEqual([200, 200]);
       expect((await post(here, '/api/auth/logout', { cookie: cookieOf(res)! })).status).toBe(204);
       expect(await statuses(token, [there, here])).toEqual([401, 401, 401, 401]);
+    }
+  });
+
+  it("while the instances' LISTEN connections are cut and after they come back, a revocation is a 401 at the next request", async () => {
+    const db = new Client({ connectionString: database.url });
+    await db.connect();
+    try {
+      const listeners = async () =>
+        (
+          await db.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'`,
+          )
+        ).rows.map((row) => row.pid);
+      const before = await listeners();
+      expect(before.length).toBeGreaterThanOrEqual(2);
+      const own = { email: `listen-${Date.now()}@example.com`, password };
+      const cut = await post(a, '/api/auth/register', {}, own);
+      const back = await post(b, '/api/auth/login', {}, own);
+      for (const res of [cut, back]) {
+        expect(await statuses(tokenOf(res), [a, b])).toEqual([200, 200, 200, 200]);
+      }
+      // Cut: every LISTEN connection of both instances.
+      await db.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [before]);
+      expect((await post(b, '/api/auth/logout', { cookie: cookieOf(cut)! })).status).toBe(204);
+      expect(await statuses(tokenOf(cut), [a, b])).toEqual([401, 401, 401, 401]);
+      // Back: the instances listen again (new connections), and still refuse and accept right.
+      await eventually(
+        async () => (await listeners()).filter((pid) => !before.includes(pid)).length >= 2,
+      );
+      expect(await statuses(tokenOf(back), [a, b])).toEqual([200, 200, 200, 200]);
+      expect((await post(a, '/api/auth/logout', { cookie: cookieOf(back)! })).status).toBe(204);
+      expect(await statuses(tokenOf(back), [b, a])).toEqual([401, 401, 401, 401]);
+      expect(await statuses(tokenOf(cut), [a, b])).toEqual([401, 401, 401, 401]);
+    } finally {
+      await db.end();
     }
   });
 
