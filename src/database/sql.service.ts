@@ -10,34 +10,12 @@ import { Pool } from 'pg';
 import type { AppConfig } from '../config/configuration';
 import { HeavyGate } from './heavy-gate';
 import { PipelinedConnections } from './pipelined-connections';
-import { ISO_TIMESTAMP_TYPES } from './iso-timestamps';
 import { queryConfig, type Statement } from './statement';
 import { pgConnectionOptions } from './typeorm-options';
 
 /** Runs statements: Sql itself (each statement its own transaction), or one transaction. */
 export interface SqlRunner {
   rows<P extends object, R>(statement: Statement<P, R>, params: P): Promise<R[]>;
-  /** @deprecated positional parameters: being replaced by repositories' named statements. */
-  rows<T>(statement: LegacyStatement, values: unknown[]): Promise<T[]>;
-}
-
-/** @deprecated see statement() in ./statement */
-export interface LegacyStatement {
-  name?: string;
-  text: string;
-  types?: typeof ISO_TIMESTAMP_TYPES;
-  pooled?: boolean;
-}
-
-type AnyStatement = Statement<object, unknown> | LegacyStatement;
-
-function configOf(statement: AnyStatement, params: object | unknown[]) {
-  if (Array.isArray(params)) return { ...(statement as LegacyStatement), values: params };
-  return queryConfig(statement as Statement<object, unknown>, params);
-}
-
-function isPooled(statement: AnyStatement): boolean {
-  return 'options' in statement ? !!statement.options.pooled : !!statement.pooled;
 }
 
 /**
@@ -115,13 +93,13 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy, OnApplicat
     this.pool.waitingCount > 0 ||
     (this.pool.idleCount === 0 && this.pool.totalCount >= (this.pool.options.max ?? 10));
 
-  rows<P extends object, R>(statement: Statement<P, R>, params: P): Promise<R[]>;
-  rows<T>(statement: LegacyStatement, values: unknown[]): Promise<T[]>;
-  async rows(statement: AnyStatement, params: object | unknown[]): Promise<unknown[]> {
-    const config = configOf(statement, params);
-    const pipelined = isPooled(statement) ? undefined : this.pipeline.query(config, this.poolFull);
+  async rows<P extends object, R>(statement: Statement<P, R>, params: P): Promise<R[]> {
+    const config = queryConfig(statement, params);
+    const pipelined = statement.options.pooled
+      ? undefined
+      : this.pipeline.query(config, this.poolFull);
     const result = await (pipelined ?? this.pool.query(config));
-    return result.rows as unknown[];
+    return result.rows as R[];
   }
 
   /**
@@ -129,16 +107,14 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy, OnApplicat
    * DB_HEAVY_CONNECTIONS places is free: one user's burst of them queues there, not in front of
    * everyone's small statements in the pool, and never takes every place (see HeavyGate).
    */
-  heavyRows<P extends object, R>(user: string, statement: Statement<P, R>, params: P): Promise<R[]>;
-  heavyRows<T>(user: string, statement: LegacyStatement, values: unknown[]): Promise<T[]>;
-  async heavyRows(
+  async heavyRows<P extends object, R>(
     user: string,
-    statement: AnyStatement,
-    params: object | unknown[],
-  ): Promise<unknown[]> {
+    statement: Statement<P, R>,
+    params: P,
+  ): Promise<R[]> {
     const release = await this.heavy.acquire(user);
     try {
-      return (await this.pool.query(configOf(statement, params))).rows as unknown[];
+      return (await this.pool.query(queryConfig(statement, params))).rows as R[];
     } finally {
       release();
     }
@@ -154,11 +130,10 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy, OnApplicat
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const runner = {
-        rows: async (statement: AnyStatement, params: object | unknown[]) =>
-          (await client.query(configOf(statement, params))).rows as unknown[],
-      };
-      const result = await work(runner as SqlRunner);
+      const result = await work({
+        rows: async <Q extends object, R>(statement: Statement<Q, R>, params: Q) =>
+          (await client.query(queryConfig(statement, params))).rows as R[],
+      });
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -169,25 +144,4 @@ export class Sql implements SqlRunner, OnModuleInit, OnModuleDestroy, OnApplicat
       client.release(broken);
     }
   }
-}
-
-/** @deprecated use statement() of ./statement, with named parameters. */
-const declared = new Set<string>();
-export function statement(
-  name: string,
-  text: string,
-  options: {
-    isoTimestamps?: boolean;
-    planEachTime?: boolean;
-    pooled?: boolean;
-  } = {},
-): LegacyStatement {
-  if (declared.has(name)) throw new Error(`Duplicate SQL statement name: ${name}`);
-  declared.add(name);
-  return {
-    ...(!options.planEachTime && { name }),
-    text: text.replace(/\s+/g, ' ').trim(),
-    ...(options.isoTimestamps && { types: ISO_TIMESTAMP_TYPES }),
-    ...(options.pooled && { pooled: true }),
-  };
 }

@@ -5,8 +5,8 @@ import { countQueries } from '../helpers/query-counter';
 
 /**
  * The number of SQL statements per request is fixed: it must not grow with rooms or messages.
- * Chat routes have no separate look-up of the caller (their statements prove the caller exists;
- * see CallerCheckedByQuery). The README lists these numbers.
+ * No route has a separate look-up of the caller: its first statement proves the session live
+ * (session_is_live). docs/architecture.md lists these numbers.
  */
 describe('query budget (e2e)', () => {
   let t: TestApp;
@@ -26,7 +26,7 @@ describe('query budget (e2e)', () => {
 
   async function statements(
     user: RegisteredUser,
-    method: 'get' | 'post' | 'patch',
+    method: 'get' | 'post' | 'patch' | 'delete',
     url: string,
     body?: object,
   ) {
@@ -127,5 +127,14 @@ describe('query budget (e2e)', () => {
     const url = `/api/chat-rooms/${largeRooms[0]}/messages`;
     expect((await keyed(url, { content: 'keyed' }, 'budget-message')).count).toBe(1);
     expect((await keyed(url, { content: 'keyed' }, 'budget-message')).count).toBe(1);
+  });
+
+  it('account and session routes: 1 statement each, the session checked inside it', async () => {
+    const user = await registerUser(t.http);
+    expect(await statements(user, 'get', '/api/users/me')).toBe(1);
+    expect(await statements(user, 'get', '/api/auth/sessions')).toBe(1);
+    expect(await statements(user, 'get', '/api/users/me/usage')).toBe(1);
+    // Nothing to revoke: one more, to tell 204 from 401.
+    expect(await statements(user, 'delete', '/api/auth/sessions')).toBe(2);
   });
 });
