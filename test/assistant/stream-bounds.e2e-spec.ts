@@ -206,7 +206,7 @@ describe('event streams whose client does not read (e2e)', () => {
     gc();
     const heapHeld = process.memoryUsage().heapUsed - heapBefore;
     // 30 streams hold at most about a socket's high-water mark and an event each; without
-    // back-pressure each queued its whole replay (90 MB queued for the 30 when measured).
+    // back-pressure each would queue its whole replay.
     expect(queuedOnServer()).toBeLessThan(30 * MAX_QUEUED);
     expect(heapHeld).toBeLessThan(32 * 1024 * 1024);
     // Then the server closes them.

@@ -48,7 +48,7 @@ describe('HTTP hardening (e2e)', () => {
         .set('content-type', 'application/json')
         .send(payload);
 
-    // Found by the property test: class-transformer recursed until the stack overflowed (500).
+    // class-transformer recurses into nesting: deep enough, the stack overflows (a 500).
     it.each([
       ['deeply nested arrays as a field', `{"title":${deep(50_000)}}`],
       ['deeply nested arrays as the body', deep(100_000)],
@@ -85,7 +85,7 @@ describe('HTTP hardening (e2e)', () => {
     });
   });
 
-  describe('the contract refuses, on every route (issue 11)', () => {
+  describe('the contract refuses, on every route', () => {
     let room: string;
     beforeAll(async () => {
       room = (await t.http.post('/api/chat-rooms').set(user.auth).send({}).expect(201)).body.id;
@@ -110,7 +110,7 @@ describe('HTTP hardening (e2e)', () => {
       return req.send(payload);
     };
 
-    // null used to create a room with the defaults; the others got Nest's "object is expected".
+    // null must not create a room with the defaults, nor the others get Nest's "object is expected".
     it.each(['null', '[]', '[{"title":"x"}]', '"x"', '""', '0', '1.5', 'true', 'false'])(
       'answers the JSON body %s (not an object) with 400 on every route with a body',
       async (payload) => {
@@ -124,8 +124,8 @@ describe('HTTP hardening (e2e)', () => {
       },
     );
 
-    // These were silently dropped: class-transformer skips a field named like a method of the
-    // DTO instance, class-validator looked names up in a plain object.
+    // Easily dropped in silence: class-transformer skips a field named like a method of the DTO
+    // instance, and a look-up of names in a plain object finds Object.prototype's.
     it.each([...Object.getOwnPropertyNames(Object.prototype), 'prototype'])(
       'refuses the unknown field %s on every route with a body, and names it',
       async (name) => {
@@ -202,12 +202,12 @@ describe('HTTP hardening (e2e)', () => {
   });
 
   describe('paths, methods and queries', () => {
-    // Found by the property test: Fastify's own 400 for a bad %-escape had an extra `code`.
+    // Fastify's own 400 for a bad %-escape carries an extra `code`: it must be ours.
     it('answers a malformed %-escape in the path with the contract body', async () => {
       expectErrorBody(await t.http.get('/api/chat-rooms/%').set(user.auth), 400);
     });
 
-    // Found by the property test: @fastify/cors answered a bare OPTIONS with a text/plain 400.
+    // @fastify/cors answers a bare OPTIONS with a text/plain 400 unless told otherwise.
     it('does not answer a bare OPTIONS with an empty 400', async () => {
       const res = await t.http.options('/api/chat-rooms');
       expect(res.status).toBeLessThan(400);
