@@ -2,12 +2,12 @@
 
 -- chatRooms.count
 -- parameters: $1 sessionId, $2 ownerId
-SELECT count(*)::int AS total, (SELECT session_is_live($1, $2)) AS "callerExists"
+SELECT count(*)::int AS total, EXISTS (SELECT FROM live_session($1, $2)) AS "callerExists"
 FROM chat_rooms WHERE owner_id = $2;
 
 -- chatRooms.countByTitle
 -- parameters: $1 sessionId, $2 ownerId, $3 pattern
-SELECT count(*)::int AS total, (SELECT session_is_live($1, $2)) AS "callerExists"
+SELECT count(*)::int AS total, EXISTS (SELECT FROM live_session($1, $2)) AS "callerExists"
 FROM chat_rooms WHERE owner_id = $2 AND title ILIKE $3;
 
 -- chatRooms.create
@@ -17,7 +17,7 @@ WITH
       room AS (
         INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
         SELECT $1::text, $2::uuid, $3::text, $4::text
-        WHERE (SELECT session_is_live($5, $2)) 
+        WHERE EXISTS (SELECT FROM live_session($5, $2)) 
         RETURNING r.*
       )
 SELECT * FROM room;
@@ -36,7 +36,7 @@ prior AS MATERIALIZED (
 room AS (
   INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
   SELECT $1::text, $2::uuid, $3::text, $4::text
-  WHERE (SELECT session_is_live($5, $2)) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
+  WHERE EXISTS (SELECT FROM live_session($5, $2)) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
   RETURNING r.*
 ),
 result AS (SELECT * FROM room),
@@ -55,7 +55,7 @@ FROM lock LEFT JOIN prior ON true;
 -- parameters: $1 roomId, $2 ownerId, $3 sessionId
 DELETE FROM chat_rooms r
 WHERE r.id = $1 AND r.owner_id = $2
-  AND (SELECT session_is_live($3, $2))
+  AND EXISTS (SELECT FROM live_session($3, $2))
 RETURNING r.id;
 
 -- chatRooms.get
@@ -63,7 +63,7 @@ RETURNING r.id;
 -- options: isoTimestamps
 SELECT r.* FROM chat_rooms r
 WHERE r.id = $1 AND r.owner_id = $2
-  AND (SELECT session_is_live($3, $2));
+  AND EXISTS (SELECT FROM live_session($3, $2));
 
 -- chatRooms.list
 -- parameters: $1 ownerId, $2 sessionId, $3 limit, $4 offset
@@ -72,7 +72,7 @@ WHERE r.id = $1 AND r.owner_id = $2
          (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = $1 ) AS total
   FROM (
     SELECT r.* FROM chat_rooms r
-    WHERE r.owner_id = $1  AND (SELECT session_is_live($2, $1))
+    WHERE r.owner_id = $1  AND EXISTS (SELECT FROM live_session($2, $1))
     ORDER BY r.updated_at DESC, r.id DESC LIMIT $3 OFFSET $4
   ) r
   
@@ -90,7 +90,7 @@ LEFT JOIN LATERAL (
          (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = $1 AND r.title ILIKE $5) AS total
   FROM (
     SELECT r.* FROM chat_rooms r
-    WHERE r.owner_id = $1 AND r.title ILIKE $5 AND (SELECT session_is_live($2, $1))
+    WHERE r.owner_id = $1 AND r.title ILIKE $5 AND EXISTS (SELECT FROM live_session($2, $1))
     ORDER BY r.updated_at DESC, r.id DESC LIMIT $3 OFFSET $4
   ) r
   
@@ -110,7 +110,7 @@ LEFT JOIN LATERAL (
         system_prompt = CASE WHEN $4 THEN $5 ELSE r.system_prompt END,
         updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at)
       WHERE r.id = $6 AND r.owner_id = $7
-        AND (SELECT session_is_live($8, $7))
+        AND EXISTS (SELECT FROM live_session($8, $7))
       RETURNING r.*
     )
     SELECT r.*, to_json(lm) AS last_message FROM r 

@@ -81,14 +81,14 @@ WHERE g.id = $1 AND g.user_id = $2;
 SELECT am.*, row_to_json(g) AS generation, row_to_json(um) AS user_message
 FROM generations g JOIN messages am ON am.id = g.message_id
 LEFT JOIN messages um ON um.id = g.user_message_id
-WHERE g.id = $3 AND g.user_id = $2 AND (SELECT session_is_live($1, $2));
+WHERE g.id = $3 AND g.user_id = $2 AND EXISTS (SELECT FROM live_session($1, $2));
 
 -- generations.start
 -- parameters: $1 userId, $2 sessionId, $3 roomId, $4 maxRunningPerUser, $5 dailyTokenLimit, $6 content, $7 model, $8 offeredModels, $9 defaultModel, $10 generationId, $11 instanceKey
 -- options: isoTimestamps
 WITH caller AS MATERIALIZED (
   SELECT u.id FROM users u
-  WHERE u.id = $1 AND (SELECT session_is_live($2, $1))
+  WHERE u.id = $1 AND EXISTS (SELECT FROM live_session($2, $1))
   FOR NO KEY UPDATE
 ), room AS MATERIALIZED (
   SELECT r.id, r.title, r.model FROM chat_rooms r
@@ -191,6 +191,6 @@ SELECT system_prompt FROM chat_rooms WHERE id = $1;
 SELECT coalesce(u.prompt_tokens, 0)::float8 AS prompt_tokens,
        coalesce(u.completion_tokens, 0)::float8 AS completion_tokens,
        coalesce(u.generations, 0) AS generations
-FROM (SELECT session_is_live($1, $2) AS live) caller
+FROM (SELECT EXISTS (SELECT FROM live_session($1, $2)) AS live) caller
 LEFT JOIN usage_days u ON u.user_id = $2 AND u.day = (now() AT TIME ZONE 'UTC')::date
 WHERE caller.live;

@@ -70,7 +70,7 @@ WITH
       room AS (
         UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1
         WHERE r.id = $1 AND r.owner_id = $2
-          AND (SELECT session_is_live($3, $2)) 
+          AND EXISTS (SELECT FROM live_session($3, $2)) 
         RETURNING r.id, r.updated_at
       ),
       message AS (
@@ -94,7 +94,7 @@ prior AS MATERIALIZED (
 room AS (
   UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1
   WHERE r.id = $1 AND r.owner_id = $2
-    AND (SELECT session_is_live($3, $2)) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
+    AND EXISTS (SELECT FROM live_session($3, $2)) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
   RETURNING r.id, r.updated_at
 ),
 message AS (
@@ -119,4 +119,4 @@ FROM lock LEFT JOIN prior ON true;
 SELECT r.id, c.id AS cursor_id
 FROM chat_rooms r LEFT JOIN messages c ON c.id = $1 AND c.chat_room_id = r.id
 WHERE r.id = $2 AND r.owner_id = $3
-  AND (SELECT session_is_live($4, $3));
+  AND EXISTS (SELECT FROM live_session($4, $3));

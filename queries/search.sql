@@ -4,7 +4,7 @@
 -- parameters: $1 sessionId, $2 ownerId, $3 places, $4 others, $5 afterCreatedAt, $6 afterId, $7 take, $8 budget
 -- options: isoTimestamps, planEachTime, pooled
 SELECT h.*, g.slot
-FROM (SELECT session_is_live($1, $2) AS live) s
+FROM (SELECT EXISTS (SELECT FROM live_session($1, $2)) AS live) s
 CROSS JOIN LATERAL (
   SELECT EXISTS (
     SELECT 1 FROM generate_series(1, $3::int) AS place
@@ -40,7 +40,7 @@ ORDER BY h.created_at DESC, h.id DESC;
 -- parameters: $1 indexed0, $2 sessionId, $3 ownerId, $4 places, $5 others, $6 afterCreatedAt, $7 afterId, $8 take, $9 budget
 -- options: isoTimestamps, planEachTime, pooled
 SELECT h.*, g.slot
-FROM (SELECT session_is_live($2, $3) AS live) s
+FROM (SELECT EXISTS (SELECT FROM live_session($2, $3)) AS live) s
 CROSS JOIN LATERAL (
   SELECT EXISTS (
     SELECT 1 FROM generate_series(1, $4::int) AS place
@@ -76,7 +76,7 @@ ORDER BY h.created_at DESC, h.id DESC;
 -- parameters: $1 indexed0, $2 indexed1, $3 sessionId, $4 ownerId, $5 places, $6 others, $7 afterCreatedAt, $8 afterId, $9 take, $10 budget
 -- options: isoTimestamps, planEachTime, pooled
 SELECT h.*, g.slot
-FROM (SELECT session_is_live($3, $4) AS live) s
+FROM (SELECT EXISTS (SELECT FROM live_session($3, $4)) AS live) s
 CROSS JOIN LATERAL (
   SELECT EXISTS (
     SELECT 1 FROM generate_series(1, $5::int) AS place
@@ -112,7 +112,7 @@ ORDER BY h.created_at DESC, h.id DESC;
 -- parameters: $1 indexed0, $2 indexed1, $3 indexed2, $4 sessionId, $5 ownerId, $6 places, $7 others, $8 afterCreatedAt, $9 afterId, $10 take, $11 budget
 -- options: isoTimestamps, planEachTime, pooled
 SELECT h.*, g.slot
-FROM (SELECT session_is_live($4, $5) AS live) s
+FROM (SELECT EXISTS (SELECT FROM live_session($4, $5)) AS live) s
 CROSS JOIN LATERAL (
   SELECT EXISTS (
     SELECT 1 FROM generate_series(1, $6::int) AS place

@@ -4,7 +4,7 @@
 -- parameters: $1 at, $2 reason, $3 keepId, $4 passwordHash, $5 userId
 WITH changed AS (
     UPDATE users SET password_hash = $4, updated_at = now()
-    WHERE id = $5 AND (SELECT session_is_live($3, $5)) RETURNING id
+    WHERE id = $5 AND EXISTS (SELECT FROM live_session($3, $5)) RETURNING id
   ), revoked AS (
   UPDATE sessions s SET revoked_at = $1, revoked_reason = $2
   WHERE s.user_id = (SELECT id FROM changed) AND s.id <> $3 AND s.revoked_at IS NULL
@@ -20,7 +20,7 @@ WHERE id = $3;
 
 -- sessions.isLive
 -- parameters: $1 id, $2 userId
-SELECT session_is_live($1, $2) AS live;
+SELECT EXISTS (SELECT FROM live_session($1, $2)) AS live;
 
 -- sessions.list
 -- parameters: $1 userId, $2 now, $3 sessionId
@@ -30,7 +30,7 @@ SELECT id, created_at AS "createdAt", last_used_at AS "lastUsedAt",
 FROM sessions
 WHERE user_id = $1 AND revoked_at IS NULL
   AND idle_expires_at > $2 AND expires_at > $2
-  AND (SELECT session_is_live($3, $1))
+  AND EXISTS (SELECT FROM live_session($3, $1))
 ORDER BY created_at DESC, id DESC;
 
 -- sessions.lockForRefresh
@@ -62,7 +62,7 @@ DELETE FROM sessions WHERE id IN (
 -- parameters: $1 at, $2 reason, $3 id, $4 userId, $5 sessionId
 WITH  revoked AS (
   UPDATE sessions s SET revoked_at = $1, revoked_reason = $2
-  WHERE s.id = $3 AND s.user_id = $4 AND (SELECT session_is_live($5, $4)) AND s.revoked_at IS NULL
+  WHERE s.id = $3 AND s.user_id = $4 AND EXISTS (SELECT FROM live_session($5, $4)) AND s.revoked_at IS NULL
   RETURNING s.id
 )
 SELECT id FROM revoked;
@@ -80,7 +80,7 @@ SELECT id FROM revoked;
 -- parameters: $1 at, $2 reason, $3 userId, $4 keepId
 WITH  revoked AS (
   UPDATE sessions s SET revoked_at = $1, revoked_reason = $2
-  WHERE s.user_id = $3 AND s.id <> $4 AND (SELECT session_is_live($4, $3)) AND s.revoked_at IS NULL
+  WHERE s.user_id = $3 AND s.id <> $4 AND EXISTS (SELECT FROM live_session($4, $3)) AND s.revoked_at IS NULL
   RETURNING s.id
 )
 SELECT id FROM revoked;

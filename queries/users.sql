@@ -3,15 +3,15 @@
 -- users.delete
 -- parameters: $1 id, $2 sessionId
 DELETE FROM users
-WHERE id = $1 AND (SELECT session_is_live($2, $1))
+WHERE id = $1 AND EXISTS (SELECT FROM live_session($2, $1))
 RETURNING id;
 
 -- users.findCaller
 -- parameters: $1 id, $2 sessionId
 SELECT id, email, display_name AS "displayName", created_at AS "createdAt"
-FROM users WHERE id = $1 AND (SELECT session_is_live($2, $1));
+FROM users WHERE id = $1 AND EXISTS (SELECT FROM live_session($2, $1));
 
 -- users.passwordHash
 -- parameters: $1 id, $2 sessionId
 SELECT password_hash AS "passwordHash" FROM users
-WHERE id = $1 AND (SELECT session_is_live($2, $1));
+WHERE id = $1 AND EXISTS (SELECT FROM live_session($2, $1));

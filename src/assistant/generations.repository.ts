@@ -97,7 +97,7 @@ export const SQL = {
     (p) => `
     WITH caller AS MATERIALIZED (
       SELECT u.id FROM users u
-      WHERE u.id = ${p.userId} AND (SELECT session_is_live(${p.sessionId}, ${p.userId}))
+      WHERE u.id = ${p.userId} AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.userId}))
       FOR NO KEY UPDATE
     ), room AS MATERIALIZED (
       SELECT r.id, r.title, r.model FROM chat_rooms r
@@ -171,7 +171,7 @@ export const SQL = {
   // The same, for a route: nothing unless the caller's session is live.
   readForCaller: statement<ReadParams & { sessionId: string }, ReadRow>(
     'generations.readForCaller',
-    (p) => readText(p, `AND (SELECT session_is_live(${p.sessionId}, ${p.userId}))`),
+    (p) => readText(p, `AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.userId}))`),
     { isoTimestamps: true },
   ),
 
@@ -206,7 +206,7 @@ export const SQL = {
     SELECT coalesce(u.prompt_tokens, 0)::float8 AS prompt_tokens,
            coalesce(u.completion_tokens, 0)::float8 AS completion_tokens,
            coalesce(u.generations, 0) AS generations
-    FROM (SELECT session_is_live(${p.sessionId}, ${p.userId}) AS live) caller
+    FROM (SELECT EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.userId})) AS live) caller
     LEFT JOIN usage_days u ON u.user_id = ${p.userId} AND u.day = ${TODAY_UTC}
     WHERE caller.live`,
   ),

@@ -6,7 +6,7 @@ export type AuthUser = Pick<User, 'id' | 'email' | 'displayName' | 'createdAt'>;
 /**
  * The caller, as JwtAuthGuard puts it on every request (@CurrentUser()): what the verified
  * access token says. Whether its session is still live, the route's first statement checks
- * (session_is_live), with whatever it reads or writes.
+ * (live_session), with whatever it reads or writes.
  */
 export type TokenCaller = Pick<User, 'id'> & { sessionId: string };
 

@@ -40,7 +40,7 @@ export class JwtStrategy extends PassportStrategy(Strategy) {
 
   /**
    * Only what the token says (null is a 401): its user and session. Whether the session is live
-   * is checked by the route's first statement (session_is_live). The verified token is
+   * is checked by the route's first statement (live_session). The verified token is
    * remembered, so JwtAuthGuard accepts its next uses without passport.
    */
   validate(req: IncomingMessage, payload: JwtPayload): TokenCaller | null {

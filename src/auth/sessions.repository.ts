@@ -35,7 +35,7 @@ type Revoking = { at: Date; reason: RevokeReason };
 
 /**
  * Revokes the sessions `condition` selects; `prefix` adds CTEs before it. Revoked, a session's
- * access tokens fail from the next statement that checks it (session_is_live), on every
+ * access tokens fail from the next statement that checks it (live_session), on every
  * instance.
  */
 function revoking(at: string, reason: string, condition: string, prefix = ''): string {
@@ -48,9 +48,9 @@ function revoking(at: string, reason: string, condition: string, prefix = ''): s
     SELECT id FROM revoked`;
 }
 
-/** The caller's session proves itself live (see the SessionIsLive migration). */
+/** The caller's session proves itself live (see the LiveSession migration). */
 const callerLive = (session: string, user: string) =>
-  `(SELECT session_is_live(${session}, ${user}))`;
+  `EXISTS (SELECT FROM live_session(${session}, ${user}))`;
 
 export const SQL = {
   open: statement<
@@ -168,7 +168,7 @@ export const SQL = {
   // A statement found nothing: was it because the caller's session is no longer live?
   isLive: statement<{ id: string; userId: string }, { live: boolean }>(
     'sessions.isLive',
-    (p) => `SELECT session_is_live(${p.id}, ${p.userId}) AS live`,
+    (p) => `SELECT EXISTS (SELECT FROM live_session(${p.id}, ${p.userId})) AS live`,
   ),
 
   purge: statement<Record<never, never>, never>(

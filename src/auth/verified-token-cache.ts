@@ -10,7 +10,7 @@ export interface VerifiedToken {
  * CPU of a small read. The key is the whole token: only the exact string that
  * was verified hits. Bounded: when full, the oldest entry goes.
  * A hit only says the token is genuine: whether its session is still live, the route's first
- * statement checks (session_is_live), every time.
+ * statement checks (live_session), every time.
  */
 export class VerifiedTokenCache {
   private readonly entries = new Map<string, VerifiedToken & { expiresAtMs: number }>();

@@ -51,7 +51,7 @@ function roomPage(
            (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = ${owner} ${filter}) AS total
     FROM (
       SELECT r.* FROM chat_rooms r
-      WHERE r.owner_id = ${owner} ${filter} AND (SELECT session_is_live(${session}, ${owner}))
+      WHERE r.owner_id = ${owner} ${filter} AND EXISTS (SELECT FROM live_session(${session}, ${owner}))
       ORDER BY r.updated_at DESC, r.id DESC LIMIT ${limit} OFFSET ${offset}
     ) r
     ${LAST_MESSAGE}
@@ -74,7 +74,7 @@ export const SQL = {
       room AS (
         INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
         SELECT ${p.title}::text, ${p.ownerId}::uuid, ${p.model}::text, ${p.systemPrompt}::text
-        WHERE (SELECT session_is_live(${p.sessionId}, ${p.ownerId})) ${gate}
+        WHERE EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId})) ${gate}
         RETURNING r.*
       )`,
     select: `SELECT * FROM room`,
@@ -98,13 +98,13 @@ export const SQL = {
   count: statement<Caller, { total: number; callerExists: boolean }>(
     'chatRooms.count',
     (p) => `
-      SELECT count(*)::int AS total, (SELECT session_is_live(${p.sessionId}, ${p.ownerId})) AS "callerExists"
+      SELECT count(*)::int AS total, EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId})) AS "callerExists"
       FROM chat_rooms WHERE owner_id = ${p.ownerId}`,
   ),
   countByTitle: statement<Caller & { pattern: string }, { total: number; callerExists: boolean }>(
     'chatRooms.countByTitle',
     (p) => `
-      SELECT count(*)::int AS total, (SELECT session_is_live(${p.sessionId}, ${p.ownerId})) AS "callerExists"
+      SELECT count(*)::int AS total, EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId})) AS "callerExists"
       FROM chat_rooms WHERE owner_id = ${p.ownerId} AND title ILIKE ${p.pattern}`,
   ),
 
@@ -113,7 +113,7 @@ export const SQL = {
     (p) => `
       SELECT r.* FROM chat_rooms r
       WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-        AND (SELECT session_is_live(${p.sessionId}, ${p.ownerId}))`,
+        AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId}))`,
     iso,
   ),
 
@@ -137,7 +137,7 @@ export const SQL = {
           system_prompt = CASE WHEN ${p.setSystemPrompt} THEN ${p.systemPrompt} ELSE r.system_prompt END,
           updated_at = ${NOW}
         WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-          AND (SELECT session_is_live(${p.sessionId}, ${p.ownerId}))
+          AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId}))
         RETURNING r.*
       )
       SELECT r.*, to_json(lm) AS last_message FROM r ${LAST_MESSAGE}`,
@@ -150,7 +150,7 @@ export const SQL = {
     (p) => `
       DELETE FROM chat_rooms r
       WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-        AND (SELECT session_is_live(${p.sessionId}, ${p.ownerId}))
+        AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId}))
       RETURNING r.id`,
   ),
 };

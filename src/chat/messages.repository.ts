@@ -57,7 +57,7 @@ export const SQL = {
       room AS (
         UPDATE chat_rooms r SET updated_at = ${NEXT_MESSAGE_AT}, message_count = r.message_count + 1
         WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-          AND (SELECT session_is_live(${p.sessionId}, ${p.ownerId})) ${gate}
+          AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId})) ${gate}
         RETURNING r.id, r.updated_at
       ),
       message AS (
@@ -78,7 +78,7 @@ export const SQL = {
       SELECT r.id, c.id AS cursor_id
       FROM chat_rooms r LEFT JOIN messages c ON c.id = ${p.cursorId} AND c.chat_room_id = r.id
       WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-        AND (SELECT session_is_live(${p.sessionId}, ${p.ownerId}))`,
+        AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId}))`,
   ),
 
   // A room's embedded messages and the first message page (no cursor) both read the newest.

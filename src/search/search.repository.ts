@@ -37,7 +37,7 @@ type HitsRow = { slot: boolean } & ({ id: null } | HitRow);
 
 /**
  * One statement per search, whatever the terms, the page or the data:
- * - the caller's session proves itself live (session_is_live; no row: 401), and a LEFT JOIN
+ * - the caller's session proves itself live (live_session; no row: 401), and a LEFT JOIN
  *   LATERAL gives one all-null row when nothing matches;
  * - one of the caller's `places` (a transaction-level advisory lock, released when the
  *   statement ends, whichever instance runs it), or no hit is read (`slot` false);
@@ -67,7 +67,7 @@ function hitsStatement(indexed: number): Statement<HitsParams, HitsRow> {
       const terms = INDEXED.slice(0, indexed).map((name) => p[name]);
       return `
         SELECT h.*, g.slot
-        FROM (SELECT session_is_live(${p.sessionId}, ${p.ownerId}) AS live) s
+        FROM (SELECT EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId})) AS live) s
         CROSS JOIN LATERAL (
           SELECT EXISTS (
             SELECT 1 FROM generate_series(1, ${p.places}::int) AS place

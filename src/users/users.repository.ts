@@ -12,7 +12,7 @@ export interface NewUser {
   displayName: string | null;
 }
 
-/** The caller: nothing is read or written unless the session is live (session_is_live). */
+/** The caller: nothing is read or written unless the session is live (live_session). */
 type Caller = { id: string; sessionId: string };
 
 export const SQL = {
@@ -20,14 +20,14 @@ export const SQL = {
     'users.findCaller',
     (p) => `
       SELECT id, email, display_name AS "displayName", created_at AS "createdAt"
-      FROM users WHERE id = ${p.id} AND (SELECT session_is_live(${p.sessionId}, ${p.id}))`,
+      FROM users WHERE id = ${p.id} AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.id}))`,
   ),
 
   passwordHash: statement<Caller, { passwordHash: string }>(
     'users.passwordHash',
     (p) => `
       SELECT password_hash AS "passwordHash" FROM users
-      WHERE id = ${p.id} AND (SELECT session_is_live(${p.sessionId}, ${p.id}))`,
+      WHERE id = ${p.id} AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.id}))`,
   ),
 
   // Their rooms, messages and sessions go with them (ON DELETE CASCADE).
@@ -35,7 +35,7 @@ export const SQL = {
     'users.delete',
     (p) => `
       DELETE FROM users
-      WHERE id = ${p.id} AND (SELECT session_is_live(${p.sessionId}, ${p.id}))
+      WHERE id = ${p.id} AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.id}))
       RETURNING id`,
   ),
 };

@@ -6,7 +6,7 @@ import { countQueries } from '../helpers/query-counter';
 /**
  * The number of SQL statements per request is fixed: it must not grow with rooms or messages.
  * No route has a separate look-up of the caller: its first statement proves the session live
- * (session_is_live). docs/architecture.md lists these numbers.
+ * (live_session). docs/architecture.md lists these numbers.
  */
 describe('query budget (e2e)', () => {
   let t: TestApp;

@@ -5,7 +5,7 @@ import { CreateSessions1796100000000 } from './1796100000000-CreateSessions';
 import { MessageSearch1796200000000 } from './1796200000000-MessageSearch';
 import { CreateIdempotencyKeys1796300000000 } from './1796300000000-CreateIdempotencyKeys';
 import { CreateEventStreams1796420000000 } from './1796420000000-CreateEventStreams';
-import { SessionIsLive1796500000000 } from './1796500000000-SessionIsLive';
+import { LiveSession1796500000000 } from './1796500000000-LiveSession';
 
 /**
  * Migrations in the order they run. Listed explicitly (not globbed) so the same classes load
@@ -19,5 +19,5 @@ export const migrations = [
   MessageSearch1796200000000,
   CreateIdempotencyKeys1796300000000,
   CreateEventStreams1796420000000,
-  SessionIsLive1796500000000,
+  LiveSession1796500000000,
 ];
