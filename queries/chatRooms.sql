@@ -68,7 +68,9 @@ WHERE r.id = $1 AND r.owner_id = $2
 -- chatRooms.list
 -- parameters: $1 ownerId, $2 sessionId, $3 limit, $4 offset
 -- options: isoTimestamps
-  SELECT r.*, to_json(lm) AS last_message,
+  SELECT r.*, lm.id AS lm_id, lm.chat_room_id AS lm_chat_room_id, lm.role AS lm_role,
+lm.content AS lm_content, lm.created_at AS lm_created_at, lm.status AS lm_status,
+lm.model AS lm_model, lm.generation_id AS lm_generation_id,
          (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = $1 ) AS total
   FROM (
     SELECT r.* FROM chat_rooms r
@@ -86,7 +88,9 @@ LEFT JOIN LATERAL (
 -- chatRooms.listByTitle
 -- parameters: $1 ownerId, $2 sessionId, $3 limit, $4 offset, $5 pattern
 -- options: isoTimestamps
-  SELECT r.*, to_json(lm) AS last_message,
+  SELECT r.*, lm.id AS lm_id, lm.chat_room_id AS lm_chat_room_id, lm.role AS lm_role,
+lm.content AS lm_content, lm.created_at AS lm_created_at, lm.status AS lm_status,
+lm.model AS lm_model, lm.generation_id AS lm_generation_id,
          (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = $1 AND r.title ILIKE $5) AS total
   FROM (
     SELECT r.* FROM chat_rooms r
@@ -113,7 +117,9 @@ LEFT JOIN LATERAL (
         AND EXISTS (SELECT FROM live_session($8, $7))
       RETURNING r.*
     )
-    SELECT r.*, to_json(lm) AS last_message FROM r 
+    SELECT r.*, lm.id AS lm_id, lm.chat_room_id AS lm_chat_room_id, lm.role AS lm_role,
+lm.content AS lm_content, lm.created_at AS lm_created_at, lm.status AS lm_status,
+lm.model AS lm_model, lm.generation_id AS lm_generation_id FROM r 
 LEFT JOIN LATERAL (
   SELECT m.id, m.chat_room_id, m.role, left(m.content, 2001) AS content,
          m.created_at, m.status, m.model, m.generation_id

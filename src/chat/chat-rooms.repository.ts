@@ -22,10 +22,17 @@ export interface ChatRoomRow {
 }
 
 /** A room with its newest message (its content cut to a preview), as row_to_json gives it. */
-type SummaryRow = ChatRoomRow & { last_message: MessageRow | null };
+type SummaryRow = ChatRoomRow & {
+  [K in keyof MessageRow as `lm_${K}`]: MessageRow[K] | null;
+};
 
 // Timestamps have millisecond precision (what clients see); a room never moves back in time.
 const NOW = `greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at)`;
+
+/** The columns of the newest message, `lm_`-prefixed beside the room's. */
+const LAST_MESSAGE_COLUMNS = `lm.id AS lm_id, lm.chat_room_id AS lm_chat_room_id, lm.role AS lm_role,
+  lm.content AS lm_content, lm.created_at AS lm_created_at, lm.status AS lm_status,
+  lm.model AS lm_model, lm.generation_id AS lm_generation_id`;
 
 /** The newest message of room `r`, its content cut (a character more than the preview). */
 const LAST_MESSAGE = `
@@ -47,7 +54,7 @@ function roomPage(
   filter: string,
 ): string {
   return `
-    SELECT r.*, to_json(lm) AS last_message,
+    SELECT r.*, ${LAST_MESSAGE_COLUMNS},
            (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = ${owner} ${filter}) AS total
     FROM (
       SELECT r.* FROM chat_rooms r
@@ -140,7 +147,7 @@ export const SQL = {
           AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId}))
         RETURNING r.*
       )
-      SELECT r.*, to_json(lm) AS last_message FROM r ${LAST_MESSAGE}`,
+      SELECT r.*, ${LAST_MESSAGE_COLUMNS} FROM r ${LAST_MESSAGE}`,
     iso,
   ),
 
@@ -184,7 +191,19 @@ function preview(content: string): { content: string; truncated?: true } {
 
 /** The one place a ChatRoomSummary is made. */
 function toSummary(row: SummaryRow): ChatRoomSummaryDto {
-  const last = row.last_message && toMessage(row.last_message);
+  const last =
+    row.lm_id === null
+      ? null
+      : toMessage({
+          id: row.lm_id,
+          chat_room_id: row.lm_chat_room_id!,
+          role: row.lm_role!,
+          content: row.lm_content!,
+          created_at: row.lm_created_at!,
+          status: row.lm_status!,
+          model: row.lm_model,
+          generation_id: row.lm_generation_id,
+        });
   return {
     ...toRoom(row),
     messageCount: row.message_count,
