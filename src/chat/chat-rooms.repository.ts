@@ -4,6 +4,7 @@ import { Sql, type SqlRunner } from '../database/sql.service';
 import { statement } from '../database/statement';
 import { keyableStatement } from '../idempotency/idempotency-keys.repository';
 import type { ChatRoomResponseDto, ChatRoomSummaryDto } from './dto/chat-room-response.dto';
+import type { MessageResponseDto } from './dto/message-response.dto';
 import { toMessage, type MessageRow } from './message.mapper';
 
 /** Most UTF-16 code units of a room's lastMessage in a summary: a preview, marked `truncated`. */
@@ -182,33 +183,35 @@ export function toNewRoom(row: ChatRoomRow): ChatRoomResponseDto {
   return { ...toRoom(row), messages: [], hasMoreMessages: false };
 }
 
-/** A summary's lastMessage: at most PREVIEW_CHARS UTF-16 code units, never half a pair. */
-function preview(content: string): { content: string; truncated?: true } {
-  if (content.length <= PREVIEW_CHARS) return { content };
+/**
+ * A summary's lastMessage: its content cut to PREVIEW_CHARS UTF-16 code units, never half a
+ * pair, and then marked `truncated` (after `content`, where the API shows it).
+ */
+function preview(message: MessageResponseDto): MessageResponseDto {
+  if (message.content.length <= PREVIEW_CHARS) return message;
+  const { id, chatRoomId, role, content, ...rest } = message;
   const end = PREVIEW_CHARS - (/[\uD800-\uDBFF]/.test(content[PREVIEW_CHARS - 1]) ? 1 : 0);
-  return { content: content.slice(0, end), truncated: true };
+  return { id, chatRoomId, role, content: content.slice(0, end), truncated: true, ...rest };
 }
 
 /** The one place a ChatRoomSummary is made. */
 function toSummary(row: SummaryRow): ChatRoomSummaryDto {
-  const last =
+  const lastMessage =
     row.lm_id === null
       ? null
-      : toMessage({
-          id: row.lm_id,
-          chat_room_id: row.lm_chat_room_id!,
-          role: row.lm_role!,
-          content: row.lm_content!,
-          created_at: row.lm_created_at!,
-          status: row.lm_status!,
-          model: row.lm_model,
-          generation_id: row.lm_generation_id,
-        });
-  return {
-    ...toRoom(row),
-    messageCount: row.message_count,
-    lastMessage: last && { ...last, ...preview(last.content) },
-  };
+      : preview(
+          toMessage({
+            id: row.lm_id,
+            chat_room_id: row.lm_chat_room_id!,
+            role: row.lm_role!,
+            content: row.lm_content!,
+            created_at: row.lm_created_at!,
+            status: row.lm_status!,
+            model: row.lm_model,
+            generation_id: row.lm_generation_id,
+          }),
+        );
+  return { ...toRoom(row), messageCount: row.message_count, lastMessage };
 }
 
 @Injectable()

@@ -112,6 +112,10 @@ describe('answer bounds (e2e)', () => {
     for (const room of items) {
       expect(room.lastMessage.content).toBe(HOSTILE.slice(0, PREVIEW_CHARS));
       expect(room.lastMessage.truncated).toBe(true);
+      // The mark follows the content it qualifies, as the contract shows it.
+      expect(Object.keys(room.lastMessage).indexOf('truncated')).toBe(
+        Object.keys(room.lastMessage).indexOf('content') + 1,
+      );
     }
   });
 
