@@ -2,12 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createRoom, postMessage } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
-import {
-  AssistantTestApp,
-  eventually,
-  startAssistantApp,
-  TEST_LLM_KEY,
-} from '../helpers/assistant';
+import { AssistantTestApp, startAssistantApp, TEST_LLM_KEY } from '../helpers/assistant';
+import { eventually } from '../helpers/eventually';
 import { expectErrorBody } from '../helpers/expect-error';
 import { FLUSH_INTERVAL_MS } from '../../src/assistant/generation-registry';
 import { SQL } from '../../src/assistant/generation-statements';

@@ -4,7 +4,8 @@ import { registerUser, RegisteredUser } from '../factories/users';
 import { ERROR_MESSAGES } from '../../src/assistant/generation-events';
 import { FINISH_ATTEMPTS } from '../../src/assistant/generation-runner';
 import { MAX_EVENT_BYTES } from '../../src/assistant/model-client';
-import { AssistantTestApp, eventually, startAssistantApp } from '../helpers/assistant';
+import { AssistantTestApp, startAssistantApp } from '../helpers/assistant';
+import { eventually } from '../helpers/eventually';
 import { LogCapture } from '../helpers/leaks';
 
 const MAX_CHARS = 2000;
