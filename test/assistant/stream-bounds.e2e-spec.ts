@@ -15,7 +15,6 @@ jest.setTimeout(120_000);
 // A full garbage collection on demand: what the app holds, not the garbage not yet collected.
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const CAPS = { EVENT_STREAMS_PER_SESSION: '3', EVENT_STREAMS_PER_USER: '5' };
 /** A reply that runs for the whole test, unless cancelled. */
@@ -202,8 +201,17 @@ describe('event streams whose client does not read (e2e)', () => {
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
     const clients = await Promise.all(Array.from({ length: 30 }, () => unread(id)));
-    // While they wait (the stall timeout is 3 s): what the server holds for them.
-    await sleep(1000);
+    // While they wait (the stall timeout is 3 s): what the server holds for them, once it has
+    // filled every one's socket (it queues what the kernel does not take) and waits for a
+    // 'drain' that does not come.
+    const filled = new Set<Socket>();
+    await eventually(
+      () => {
+        for (const socket of serverSockets) if (socket.writableLength > 0) filled.add(socket);
+        return filled.size >= clients.length;
+      },
+      { intervalMs: 10, message: 'every unread stream filled' },
+    );
     gc();
     const heapHeld = process.memoryUsage().heapUsed - heapBefore;
     // 30 streams hold at most about a socket's high-water mark and an event each; without
