@@ -496,6 +496,9 @@ describe('assistant replies (e2e)', () => {
     expect(refused.filter((r) => r === null)).toHaveLength(2);
     expect(refused.filter((r) => r !== null)).toEqual(Array(6).fill('concurrency'));
     expect(await stored(busy.id)).toEqual({ messages: 4, generations: 2, started: 2 });
+    // Gone with their user: left streaming, the sweep would end them whenever it next runs,
+    // in the middle of another test's statement count.
+    await t.http.delete('/api/users/me').set(busy.auth).expect(204);
   });
 
   it('400 for a room without messages and no content, a bad body, an unknown model', async () => {
