@@ -2,12 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createRoom, postMessage } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
-import {
-  AssistantTestApp,
-  eventually,
-  startAssistantApp,
-  TEST_LLM_KEY,
-} from '../helpers/assistant';
+import { AssistantTestApp, startAssistantApp, TEST_LLM_KEY } from '../helpers/assistant';
+import { eventually } from '../helpers/eventually';
 import { expectErrorBody } from '../helpers/expect-error';
 import { FLUSH_INTERVAL_MS } from '../../src/assistant/generation-flusher';
 import { SQL } from '../../src/assistant/generations.repository';
@@ -235,16 +231,25 @@ describe('assistant replies (e2e)', () => {
 
   it('stores the text while streaming, never more than about a second behind', async () => {
     const room = await createRoom(t.http, user);
-    t.fake.enqueue({ tokens: TOKENS, paceMs: 50 });
+    // Ten seconds of reply: still streaming when the first flush is seen, however slow the run.
+    const tokens = Array.from({ length: 200 }, (_, i) => `t${i} `);
+    t.fake.enqueue({ tokens, paceMs: 50 });
     const res = await start(room.id);
     const id = res.body.generation.id as string;
-    await new Promise((resolve) => setTimeout(resolve, 900));
-    const { rows } = await t.db.query<{ content: string }>(
-      'SELECT content FROM messages WHERE id = $1',
-      [res.body.assistantMessage.id],
+    const stored = await eventually(
+      async () => {
+        const { rows } = await t.db.query<{ content: string; status: string }>(
+          'SELECT content, status FROM messages WHERE id = $1',
+          [res.body.assistantMessage.id],
+        );
+        return rows[0].content.length > 0 && rows[0];
+      },
+      { intervalMs: 20, message: 'text stored' },
     );
-    expect(rows[0].content.length).toBeGreaterThan(0);
-    expect(FULL.startsWith(rows[0].content)).toBe(true);
+    // Stored by a flush while the reply goes on, not only by the terminal write.
+    expect(stored.status).toBe('streaming');
+    expect(tokens.join('').startsWith(stored.content)).toBe(true);
+    await t.http.post(`/api/generations/${id}/cancel`).set(user.auth).expect(200);
     await ended(id);
   });
 
@@ -507,6 +512,9 @@ describe('assistant replies (e2e)', () => {
     expect(refused.filter((r) => r === null)).toHaveLength(2);
     expect(refused.filter((r) => r !== null)).toEqual(Array(6).fill('concurrency'));
     expect(await stored(busy.id)).toEqual({ messages: 4, generations: 2, started: 2 });
+    // Gone with their user: left streaming, the sweep would end them whenever it next runs,
+    // in the middle of another test's statement count.
+    await t.http.delete('/api/users/me').set(busy.auth).expect(204);
   });
 
   it('400 for a room without messages and no content, a bad body, an unknown model', async () => {

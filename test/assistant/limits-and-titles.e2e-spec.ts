@@ -1,7 +1,8 @@
 import { createRoom } from '../factories/chat';
 import { registerUser } from '../factories/users';
 import { startTestApp, TestApp } from '../helpers/app';
-import { AssistantTestApp, eventually, startAssistantApp } from '../helpers/assistant';
+import { AssistantTestApp, startAssistantApp } from '../helpers/assistant';
+import { eventually } from '../helpers/eventually';
 import { expectErrorBody } from '../helpers/expect-error';
 import { openStream } from '../helpers/sse-client';
 

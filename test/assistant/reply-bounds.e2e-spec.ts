@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createRoom } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import { ERROR_MESSAGES } from '../../src/assistant/generation.mapper';
 import { FINISH_ATTEMPTS } from '../../src/assistant/generation-runner';
 import { MAX_EVENT_BYTES } from '../../src/assistant/model-client';
-import { AssistantTestApp, eventually, startAssistantApp } from '../helpers/assistant';
+import { AssistantTestApp, startAssistantApp } from '../helpers/assistant';
+import { eventually } from '../helpers/eventually';
 import { LogCapture } from '../helpers/leaks';
 
 const MAX_CHARS = 2000;
@@ -108,8 +108,8 @@ describe('reply bounds (e2e)', () => {
 
   /**
    * Holds the generation's row locked from the test's own connection until the runner has
-   * given up storing its end (each attempt meets the statement timeout) and a while after,
-   * then lets go.
+   * given up storing its end (each attempt meets the statement timeout) and the registry's
+   * first try at ending it has failed too, then lets go.
    */
   async function endStoreFails(roomId: string): Promise<string> {
     t.fake.enqueue({ tokens: ['a', 'b', 'c'], paceMs: 200 });
@@ -117,17 +117,17 @@ describe('reply bounds (e2e)', () => {
     await t.db.query('BEGIN');
     await t.db.query('SELECT 1 FROM generations WHERE id = $1 FOR UPDATE', [id]);
     try {
-      const gaveUp = (line: string) => {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        return (
-          entry.msg === 'Storing the end of a generation failed' &&
-          entry.generationId === id &&
-          entry.attempt === FINISH_ATTEMPTS
-        );
-      };
-      await eventually(() => Promise.resolve(logs.lines.some(gaveUp)));
-      // Whatever is tried at once after that meets the lock too.
-      await sleep(3 * STATEMENT_TIMEOUT_MS);
+      const gaveUp = (entry: Record<string, unknown>) =>
+        entry.msg === 'Storing the end of a generation failed' &&
+        entry.generationId === id &&
+        entry.attempt === FINISH_ATTEMPTS;
+      const settleFailed = (entry: Record<string, unknown>) =>
+        entry.msg === 'Ending generations whose end store failed did not succeed';
+      await eventually(() => {
+        const entries = logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+        const at = entries.findIndex(gaveUp);
+        return at >= 0 && entries.slice(at + 1).some(settleFailed);
+      });
     } finally {
       await t.db.query('ROLLBACK');
     }

@@ -4,7 +4,8 @@ import { runInNewContext } from 'node:vm';
 import type { AddressInfo } from 'node:net';
 import { createRoom } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
-import { AssistantTestApp, eventually, startAssistantApp } from '../helpers/assistant';
+import { AssistantTestApp, startAssistantApp } from '../helpers/assistant';
+import { eventually } from '../helpers/eventually';
 import { expectErrorBody } from '../helpers/expect-error';
 import { login } from '../helpers/sessions';
 import { openStream, SseResponse, textOf } from '../helpers/sse-client';
@@ -14,7 +15,6 @@ jest.setTimeout(120_000);
 // A full garbage collection on demand: what the app holds, not the garbage not yet collected.
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const CAPS = { EVENT_STREAMS_PER_SESSION: '3', EVENT_STREAMS_PER_USER: '5' };
 /** A reply that runs for the whole test, unless cancelled. */
@@ -189,8 +189,10 @@ describe('event streams whose client does not read (e2e)', () => {
     [...serverSockets].reduce((sum, socket) => sum + socket.writableLength, 0);
 
   it('a replay is written only as the client reads: unread streams are closed, memory stays bounded', async () => {
-    // A finished reply of 4 MB (4,000 deltas of 1,000 characters).
-    const tokens = Array.from({ length: 4000 }, (_, i) => `${i % 10}`.repeat(1000));
+    // A finished reply of 8 MB (4,000 deltas of 2,000 characters): its deltas are more than
+    // the kernel's buffers of a connection take, so an unread stream never gets to its `done`
+    // (which carries the whole text again).
+    const tokens = Array.from({ length: 4000 }, (_, i) => `${i % 10}`.repeat(2000));
     t.fake.enqueue({ tokens });
     const id = await startReply(t, user);
     await eventually(async () => {
@@ -201,8 +203,17 @@ describe('event streams whose client does not read (e2e)', () => {
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
     const clients = await Promise.all(Array.from({ length: 30 }, () => unread(id)));
-    // While they wait (the stall timeout is 3 s): what the server holds for them.
-    await sleep(1000);
+    // While they wait (the stall timeout is 3 s): what the server holds for them, once it has
+    // filled every one's socket (it queues what the kernel does not take) and waits for a
+    // 'drain' that does not come.
+    const filled = new Set<Socket>();
+    await eventually(
+      () => {
+        for (const socket of serverSockets) if (socket.writableLength > 0) filled.add(socket);
+        return filled.size >= clients.length;
+      },
+      { intervalMs: 10, message: 'every unread stream filled' },
+    );
     gc();
     const heapHeld = process.memoryUsage().heapUsed - heapBefore;
     // 30 streams hold at most about a socket's high-water mark and an event each; without

@@ -250,6 +250,8 @@ describe('auth and users (e2e)', () => {
         );
         const auth = { Authorization: `Bearer ${token}` };
         await t.http.get('/api/chat-rooms').set(auth).expect(200);
+        // Expiry is judged by the wall clock (jsonwebtoken's, and the verified-token cache's,
+        // which keeps its own reference to Date.now): the only thing to wait for is the time.
         await new Promise((resolve) => setTimeout(resolve, exp * 1000 + 50 - Date.now()));
         expectErrorBody(await t.http.get('/api/chat-rooms').set(auth), 401);
         expectErrorBody(await t.http.get('/api/users/me').set(auth), 401);

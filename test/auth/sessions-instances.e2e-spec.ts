@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { createTestDatabase } from '../helpers/database';
-import { eventually } from '../helpers/assistant';
+import { eventually } from '../helpers/eventually';
 import { TEST_JWT_SECRET } from '../helpers/app';
 import {
   Answer,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { registerUser, RegisteredUser, uniqueEmail } from '../factories/users';
 import { startTestApp, TestApp } from '../helpers/app';
+import { waitForLockWaiters } from '../helpers/database';
 import { expectErrorBody } from '../helpers/expect-error';
 import {
   controlClock,
@@ -155,7 +156,7 @@ describe('sessions (e2e)', () => {
       const pending = Promise.all(
         Array.from({ length: 4 }, () => refresh(t.http, user.refreshCookie).then((res) => res)),
       );
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await waitForLockWaiters(t.databaseUrl, 4);
       await t.db.query('COMMIT');
       const answers = await pending;
       expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);

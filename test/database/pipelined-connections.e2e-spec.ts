@@ -1,8 +1,9 @@
 import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, QueryResult } from 'pg';
+import { Client, ClientConfig, QueryResult } from 'pg';
 import { PipelinedConnections } from '../../src/database/pipelined-connections';
 import { createTestDatabase } from '../helpers/database';
+import { eventually } from '../helpers/eventually';
 
 /** The pipelined connections against a real PostgreSQL (no HTTP: this is the layer under Sql). */
 describe('pipelined connections (e2e)', () => {
@@ -23,9 +24,10 @@ describe('pipelined connections (e2e)', () => {
 
   async function connected(
     options: Partial<ConstructorParameters<typeof PipelinedConnections>[1]> = {},
+    config: ClientConfig = {},
   ): Promise<PipelinedConnections> {
     const pipeline = new PipelinedConnections(
-      { connectionString: db.url },
+      { connectionString: db.url, ...config },
       { connections: 1, ...options },
     );
     open.push(pipeline);
@@ -35,13 +37,29 @@ describe('pipelined connections (e2e)', () => {
   }
 
   /** Retries `attempt` until a pipelined connection takes it. */
-  async function until(attempt: () => Promise<QueryResult> | undefined): Promise<QueryResult> {
-    for (let waited = 0; waited < 5000; waited += 20) {
-      const result = attempt();
-      if (result) return result;
-      await sleep(20);
-    }
-    throw new Error('no pipelined connection came up');
+  function until(attempt: () => Promise<QueryResult> | undefined): Promise<QueryResult> {
+    return eventually(attempt, { intervalMs: 20, message: 'a pipelined connection up' });
+  }
+
+  /**
+   * Date.now(), the clock the connections judge a stall by, stopped; `advance` moves it. The
+   * statements a test wants stuck wait on `HELD` (lockHeld()), so no real time decides whether
+   * they are answered before a check.
+   */
+  function stoppedClock(): { advance(ms: number): void; restore(): void } {
+    let now = Date.now();
+    const spy = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    return { advance: (ms) => (now += ms), restore: () => spy.mockRestore() };
+  }
+  const HELD = 'SELECT pg_advisory_xact_lock(42, 0)';
+  /** Holds the lock that HELD waits for, on the admin's connection; the function lets go. */
+  async function lockHeld(): Promise<() => Promise<void>> {
+    await admin.query('SELECT pg_advisory_lock(42, 0)');
+    let held = true;
+    return async () => {
+      if (held) await admin.query('SELECT pg_advisory_unlock(42, 0)');
+      held = false;
+    };
   }
 
   const backendPid = async (pipeline: PipelinedConnections) =>
@@ -84,7 +102,7 @@ describe('pipelined connections (e2e)', () => {
     const before = await backendPid(pipeline);
 
     await admin.query('SELECT pg_terminate_backend($1)', [before]);
-    for (let waited = 0; waited < 5000 && errors.length === 0; waited += 20) await sleep(20);
+    await eventually(() => errors.length > 0, { intervalMs: 20, message: 'the loss reported' });
     expect(errors).toMatchObject([{ code: '57P01' }]);
     expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
 
@@ -102,10 +120,15 @@ describe('pipelined connections (e2e)', () => {
     let pending = pids();
     // Until the second connection is up, the first takes what it has room for.
     const taken = () => pending.filter((p): p is Promise<QueryResult> => p !== undefined);
-    for (let tries = 0; taken().length < 4 && tries < 100; tries++) {
-      await Promise.all(taken());
-      pending = pids();
-    }
+    await eventually(
+      async () => {
+        if (taken().length >= 4) return true;
+        await Promise.all(taken());
+        pending = pids();
+        return false;
+      },
+      { intervalMs: 0, message: 'both connections up' },
+    );
     expect(pending.map(Boolean)).toEqual([true, true, true, true, false]);
     expect(pipeline.inFlight).toBe(4);
     const served = (await Promise.all(taken())).map((r) => r.rows[0].pid as number);
@@ -117,51 +140,76 @@ describe('pipelined connections (e2e)', () => {
 
   it('gives a connection stuck behind a long statement nothing more until it is answered', async () => {
     const pipeline = await connected({ stallMs: 50 });
-    const long = pipeline.query({ text: 'SELECT pg_sleep(0.3)' });
-    const behind = pipeline.query({ text: 'SELECT 2 AS n' });
-    expect([long, behind].every(Boolean)).toBe(true);
-    await sleep(120);
-    expect(pipeline.query({ text: 'SELECT 3 AS n' })).toBeUndefined();
-    await long;
-    expect((await behind)!.rows).toEqual([{ n: 2 }]);
-    expect((await pipeline.query({ text: 'SELECT 4 AS n' }))!.rows).toEqual([{ n: 4 }]);
+    const release = await lockHeld();
+    const clock = stoppedClock();
+    try {
+      const long = pipeline.query({ text: HELD });
+      const behind = pipeline.query({ text: 'SELECT 2 AS n' });
+      expect([long, behind].every(Boolean)).toBe(true);
+      clock.advance(120);
+      expect(pipeline.query({ text: 'SELECT 3 AS n' })).toBeUndefined();
+      await release();
+      await long;
+      expect((await behind)!.rows).toEqual([{ n: 2 }]);
+      expect((await pipeline.query({ text: 'SELECT 4 AS n' }))!.rows).toEqual([{ n: 4 }]);
+    } finally {
+      clock.restore();
+      await release();
+    }
   });
 
   it('takes statements past its limits when the pool is full, while its oldest moves', async () => {
     const pipeline = await connected({ maxInFlight: 2, stallMs: 50, overflowStallMs: 300 });
-    const slow = [1, 2].map(() => pipeline.query({ text: 'SELECT pg_sleep(0.5)' })!);
-    expect(slow.every(Boolean)).toBe(true);
-    const poolFull = () => true;
-    // Full: the pool takes it, unless the pool is full too.
-    expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
-    expect(pipeline.query({ text: 'SELECT 1' }, () => false)).toBeUndefined();
-    const over = pipeline.query({ text: 'SELECT 3 AS n' }, poolFull);
-    expect(over).toBeDefined();
-    await sleep(120);
-    // Stalled for the normal rule, still moving for the overflow rule.
-    expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
-    const late = pipeline.query({ text: 'SELECT 4 AS n' }, poolFull);
-    expect(late).toBeDefined();
-    await sleep(250);
-    // Its oldest has waited past overflowStallMs: stuck, whatever the pool.
-    expect(pipeline.query({ text: 'SELECT 1' }, poolFull)).toBeUndefined();
-    await Promise.all(slow);
-    expect((await over)!.rows).toEqual([{ n: 3 }]);
-    expect((await late)!.rows).toEqual([{ n: 4 }]);
-    expect(pipeline.inFlight).toBe(0);
+    const release = await lockHeld();
+    const clock = stoppedClock();
+    try {
+      const slow = [1, 2].map(() => pipeline.query({ text: HELD })!);
+      expect(slow.every(Boolean)).toBe(true);
+      const poolFull = () => true;
+      // Full: the pool takes it, unless the pool is full too.
+      expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
+      expect(pipeline.query({ text: 'SELECT 1' }, () => false)).toBeUndefined();
+      const over = pipeline.query({ text: 'SELECT 3 AS n' }, poolFull);
+      expect(over).toBeDefined();
+      clock.advance(120);
+      // Stalled for the normal rule, still moving for the overflow rule.
+      expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
+      const late = pipeline.query({ text: 'SELECT 4 AS n' }, poolFull);
+      expect(late).toBeDefined();
+      clock.advance(250);
+      // Its oldest has waited past overflowStallMs: stuck, whatever the pool.
+      expect(pipeline.query({ text: 'SELECT 1' }, poolFull)).toBeUndefined();
+      await release();
+      await Promise.all(slow);
+      expect((await over)!.rows).toEqual([{ n: 3 }]);
+      expect((await late)!.rows).toEqual([{ n: 4 }]);
+      expect(pipeline.inFlight).toBe(0);
+    } finally {
+      clock.restore();
+      await release();
+    }
   });
 
   it('opens nothing again once closed', async () => {
-    const pipeline = await connected({ retryDelayMs: 0 });
-    const pid = await backendPid(pipeline);
+    const name = 'pipeline-closed';
+    const pipeline = await connected({ retryDelayMs: 0 }, { application_name: name });
     await pipeline.close();
+    // The first statement after the close would reopen a lost connection at once.
     expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
+    // Nothing happens, so there is nothing to wait for: a connection opened again would be up
+    // well within this.
     await sleep(100);
     expect(pipeline.query({ text: 'SELECT 1' })).toBeUndefined();
-    const { rows } = await admin.query(
-      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1',
-      [pid],
+    // Its session ends (a moment after its client has left), and no other was opened.
+    await eventually(
+      async () => {
+        const { rows } = await admin.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+          [name],
+        );
+        return rows[0].n === 0;
+      },
+      { message: `no session named ${name}` },
     );
-    expect(rows[0].n).toBe(0);
   });
 });

@@ -4,6 +4,7 @@ import { registerUser, RegisteredUser } from '../factories/users';
 import { startTestApp, TEST_JWT_SECRET, TestApp } from '../helpers/app';
 import { expectErrorBody } from '../helpers/expect-error';
 import { expectNoLeaks, LogCapture } from '../helpers/leaks';
+import { eventually } from '../helpers/eventually';
 import { ControlledPostgres } from '../helpers/postgres-control';
 
 /**
@@ -31,6 +32,14 @@ describe('database outage (e2e)', () => {
         if (res.status === 201) acknowledged.push(res.body.id as string);
         return res;
       });
+
+  /** The app answers 200 on /api/health again. */
+  const healthy = () =>
+    eventually(async () => (await t.http.get('/api/health').timeout(5000)).status === 200, {
+      timeoutMs: 20_000,
+      intervalMs: 250,
+      message: 'health 200',
+    });
 
   beforeAll(async () => {
     pg = await ControlledPostgres.create('outage');
@@ -71,12 +80,7 @@ describe('database outage (e2e)', () => {
     expectErrorBody(login, 503);
 
     await pg.start();
-    let status = 0;
-    for (let waited = 0; waited < 20_000 && status !== 200; waited += 250) {
-      status = (await t.http.get('/api/health').timeout(5000)).status;
-      if (status !== 200) await sleep(250);
-    }
-    expect(status).toBe(200);
+    await healthy();
 
     for (let i = 0; i < 3; i++) expect((await post(`after ${i}`)).status).toBe(201);
     const room = await t.http.get(`/api/chat-rooms/${roomId}`).set(user.auth).expect(200);
@@ -95,19 +99,27 @@ describe('database outage (e2e)', () => {
       for (let i = 0; running; i++) {
         const res = await post(`load ${w}.${i}`).catch(() => undefined);
         statuses.push(res?.status ?? 0);
+        // A refused write is tried again after a pause, as a client would: the load's own pace.
         if (res?.status !== 201) await sleep(50);
       }
     };
+    /** Resolves once `n` more writes than now were acknowledged. */
+    const acknowledgedMore = (n: number, message: string) => {
+      const target = acknowledged.length + n;
+      return eventually(() => acknowledged.length >= target, { timeoutMs: 20_000, message });
+    };
     const workers = Array.from({ length: 8 }, (_, w) => worker(w));
-    await sleep(300);
+    // Under load before, during and after the outage.
+    await acknowledgedMore(16, 'writes before the stop');
     await pg.stop();
-    await sleep(500);
+    const refusedBefore = statuses.filter((s) => s === 503).length;
+    await eventually(() => statuses.filter((s) => s === 503).length >= refusedBefore + 8, {
+      timeoutMs: 20_000,
+      message: 'writes refused during the outage',
+    });
     await pg.start();
-    for (let waited = 0; waited < 20_000; waited += 250) {
-      if ((await t.http.get('/api/health').timeout(5000)).status === 200) break;
-      await sleep(250);
-    }
-    await sleep(300);
+    await healthy();
+    await acknowledgedMore(16, 'writes after the restart');
     running = false;
     await Promise.all(workers);
 

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import type { Response } from 'supertest';
 import { createRoom, postMessage } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
-import { AssistantTestApp, eventually, startAssistantApp } from '../helpers/assistant';
+import { AssistantTestApp, startAssistantApp } from '../helpers/assistant';
+import { eventually } from '../helpers/eventually';
 import { expectErrorBody } from '../helpers/expect-error';
 
 /**

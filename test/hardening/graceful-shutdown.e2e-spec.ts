@@ -11,6 +11,7 @@ import {
   startServer,
   waitForHealth,
 } from '../helpers/server-process';
+import { eventually } from '../helpers/eventually';
 import { freePort } from '../helpers/net';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -71,12 +72,16 @@ describe('graceful shutdown of the real process (e2e)', () => {
           if (res.status === 201) acknowledged.push(res.json<{ id: string }>().id);
         } catch {
           outcomes.push('refused'); // the listener is closed: new connections fail
-          await sleep(20);
+          await sleep(20); // the load's own pace while nothing listens
         }
       }
     };
     const workers = Array.from({ length: 16 }, (_, w) => worker(w));
-    await sleep(500);
+    // SIGTERM under load: writes are being acknowledged, and 16 more are in flight.
+    await eventually(() => acknowledged.length >= 32, {
+      timeoutMs: 30_000,
+      message: 'writes acknowledged before SIGTERM',
+    });
     const pidFile = join(dataDir, 'pg', 'postmaster.pid');
     expect(existsSync(pidFile)).toBe(true);
 

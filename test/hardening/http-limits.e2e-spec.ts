@@ -3,7 +3,8 @@ import { connect, Socket } from 'node:net';
 import { createRoom } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import { startTestApp, TestApp } from '../helpers/app';
-import { AssistantTestApp, eventually, startAssistantApp } from '../helpers/assistant';
+import { AssistantTestApp, startAssistantApp } from '../helpers/assistant';
+import { eventually } from '../helpers/eventually';
 import { openStream } from '../helpers/sse-client';
 
 jest.setTimeout(60_000);

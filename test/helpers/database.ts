@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { eventually } from './eventually';
 
 export const TEMPLATE_DB = 'chat_e2e_template';
 
@@ -39,4 +40,29 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
     drop: () =>
       admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
+}
+
+/**
+ * Resolves once `count` sessions of the database at `url` wait for a lock (a row lock, an
+ * advisory lock): the statements a test holds back are then all queued behind its lock. Asked
+ * on a connection of its own: pg_stat_activity is read once per transaction, so the session
+ * that holds the lock in a transaction would see no one arrive.
+ */
+export async function waitForLockWaiters(url: string, count: number): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await eventually(
+      async () => {
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows[0].n >= count;
+      },
+      { intervalMs: 10, message: `${count} session(s) waiting for a lock` },
+    );
+  } finally {
+    await client.end();
+  }
 }

@@ -154,10 +154,14 @@ export async function startFakeModel(): Promise<FakeModel> {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const chunk = (choices: unknown, extra: object = {}) =>
       `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 0, model: body.model, choices, ...extra })}\n\n`;
+    /** Settles once everything written so far has been handed to the kernel. */
+    let flushed = Promise.resolve();
     const write = (text: string) => {
       if (res.destroyed) return false;
       record.bytes += Buffer.byteLength(text);
-      return res.write(text);
+      let written!: () => void;
+      flushed = new Promise((resolve) => (written = resolve));
+      return res.write(text, () => written());
     };
     // Backpressure: what the client does not read is not piled up here.
     const drained = () =>
@@ -194,7 +198,7 @@ export async function startFakeModel(): Promise<FakeModel> {
       }
       if (script.endAfter === i) return finish();
       if (script.destroyAfter === i) {
-        await sleep(50); // what was written reaches the client first
+        await flushed; // what was written reaches the client first: destroy() drops the rest
         return res.destroy();
       }
       if (script.silentAfter === i) return; // the client's idle timeout has to act

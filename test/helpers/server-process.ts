@@ -2,8 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { realpath, rm } from 'node:fs/promises';
 import { Agent, IncomingHttpHeaders, request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT_HOME } from '../../src/database/embedded-postgres';
+import { eventually } from './eventually';
 
 export const ROOT = resolve(__dirname, '../..');
 // Keep-alive connections, as browsers use; destroyAgent() at the end so Jest can exit.
@@ -101,17 +101,20 @@ export function startAppProcess(port: number, env: Record<string, string>): AppP
   return { ...child, base: `http://127.0.0.1:${port}` };
 }
 
+/** Resolves once the server answers 200 on /api/health; fails at once if its process exits. */
 export async function waitForHealth(base: string, child: Child, timeoutMs = 90_000): Promise<void> {
-  for (let waited = 0; waited < timeoutMs; waited += 200) {
-    if (child.process.exitCode !== null) throw new Error(`server exited: ${child.output.join('')}`);
-    const ok = await fetch(`${base}/api/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return;
-    await sleep(200);
-  }
-  throw new Error('server did not become healthy');
+  await eventually(
+    async () => {
+      if (child.process.exitCode !== null) {
+        throw new Error(`server exited: ${child.output.join('')}`);
+      }
+      return fetch(`${base}/api/health`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+    },
+    { timeoutMs, intervalMs: 200, message: `${base} healthy` },
+  );
 }
 
 /** Removes a DATA_DIR and, as root, the cluster its `pg` link points to under ROOT_HOME. */

@@ -3,12 +3,8 @@ import { createRoom } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import { GenerationRegistry } from '../../src/assistant/generation-registry';
 import { startTestApp } from '../helpers/app';
-import {
-  AssistantTestApp,
-  eventually,
-  startAssistantApp,
-  TEST_LLM_KEY,
-} from '../helpers/assistant';
+import { AssistantTestApp, startAssistantApp, TEST_LLM_KEY } from '../helpers/assistant';
+import { eventually } from '../helpers/eventually';
 import { expectErrorBody } from '../helpers/expect-error';
 import { countQueries } from '../helpers/query-counter';
 import { openStream, textOf } from '../helpers/sse-client';

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { createRoom } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import { startTestApp, TestApp } from '../helpers/app';
+import { waitForLockWaiters } from '../helpers/database';
+import { eventually } from '../helpers/eventually';
 import { expectErrorBody } from '../helpers/expect-error';
 import { SQL } from '../../src/idempotency/idempotency-keys.repository';
 import { IdempotencyService } from '../../src/idempotency/idempotency.service';
@@ -307,26 +308,31 @@ describe('Idempotency-Key on POSTs (e2e)', () => {
   it('a key stored by someone else while the request runs: its answer rules, nothing is created', async () => {
     const user = await registerUser(t.http);
     const key = randomUUID();
-    // Holds the room's INSERT until after another writer (no lock of ours) stored the key.
+    // Holds the room's INSERT on an advisory lock of the test's own until another writer,
+    // which takes none of the app's locks, has stored the key.
+    const HELD = 42;
     await t.db.query(`
       CREATE FUNCTION slow_room() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.title = 'late' THEN PERFORM pg_sleep(0.8); END IF;
+        IF NEW.title = 'late' THEN PERFORM pg_advisory_xact_lock(${HELD}, 0); END IF;
         RETURN NEW;
       END $$;
       CREATE TRIGGER slow_room BEFORE INSERT ON chat_rooms
         FOR EACH ROW EXECUTE FUNCTION slow_room();`);
+    await t.db.query(`SELECT pg_advisory_lock(${HELD}, 0)`);
     try {
       const pending = createWithKey(user, key, { title: 'late' }).then((r) => r);
-      await sleep(300);
+      await waitForLockWaiters(t.databaseUrl, 1);
       await t.db.query(
         `INSERT INTO idempotency_keys (user_id, key, fingerprint, status, headers, body, expires_at)
          VALUES ($1, $2, '\\x00', 201, '{}', '{}', now() + interval '1 hour')`,
         [user.id, key],
       );
+      await t.db.query(`SELECT pg_advisory_unlock(${HELD}, 0)`);
       expectErrorBody(await pending, 422);
       expect(await roomCount(user)).toBe(0);
     } finally {
+      await t.db.query('SELECT pg_advisory_unlock_all()');
       await t.db.query('DROP TRIGGER slow_room ON chat_rooms; DROP FUNCTION slow_room()');
     }
   });
@@ -379,17 +385,29 @@ describe('Idempotency-Key expiry (e2e)', () => {
 
   const create = (key: string, title: string) =>
     t.http.post('/api/chat-rooms').set(user.auth).set(KEY, key).send({ title });
+  /** The key's row is past its expiry by PostgreSQL's clock, the one the app compares with. */
+  const expired = (key: string) =>
+    eventually(
+      async () => {
+        const { rows } = await t.db.query<{ expired: boolean }>(
+          'SELECT expires_at <= now() AS expired FROM idempotency_keys WHERE user_id = $1 AND key = $2',
+          [user.id, key],
+        );
+        return rows[0].expired;
+      },
+      { message: `key ${key} expired` },
+    );
 
   it('after the TTL the key is free again: a new room, and a different body is no longer 422', async () => {
     const first = await create('expiring', 'A').expect(201);
     expect((await create('expiring', 'A').expect(201)).body.id).toBe(first.body.id);
-    await sleep(1100);
+    await expired('expiring');
     const later = await create('expiring', 'A').expect(201);
     expect(later.headers['idempotent-replayed']).toBeUndefined();
     expect(later.body.id).not.toBe(first.body.id);
     // The key now belongs to the new room.
     expect((await create('expiring', 'A').expect(201)).body.id).toBe(later.body.id);
-    await sleep(1100);
+    await expired('expiring');
     await create('expiring', 'B').expect(201);
   });
 
