@@ -13,14 +13,10 @@ FROM chat_rooms WHERE owner_id = $2 AND title ILIKE $3;
 -- chatRooms.create
 -- parameters: $1 title, $2 ownerId, $3 model, $4 systemPrompt, $5 sessionId
 -- options: isoTimestamps
-WITH 
-      room AS (
-        INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
-        SELECT $1::text, $2::uuid, $3::text, $4::text
-        WHERE EXISTS (SELECT FROM live_session($5, $2)) 
-        RETURNING r.*
-      )
-SELECT * FROM room;
+INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
+SELECT $1::text, $2::uuid, $3::text, $4::text
+WHERE EXISTS (SELECT FROM live_session($5, $2)) 
+RETURNING r.*;
 
 -- chatRooms.create.keyed
 -- parameters: $1 title, $2 ownerId, $3 model, $4 systemPrompt, $5 sessionId, $6 keyUserId, $7 key, $8 fingerprint, $9 ttlSeconds
@@ -33,13 +29,11 @@ prior AS MATERIALIZED (
   WHERE user_id = $6::uuid AND key = $7::text AND expires_at > now()
 ),
 
-room AS (
-  INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
-  SELECT $1::text, $2::uuid, $3::text, $4::text
-  WHERE EXISTS (SELECT FROM live_session($5, $2)) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
-  RETURNING r.*
-),
-result AS (SELECT * FROM room),
+result AS (
+INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
+SELECT $1::text, $2::uuid, $3::text, $4::text
+WHERE EXISTS (SELECT FROM live_session($5, $2)) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
+RETURNING r.*),
 stored AS (
   INSERT INTO idempotency_keys (user_id, key, fingerprint, expires_at, status, headers, body)
   SELECT $6::uuid, $7::text, $8::bytea,

@@ -66,19 +66,15 @@ ORDER BY m.ord, m.created_at DESC, m.id DESC;
 -- messages.post
 -- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 role, $5 content
 -- options: isoTimestamps
-WITH 
-      room AS (
-        UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1
-        WHERE r.id = $1 AND r.owner_id = $2
-          AND EXISTS (SELECT FROM live_session($3, $2)) 
-        RETURNING r.id, r.updated_at
-      ),
-      message AS (
-        INSERT INTO messages AS m (chat_room_id, owner_id, role, content, created_at)
-        SELECT room.id, $2, $4, $5, room.updated_at FROM room
-        RETURNING m.*
-      )
-SELECT * FROM message;
+WITH room AS (
+  UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1
+  WHERE r.id = $1 AND r.owner_id = $2
+    AND EXISTS (SELECT FROM live_session($3, $2)) 
+  RETURNING r.id, r.updated_at
+)
+INSERT INTO messages AS m (chat_room_id, owner_id, role, content, created_at)
+SELECT room.id, $2, $4, $5, room.updated_at FROM room
+RETURNING m.*;
 
 -- messages.post.keyed
 -- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 role, $5 content, $6 keyUserId, $7 key, $8 fingerprint, $9 ttlSeconds
@@ -97,12 +93,10 @@ room AS (
     AND EXISTS (SELECT FROM live_session($3, $2)) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
   RETURNING r.id, r.updated_at
 ),
-message AS (
-  INSERT INTO messages AS m (chat_room_id, owner_id, role, content, created_at)
-  SELECT room.id, $2, $4, $5, room.updated_at FROM room
-  RETURNING m.*
-),
-result AS (SELECT * FROM message),
+result AS (
+INSERT INTO messages AS m (chat_room_id, owner_id, role, content, created_at)
+SELECT room.id, $2, $4, $5, room.updated_at FROM room
+RETURNING m.*),
 stored AS (
   INSERT INTO idempotency_keys (user_id, key, fingerprint, expires_at, status, headers, body)
   SELECT $6::uuid, $7::text, $8::bytea,

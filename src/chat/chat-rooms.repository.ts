@@ -78,14 +78,11 @@ export const SQL = {
     Caller & { title: string; model: string | null; systemPrompt: string | null },
     ChatRoomRow
   >('chatRooms.create', (p, gate) => ({
-    with: `
-      room AS (
-        INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
-        SELECT ${p.title}::text, ${p.ownerId}::uuid, ${p.model}::text, ${p.systemPrompt}::text
-        WHERE EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId})) ${gate}
-        RETURNING r.*
-      )`,
-    select: `SELECT * FROM room`,
+    write: `
+      INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt)
+      SELECT ${p.title}::text, ${p.ownerId}::uuid, ${p.model}::text, ${p.systemPrompt}::text
+      WHERE EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId})) ${gate}
+      RETURNING r.*`,
   })),
 
   list: statement<Page, SummaryRow & { total: number }>(
@@ -180,7 +177,10 @@ export function toRoom(
 
 /** A new room: no messages. Also what a replay of its Idempotency-Key answers. */
 export function toNewRoom(row: ChatRoomRow): ChatRoomResponseDto {
-  return { ...toRoom(row), messages: [], hasMoreMessages: false };
+  const room = toRoom(row) as ChatRoomResponseDto;
+  room.messages = [];
+  room.hasMoreMessages = false;
+  return room;
 }
 
 /**
@@ -211,7 +211,10 @@ function toSummary(row: SummaryRow): ChatRoomSummaryDto {
             generation_id: row.lm_generation_id,
           }),
         );
-  return { ...toRoom(row), messageCount: row.message_count, lastMessage };
+  const summary = toRoom(row) as ChatRoomSummaryDto;
+  summary.messageCount = row.message_count;
+  summary.lastMessage = lastMessage;
+  return summary;
 }
 
 @Injectable()

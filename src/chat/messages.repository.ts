@@ -59,13 +59,11 @@ export const SQL = {
         WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
           AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId})) ${gate}
         RETURNING r.id, r.updated_at
-      ),
-      message AS (
-        INSERT INTO messages AS m (chat_room_id, owner_id, role, content, created_at)
-        SELECT room.id, ${p.ownerId}, ${p.role}, ${p.content}, room.updated_at FROM room
-        RETURNING m.*
       )`,
-    select: `SELECT * FROM message`,
+    write: `
+      INSERT INTO messages AS m (chat_room_id, owner_id, role, content, created_at)
+      SELECT room.id, ${p.ownerId}, ${p.role}, ${p.content}, room.updated_at FROM room
+      RETURNING m.*`,
   })),
 
   // The room (ownership) and the cursor message (must be of this room) in one look-up.

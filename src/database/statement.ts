@@ -100,7 +100,7 @@ export function statement<P extends object = Record<never, never>, R = unknown>(
 }
 
 /** The text without the indentation it shares (template literals inherit the code's). */
-function dedent(text: string): string {
+export function dedent(text: string): string {
   const lines = text
     .replace(/^\s*\n/, '')
     .trimEnd()

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Sql, type SqlRunner } from '../database/sql.service';
-import { statement, type Placeholders, type Statement } from '../database/statement';
+import { dedent, statement, type Placeholders, type Statement } from '../database/statement';
 
 /** What the key adds to a route's parameters. */
 export interface KeyParams {
@@ -24,10 +24,11 @@ export interface KeyedRow<R> {
 }
 
 /**
- * A route's write statement, written once as CTEs and a final SELECT, in two forms: as it runs
- * without an Idempotency-Key, and wrapped by the key (same CTEs, same SELECT).
- * `gate` must go into the WHERE of the route's first write: empty without a key; with one, it
- * holds the writes back unless the key's advisory lock was free and the key has no answer yet.
+ * A route's write statement, written once: `with` (CTEs, if any) and its last write `write`
+ * (`INSERT … RETURNING` or the like), in two forms: as it is without an Idempotency-Key, and
+ * wrapped by the key (the same CTEs, the write as one more). `gate` must go into the WHERE of
+ * the route's first write: empty without a key; with one, it holds the writes back unless the
+ * key's advisory lock was free and the key has no answer yet.
  */
 export interface KeyableStatement<P extends object, R> {
   plain: Statement<P, R>;
@@ -36,13 +37,13 @@ export interface KeyableStatement<P extends object, R> {
 
 export function keyableStatement<P extends object, R>(
   id: string,
-  route: (p: Placeholders<P>, gate: string) => { with: string; select: string },
+  route: (p: Placeholders<P>, gate: string) => { with?: string; write: string },
 ): KeyableStatement<P, R> {
   const plain = statement<P, R>(
     id,
     (p) => {
-      const { with: ctes, select } = route(p, '');
-      return `WITH ${ctes}\n${select}`;
+      const { with: ctes, write } = route(p, '');
+      return ctes ? `WITH ${dedent(ctes)}\n${dedent(write)}` : write;
     },
     { isoTimestamps: true },
   );
@@ -53,7 +54,7 @@ export function keyableStatement<P extends object, R>(
   // one, makes the INSERT fail (23505): nothing of the route is kept, and the caller looks again.
   const keyed = statement<P & KeyParams, KeyedRow<R>>(`${id}.keyed`, (p) => {
     const gate = 'AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)';
-    const { with: ctes, select } = route(p, gate);
+    const { with: ctes, write } = route(p, gate);
     return `
       WITH lock AS MATERIALIZED (
         SELECT pg_try_advisory_xact_lock(
@@ -63,8 +64,8 @@ export function keyableStatement<P extends object, R>(
         SELECT fingerprint, status, headers, body FROM idempotency_keys
         WHERE user_id = ${p.keyUserId}::uuid AND key = ${p.key}::text AND expires_at > now()
       ),
-      ${ctes},
-      result AS (${select}),
+      ${ctes ? `${ctes},` : ''}
+      result AS (${write}),
       stored AS (
         INSERT INTO idempotency_keys (user_id, key, fingerprint, expires_at, status, headers, body)
         SELECT ${p.keyUserId}::uuid, ${p.key}::text, ${p.fingerprint}::bytea,
