@@ -10,7 +10,7 @@ import type { TokenCaller } from '../auth/auth-user';
 import { SessionsService } from '../auth/sessions.service';
 import { containsPattern } from '../common/like-pattern';
 import type { SqlRunner } from '../database/sql.service';
-import { ChatRoomsRepository, SQL as ROOMS, toNewRoom } from './chat-rooms.repository';
+import { ChatRoomsRepository, SQL as ROOMS, toNewRoom, toRoom } from './chat-rooms.repository';
 import {
   ChatRoomPageDto,
   ChatRoomResponseDto,
@@ -130,7 +130,7 @@ export class ChatRoomsService {
     });
     const hasMoreMessages = cut || messages.length > ROOM_MESSAGES_LIMIT;
     if (messages.length > ROOM_MESSAGES_LIMIT) messages.pop();
-    return { ...room, messages: messages.reverse(), hasMoreMessages };
+    return toRoom(room, messages.reverse(), hasMoreMessages);
   }
 
   /** 1 statement. */
