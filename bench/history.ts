@@ -17,6 +17,7 @@ import { createBenchDatabase } from './lib/database';
 import { pg } from './lib/deps';
 import { freePort } from './lib/net';
 import { formatMarkdown } from './lib/report';
+import { sessionIdOf } from '../test/factories/users';
 
 const ROOT = resolve(__dirname, '..');
 const SIZES = [10, 10_000];
@@ -141,10 +142,7 @@ async function explain(
   token: string,
   withMessages: boolean,
 ) {
-  const { sid } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
-    sid: string;
-  };
-  const page = { ownerId, sessionId: sid, limit: 20, offset: 0 };
+  const page = { ownerId, sessionId: sessionIdOf(token), limit: 20, offset: 0 };
   const steps: [string, unknown[]][] = [[ROOMS.list.text, valuesOf(ROOMS.list, page)]];
   if (withMessages) {
     const { rows } = await client.query<{ id: string }>(

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { valuesOf } from '../src/database/statement';
 import { hitsStatementFor } from '../src/search/search.repository';
 import { hitsParams } from '../src/search/search.service';
+import { sessionIdOf } from '../test/factories/users';
 import { parseSearchTerms } from '../src/search/search-terms';
 import { BENCH_DIR, buildEntryPoints, NODE_PATH } from './lib/build';
 import { createBenchDatabase } from './lib/database';
@@ -327,10 +328,8 @@ async function explain(
   searcher: { id: string; token: string },
   q: string,
 ): Promise<{ plan: string; planMs: number }> {
-  const { sid } = JSON.parse(Buffer.from(searcher.token.split('.')[1], 'base64url').toString()) as {
-    sid: string;
-  };
-  const params = hitsParams({ id: searcher.id, sessionId: sid }, parseSearchTerms(q), 21);
+  const caller = { id: searcher.id, sessionId: sessionIdOf(searcher.token) };
+  const params = hitsParams(caller, parseSearchTerms(q), 21);
   const statement = hitsStatementFor(params);
   const values = valuesOf(statement, params);
   if (!statement.options.planEachTime) throw new Error('expected a planEachTime statement');

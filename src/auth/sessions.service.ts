@@ -15,11 +15,9 @@ export const REFRESH_GRACE_MS = 10_000;
 const DAY_MS = 86_400_000;
 const USER_AGENT_MAX = 512;
 
-type User = Omit<AuthUser, 'sessionId'>;
-
 /** What opening or refreshing a session hands out. */
 export interface IssuedSession {
-  user: User;
+  user: AuthUser;
   sessionId: string;
   accessToken: string;
   /** Seconds the access token lives. */
@@ -53,7 +51,7 @@ export class SessionsService {
     return this.config.get('session', { infer: true });
   }
 
-  async open(user: User, userAgent: string | undefined): Promise<IssuedSession> {
+  async open(user: AuthUser, userAgent: string | undefined): Promise<IssuedSession> {
     const now = this.clock.now();
     const sessionId = randomUUID();
     const { token, secretHash } = this.tokens.issue(sessionId, 0);
@@ -89,7 +87,7 @@ export class SessionsService {
       ) {
         return { kind: 'refused' };
       }
-      const user: User = {
+      const user: AuthUser = {
         id: row.userId,
         email: row.email,
         displayName: row.displayName,
@@ -217,7 +215,7 @@ export class SessionsService {
    * An access token of the session: it lives JWT_EXPIRES_IN seconds, never past the session's
    * absolute end. `expiresAtMs` is its expiry, kept as the session's access_expires_at.
    */
-  private async sign(user: User, sessionId: string, now: number, sessionEndMs: number) {
+  private async sign(user: AuthUser, sessionId: string, now: number, sessionEndMs: number) {
     const ttl = this.settings.accessTokenTtlSeconds;
     const expiresIn = Math.max(1, Math.min(ttl, Math.floor((sessionEndMs - now) / 1000)));
     const payload: JwtPayload = { sub: user.id, sid: sessionId };

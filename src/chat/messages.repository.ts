@@ -39,11 +39,29 @@ function withinBudget(source: string, order: string, budget: string): string {
 }
 
 type BudgetedRow = MessageRow & { fetched: number };
+type Cursor = { roomId: string; cursorId: string };
 interface Budget {
   /** Most bytes of content (see ANSWER_CONTENT_BYTES). */
   budget: number;
   /** Most rows. */
   take: number;
+}
+
+/** The messages of a room just before (`<`, newest first) or after (`>`) the cursor message. */
+function pageStatement(id: string, direction: '<' | '>', order: string) {
+  return statement<Cursor & Budget, BudgetedRow>(
+    id,
+    (p) =>
+      withinBudget(
+        `SELECT * FROM messages m
+         WHERE m.chat_room_id = ${p.roomId}
+           AND (m.created_at, m.id) ${direction} (SELECT c.created_at, c.id FROM messages c WHERE c.id = ${p.cursorId})
+         ORDER BY ${order} LIMIT ${p.take}`,
+        order,
+        p.budget,
+      ),
+    { isoTimestamps: true },
+  );
 }
 
 export const SQL = {
@@ -92,33 +110,8 @@ export const SQL = {
     { isoTimestamps: true },
   ),
 
-  before: statement<{ roomId: string; cursorId: string } & Budget, BudgetedRow>(
-    'messages.before',
-    (p) =>
-      withinBudget(
-        `SELECT * FROM messages m
-         WHERE m.chat_room_id = ${p.roomId}
-           AND (m.created_at, m.id) < (SELECT c.created_at, c.id FROM messages c WHERE c.id = ${p.cursorId})
-         ORDER BY ${NEWEST_FIRST} LIMIT ${p.take}`,
-        NEWEST_FIRST,
-        p.budget,
-      ),
-    { isoTimestamps: true },
-  ),
-
-  after: statement<{ roomId: string; cursorId: string } & Budget, BudgetedRow>(
-    'messages.after',
-    (p) =>
-      withinBudget(
-        `SELECT * FROM messages m
-         WHERE m.chat_room_id = ${p.roomId}
-           AND (m.created_at, m.id) > (SELECT c.created_at, c.id FROM messages c WHERE c.id = ${p.cursorId})
-         ORDER BY ${OLDEST_FIRST} LIMIT ${p.take}`,
-        OLDEST_FIRST,
-        p.budget,
-      ),
-    { isoTimestamps: true },
-  ),
+  before: pageStatement('messages.before', '<', NEWEST_FIRST),
+  after: pageStatement('messages.after', '>', OLDEST_FIRST),
 
   // One statement for a whole page of rooms, never one per room; the budget is the page's,
   // spent on the rooms in page order (roomIds in page order).
@@ -184,12 +177,12 @@ export class MessagesRepository {
   }
 
   /** The messages just older than the cursor, newest first. */
-  async before(params: { roomId: string; cursorId: string } & Budget): Promise<BudgetedMessages> {
+  async before(params: Cursor & Budget): Promise<BudgetedMessages> {
     return budgeted(await this.sql.rows(SQL.before, params));
   }
 
   /** The messages just newer than the cursor, oldest first. */
-  async after(params: { roomId: string; cursorId: string } & Budget): Promise<BudgetedMessages> {
+  async after(params: Cursor & Budget): Promise<BudgetedMessages> {
     return budgeted(await this.sql.rows(SQL.after, params));
   }
 

@@ -14,6 +14,9 @@ export interface Statement<P extends object = object, R = unknown> {
   /** The parameter behind `$1`, `$2`, … */
   readonly keys: readonly (keyof P & string)[];
   readonly options: StatementOptions;
+  /** What node-postgres is given besides the values, worked out once. */
+  readonly name: string | undefined;
+  readonly types: typeof ISO_TIMESTAMP_TYPES | undefined;
   /** Never set: carries the row type. */
   readonly row?: R;
 }
@@ -50,13 +53,13 @@ export function valuesOf<P extends object>(statement: Statement<P, unknown>, par
   return values;
 }
 
-/** The config node-postgres takes for a statement and its values. */
+/** The config node-postgres takes for a statement and its values (undefined: its default). */
 export function queryConfig<P extends object>(statement: Statement<P, unknown>, params: P) {
   return {
-    ...(!statement.options.planEachTime && { name: statement.id }),
+    name: statement.name,
     text: statement.text,
     values: valuesOf(statement, params),
-    ...(statement.options.isoTimestamps && { types: ISO_TIMESTAMP_TYPES }),
+    types: statement.types,
   };
 }
 
@@ -94,6 +97,8 @@ export function statement<P extends object = Record<never, never>, R = unknown>(
     text: source.replace(/\s+/g, ' ').trim(),
     keys,
     options,
+    name: options.planEachTime ? undefined : id,
+    types: options.isoTimestamps ? ISO_TIMESTAMP_TYPES : undefined,
   };
   declared.set(id, result as Statement);
   return result;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import type { AuthUser } from '../auth/auth-user';
+import type { AuthUser, TokenCaller } from '../auth/auth-user';
 import { Sql } from '../database/sql.service';
 import { statement } from '../database/statement';
 import { User } from './entities/user.entity';
@@ -12,8 +12,8 @@ export interface NewUser {
   displayName: string | null;
 }
 
-/** The caller: nothing is read or written unless the session is live (live_session). */
-type Caller = { id: string; sessionId: string };
+/** Statements on behalf of a caller read or write nothing unless its session is live. */
+type Caller = TokenCaller;
 
 export const SQL = {
   findCaller: statement<Caller, AuthUser>(

@@ -660,6 +660,22 @@ describe('assistant replies (e2e)', () => {
     expect(short).toBe(6);
   });
 
+  it('a generation read and the model list: 1 statement each, the session checked inside it', async () => {
+    const room = await createRoom(t.http, user);
+    const res = await start(room.id);
+    await ended(res.body.generation.id);
+    // The sweeps for dead instances (pg_locks) run on their own clock.
+    const own = (sql: string[]) => sql.filter((text) => !text.includes('pg_locks')).length;
+    const read = await countQueries(() =>
+      t.http.get(`/api/generations/${res.body.generation.id}`).set(user.auth),
+    );
+    expect(read.result.status).toBe(200);
+    expect(own(read.sql)).toBe(1);
+    const models = await countQueries(() => t.http.get('/api/models').set(user.auth));
+    expect(models.result.status).toBe(200);
+    expect(own(models.sql)).toBe(1);
+  });
+
   it('documents every route, status and the event stream in the OpenAPI document', async () => {
     const doc = (await t.http.get('/api/docs-json').expect(200)).body;
     const post = doc.paths['/api/chat-rooms/{roomId}/generations'].post;

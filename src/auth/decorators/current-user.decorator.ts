@@ -1,8 +1,8 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { AuthUser } from '../auth-user';
+import type { TokenCaller } from '../auth-user';
 
-/** The authenticated user that JwtStrategy.validate() put on the request. */
+/** The caller JwtAuthGuard put on the request: what its verified access token says. */
 export const CurrentUser = createParamDecorator(
-  (_data: unknown, ctx: ExecutionContext): AuthUser =>
-    ctx.switchToHttp().getRequest<{ user: AuthUser }>().user,
+  (_data: unknown, ctx: ExecutionContext): TokenCaller =>
+    ctx.switchToHttp().getRequest<{ user: TokenCaller }>().user,
 );
