@@ -46,11 +46,129 @@ SELECT lock.free, prior.fingerprint, prior.status, prior.headers, prior.body,
 FROM lock LEFT JOIN prior ON true;
 
 -- chatRooms.delete
--- parameters: $1 roomId, $2 ownerId, $3 sessionId
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch
 DELETE FROM chat_rooms r
 WHERE r.id = $1 AND r.owner_id = $2
   AND EXISTS (SELECT FROM live_session($3, $2))
+  AND ($4::int[] IS NULL OR r.version = ANY($4::int[]))
 RETURNING r.id;
+
+-- chatRooms.deleteMessage
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 gate, $6 messageId
+-- options: planEachTime
+  WITH 
+locked AS MATERIALIZED (
+  SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
+  WHERE r.id = $1 AND r.owner_id = $2
+    AND EXISTS (SELECT FROM live_session($3, $2))
+    AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) $5
+  FOR UPDATE
+), fresh AS MATERIALIZED (
+  SELECT l.id, l.version, l.active_message_id
+  FROM locked l JOIN chat_rooms s ON s.id = l.id AND s.version = l.version
+),
+  target AS MATERIALIZED (
+    SELECT m.id, m.parent_id, m.on_active_path, fresh.version + 1 AS version FROM messages m, fresh
+    WHERE m.chat_room_id = fresh.id AND m.id = $6::uuid
+  ),
+  subtree AS MATERIALIZED (
+    WITH RECURSIVE s(id) AS (
+      SELECT id FROM target
+      UNION ALL
+      SELECT c.id FROM s JOIN messages c ON c.chat_room_id = (SELECT id FROM fresh) AND c.parent_id = s.id
+    ) SELECT id FROM s
+  ),
+  doing AS MATERIALIZED (
+    SELECT t.* FROM target t WHERE NOT EXISTS (
+      SELECT FROM messages m JOIN subtree s ON s.id = m.id WHERE m.status = 'streaming')
+  ),
+  below AS MATERIALIZED (
+    SELECT d.id, d.n FROM (
+WITH RECURSIVE d(id, n) AS (
+  SELECT f.id, 1 FROM (SELECT (SELECT c.id FROM (
+  (
+  SELECT c.id, c.chosen_version, c.created_at FROM messages c
+  WHERE c.chat_room_id = (SELECT id FROM fresh) AND c.parent_id = (SELECT parent_id FROM doing) AND c.id IS DISTINCT FROM (SELECT id FROM doing)
+  ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1)
+  UNION ALL (
+  SELECT c.id, c.chosen_version, c.created_at FROM messages c
+  WHERE c.chat_room_id = (SELECT id FROM fresh) AND (SELECT parent_id FROM doing) IS NULL AND c.parent_id IS NULL AND c.id IS DISTINCT FROM (SELECT id FROM doing)
+  ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1)
+) c ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1) AS id) f WHERE f.id IS NOT NULL
+  UNION ALL
+  SELECT c.id, d.n + 1 FROM d CROSS JOIN LATERAL (
+    SELECT c.id FROM messages c WHERE c.chat_room_id = (SELECT id FROM fresh) AND c.parent_id = d.id
+    ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1
+  ) c
+  WHERE d.n < coalesce(NULL::int, 2147483647)
+) SELECT id, n FROM d) d
+    WHERE (SELECT on_active_path FROM doing)
+  ),
+  gone AS (
+    DELETE FROM messages m USING subtree s, doing WHERE m.id = s.id RETURNING m.id
+  ),
+  moved AS (
+UPDATE messages m SET
+  on_active_path = coalesce(t.on_path, m.on_active_path),
+  chosen_version = CASE WHEN t.on_path AND NOT m.on_active_path THEN (SELECT version FROM doing) ELSE m.chosen_version END,
+  sibling_count = m.sibling_count + t.siblings
+FROM (
+  SELECT id, bool_or(on_path) AS on_path, sum(siblings)::int AS siblings FROM (SELECT id, true AS on_path, 0 AS siblings FROM below
+     UNION ALL
+     SELECT c.id, NULL, -1 FROM doing JOIN messages c
+       ON c.chat_room_id = (SELECT id FROM fresh) AND c.parent_id = doing.parent_id AND c.id <> doing.id
+     UNION ALL
+     SELECT c.id, NULL, -1 FROM doing JOIN messages c
+       ON c.chat_room_id = (SELECT id FROM fresh) AND doing.parent_id IS NULL AND c.parent_id IS NULL AND c.id <> doing.id) c GROUP BY id
+) t
+WHERE m.id = t.id AND EXISTS (SELECT FROM doing)
+  AND (m.on_active_path IS DISTINCT FROM coalesce(t.on_path, m.on_active_path) OR t.siblings <> 0)
+RETURNING m.id),
+  room AS (
+    UPDATE chat_rooms r SET version = doing.version, updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at),
+      message_count = r.message_count - (SELECT count(*) FROM subtree)::int,
+      active_message_id = CASE WHEN doing.on_active_path
+        THEN coalesce((SELECT id FROM below ORDER BY n DESC LIMIT 1), doing.parent_id)
+        ELSE r.active_message_id END
+    FROM doing WHERE r.id = (SELECT id FROM fresh)
+    RETURNING r.id
+  )
+  SELECT (SELECT count(*) FROM subtree)::int AS deleted,
+         EXISTS (SELECT FROM target) AND NOT EXISTS (SELECT FROM doing) AS busy
+  FROM fresh;
+
+-- chatRooms.fork
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 messageId, $5 title
+-- options: isoTimestamps
+WITH source AS MATERIALIZED (
+  SELECT r.id, r.title, r.model, r.system_prompt FROM chat_rooms r
+  WHERE r.id = $1 AND r.owner_id = $2
+    AND EXISTS (SELECT FROM live_session($3, $2))
+),
+path AS MATERIALIZED (
+  WITH RECURSIVE up AS (
+    SELECT m.* FROM messages m, source WHERE m.chat_room_id = source.id AND m.id = $4::uuid
+    UNION ALL
+    SELECT m.* FROM up JOIN messages m ON m.chat_room_id = up.chat_room_id AND m.id = up.parent_id
+  ) SELECT up.*, gen_random_uuid() AS copy_id FROM up
+),
+room AS (
+  INSERT INTO chat_rooms AS r (title, owner_id, model, system_prompt, message_count, active_message_id)
+  SELECT coalesce($5::text, source.title), $2::uuid, source.model,
+         source.system_prompt, (SELECT count(*) FROM path)::int,
+         (SELECT copy_id FROM path WHERE id = $4::uuid)
+  FROM source WHERE EXISTS (SELECT FROM path)
+  RETURNING r.*
+),
+copies AS (
+  INSERT INTO messages (id, chat_room_id, owner_id, role, content, created_at, status, model,
+                        parent_id, on_active_path, chosen_version, sibling_count)
+  SELECT m.copy_id, room.id, room.owner_id, m.role, m.content, m.created_at,
+         CASE WHEN m.status = 'streaming' THEN 'stopped' ELSE m.status END, m.model,
+         parent.copy_id, true, room.version, 1
+  FROM path m LEFT JOIN path parent ON parent.id = m.parent_id, room
+)
+SELECT * FROM room;
 
 -- chatRooms.get
 -- parameters: $1 roomId, $2 ownerId, $3 sessionId
@@ -64,7 +182,8 @@ WHERE r.id = $1 AND r.owner_id = $2
 -- options: isoTimestamps
   SELECT r.*, lm.id AS lm_id, lm.chat_room_id AS lm_chat_room_id, lm.role AS lm_role,
 lm.content AS lm_content, lm.created_at AS lm_created_at, lm.status AS lm_status,
-lm.model AS lm_model, lm.generation_id AS lm_generation_id,
+lm.model AS lm_model, lm.generation_id AS lm_generation_id, lm.parent_id AS lm_parent_id,
+lm.sibling_ids AS lm_sibling_ids,
          (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = $1 ) AS total
   FROM (
     SELECT r.* FROM chat_rooms r
@@ -74,8 +193,11 @@ lm.model AS lm_model, lm.generation_id AS lm_generation_id,
   
 LEFT JOIN LATERAL (
   SELECT m.id, m.chat_room_id, m.role, left(m.content, 2001) AS content,
-         m.created_at, m.status, m.model, m.generation_id
-  FROM messages m WHERE m.chat_room_id = r.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+         m.created_at, m.status, m.model, m.generation_id, m.parent_id,
+         CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+  WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+  ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids
+  FROM messages m WHERE m.id = r.active_message_id
 ) lm ON true
   ORDER BY r.updated_at DESC, r.id DESC;
 
@@ -84,7 +206,8 @@ LEFT JOIN LATERAL (
 -- options: isoTimestamps
   SELECT r.*, lm.id AS lm_id, lm.chat_room_id AS lm_chat_room_id, lm.role AS lm_role,
 lm.content AS lm_content, lm.created_at AS lm_created_at, lm.status AS lm_status,
-lm.model AS lm_model, lm.generation_id AS lm_generation_id,
+lm.model AS lm_model, lm.generation_id AS lm_generation_id, lm.parent_id AS lm_parent_id,
+lm.sibling_ids AS lm_sibling_ids,
          (SELECT count(*)::int FROM chat_rooms r WHERE r.owner_id = $1 AND r.title ILIKE $5) AS total
   FROM (
     SELECT r.* FROM chat_rooms r
@@ -94,28 +217,112 @@ lm.model AS lm_model, lm.generation_id AS lm_generation_id,
   
 LEFT JOIN LATERAL (
   SELECT m.id, m.chat_room_id, m.role, left(m.content, 2001) AS content,
-         m.created_at, m.status, m.model, m.generation_id
-  FROM messages m WHERE m.chat_room_id = r.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+         m.created_at, m.status, m.model, m.generation_id, m.parent_id,
+         CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+  WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+  ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids
+  FROM messages m WHERE m.id = r.active_message_id
 ) lm ON true
   ORDER BY r.updated_at DESC, r.id DESC;
 
+-- chatRooms.refusal
+-- parameters: $1 sessionId, $2 ownerId, $3 messageId, $4 roomId
+SELECT EXISTS (SELECT FROM live_session($1, $2)) AS live, r.version,
+  EXISTS (SELECT FROM messages m WHERE m.chat_room_id = r.id AND m.id = $3::uuid) AS message_found
+FROM (SELECT 1) one
+LEFT JOIN chat_rooms r ON r.id = $4 AND r.owner_id = $2;
+
+-- chatRooms.setActive
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 gate, $6 messageId
+-- options: isoTimestamps, planEachTime
+  WITH 
+locked AS MATERIALIZED (
+  SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
+  WHERE r.id = $1 AND r.owner_id = $2
+    AND EXISTS (SELECT FROM live_session($3, $2))
+    AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) $5
+  FOR UPDATE
+), fresh AS MATERIALIZED (
+  SELECT l.id, l.version, l.active_message_id
+  FROM locked l JOIN chat_rooms s ON s.id = l.id AND s.version = l.version
+),
+  target AS MATERIALIZED (
+    SELECT m.id, fresh.version + 1 AS version FROM messages m, fresh
+    WHERE m.chat_room_id = fresh.id AND m.id = $6::uuid
+  ),
+  walk AS MATERIALIZED (
+WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (
+  SELECT m.id, m.parent_id, m.created_at, m.on_active_path FROM messages m
+  WHERE m.chat_room_id = (SELECT id FROM fresh) AND m.id = (SELECT id FROM target)
+  UNION ALL
+  SELECT p.id, p.parent_id, p.created_at, p.on_active_path
+  FROM w JOIN messages p ON p.chat_room_id = (SELECT id FROM fresh) AND p.id = w.parent_id
+  WHERE NOT w.on_path
+) SELECT id, created_at, on_path FROM w),
+  branch AS MATERIALIZED (SELECT id, created_at FROM walk WHERE on_path),
+  below AS MATERIALIZED (
+WITH RECURSIVE d(id, n) AS (
+  SELECT f.id, 1 FROM (SELECT (SELECT c.id FROM (
+  (
+  SELECT c.id, c.chosen_version, c.created_at FROM messages c
+  WHERE c.chat_room_id = (SELECT id FROM fresh) AND c.parent_id = (SELECT id FROM target) AND c.id IS DISTINCT FROM NULL::uuid
+  ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1)
+  UNION ALL (
+  SELECT c.id, c.chosen_version, c.created_at FROM messages c
+  WHERE c.chat_room_id = (SELECT id FROM fresh) AND (SELECT id FROM target) IS NULL AND c.parent_id IS NULL AND c.id IS DISTINCT FROM NULL::uuid
+  ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1)
+) c ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1) AS id) f WHERE f.id IS NOT NULL
+  UNION ALL
+  SELECT c.id, d.n + 1 FROM d CROSS JOIN LATERAL (
+    SELECT c.id FROM messages c WHERE c.chat_room_id = (SELECT id FROM fresh) AND c.parent_id = d.id
+    ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1
+  ) c
+  WHERE d.n < coalesce(NULL::int, 2147483647)
+) SELECT id, n FROM d),
+  moved AS (
+UPDATE messages m SET
+  on_active_path = coalesce(t.on_path, m.on_active_path),
+  chosen_version = CASE WHEN t.on_path AND NOT m.on_active_path THEN (SELECT version FROM target) ELSE m.chosen_version END,
+  sibling_count = m.sibling_count + t.siblings
+FROM (
+  SELECT id, bool_or(on_path) AS on_path, sum(siblings)::int AS siblings FROM (SELECT id, true AS on_path, 0 AS siblings FROM walk WHERE NOT on_path
+     UNION ALL SELECT id, true, 0 FROM below
+     UNION ALL SELECT id, false, 0 FROM (
+SELECT m.id FROM messages m
+WHERE m.chat_room_id = (SELECT id FROM fresh) AND m.on_active_path
+  AND (NOT EXISTS (SELECT FROM branch)
+       OR (m.created_at, m.id) > (SELECT b.created_at, b.id FROM branch b))) a) c GROUP BY id
+) t
+WHERE m.id = t.id AND EXISTS (SELECT FROM target)
+  AND (m.on_active_path IS DISTINCT FROM coalesce(t.on_path, m.on_active_path) OR t.siblings <> 0)
+RETURNING m.id)
+  UPDATE chat_rooms r SET version = target.version, updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at),
+    active_message_id = coalesce((SELECT id FROM below ORDER BY n DESC LIMIT 1), target.id)
+  FROM target WHERE r.id = (SELECT id FROM fresh)
+  RETURNING r.*;
+
 -- chatRooms.update
--- parameters: $1 title, $2 setModel, $3 model, $4 setSystemPrompt, $5 systemPrompt, $6 roomId, $7 ownerId, $8 sessionId
+-- parameters: $1 title, $2 setModel, $3 model, $4 setSystemPrompt, $5 systemPrompt, $6 roomId, $7 ownerId, $8 sessionId, $9 ifMatch
 -- options: isoTimestamps
     WITH r AS (
       UPDATE chat_rooms r SET title = coalesce($1, r.title),
         model = CASE WHEN $2 THEN $3 ELSE r.model END,
         system_prompt = CASE WHEN $4 THEN $5 ELSE r.system_prompt END,
-        updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at)
+        updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at), version = r.version + 1
       WHERE r.id = $6 AND r.owner_id = $7
         AND EXISTS (SELECT FROM live_session($8, $7))
+        AND ($9::int[] IS NULL OR r.version = ANY($9::int[]))
       RETURNING r.*
     )
     SELECT r.*, lm.id AS lm_id, lm.chat_room_id AS lm_chat_room_id, lm.role AS lm_role,
 lm.content AS lm_content, lm.created_at AS lm_created_at, lm.status AS lm_status,
-lm.model AS lm_model, lm.generation_id AS lm_generation_id FROM r 
+lm.model AS lm_model, lm.generation_id AS lm_generation_id, lm.parent_id AS lm_parent_id,
+lm.sibling_ids AS lm_sibling_ids FROM r 
 LEFT JOIN LATERAL (
   SELECT m.id, m.chat_room_id, m.role, left(m.content, 2001) AS content,
-         m.created_at, m.status, m.model, m.generation_id
-  FROM messages m WHERE m.chat_room_id = r.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+         m.created_at, m.status, m.model, m.generation_id, m.parent_id,
+         CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+  WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+  ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids
+  FROM messages m WHERE m.id = r.active_message_id
 ) lm ON true;

@@ -5,10 +5,10 @@
 WITH g AS (
   UPDATE generations g SET status = 'failed', error_code = 'interrupted', finished_at = date_trunc('milliseconds', clock_timestamp())
   WHERE g.id = ANY($1::uuid[]) AND g.status = 'streaming'
-  RETURNING g.id, g.message_id
+  RETURNING g.id, g.message_id, g.chat_room_id
 ), m AS (
   UPDATE messages m SET status = 'failed' FROM g WHERE m.id = g.message_id
-)
+), r AS (UPDATE chat_rooms r SET version = r.version + 1 FROM g WHERE r.id = g.chat_room_id)
 SELECT g.id, pg_notify($2, json_build_object('id', g.id)::text) AS signalled FROM g;
 
 -- generations.finish
@@ -25,9 +25,12 @@ WITH g AS (
   RETURNING g.*
 ), m AS (
   UPDATE messages m SET content = m.content || $10, status = $1 FROM g
-  WHERE m.id = g.message_id RETURNING m.*
+  WHERE m.id = g.message_id RETURNING m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids
 ), r AS (
-  UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at),
+  UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at), version = r.version + 1,
     title = CASE WHEN $8::text IS NOT NULL AND r.title = $7 THEN $8 ELSE r.title END
   FROM g WHERE r.id = g.chat_room_id RETURNING r.title
 ), usage AS (
@@ -57,20 +60,33 @@ WITH batch AS (
 SELECT m.id, pg_notify($4, json_build_object('id', m.id)::text) AS signalled FROM m;
 
 -- generations.history
--- parameters: $1 roomId, $2 replyId, $3 maxChars
-SELECT role, content FROM (
-  SELECT m.role, m.content, m.created_at, m.id,
-         sum(length(m.content)) OVER (ORDER BY m.created_at DESC, m.id DESC) - length(m.content) AS before
-  FROM messages m
-  WHERE m.chat_room_id = $1 AND m.id <> $2
-    AND NOT (m.role = 'assistant' AND m.status = 'failed' AND m.content = '')
-) t WHERE t.before <= $3
-ORDER BY t.created_at DESC, t.id DESC;
+-- parameters: $1 replyId, $2 roomId, $3 maxChars
+WITH RECURSIVE up AS (
+  SELECT m.id, m.parent_id, m.role, m.content, m.status, 1 AS n,
+         length(m.content)::bigint AS through
+  FROM messages r JOIN messages m ON m.chat_room_id = r.chat_room_id AND m.id = r.parent_id
+  WHERE r.id = $1 AND r.chat_room_id = $2
+  UNION ALL
+  SELECT m.id, m.parent_id, m.role, m.content, m.status, up.n + 1,
+         up.through + length(m.content)
+  FROM up JOIN messages m ON m.chat_room_id = $2 AND m.id = up.parent_id
+  WHERE up.through <= $3
+)
+SELECT role, content FROM up
+WHERE NOT (role = 'assistant' AND status = 'failed' AND content = '')
+ORDER BY n;
 
 -- generations.read
 -- parameters: $1 generationId, $2 userId
 -- options: isoTimestamps
-SELECT am.*, row_to_json(g) AS generation, row_to_json(um) AS user_message
+SELECT am.id, am.chat_room_id, am.role, am.content, am.created_at, am.status,
+am.model, am.generation_id, am.parent_id, CASE WHEN am.sibling_count = 1 THEN ARRAY[am.id::text]
+WHEN am.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = am.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = am.chat_room_id AND s.parent_id = am.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, row_to_json(g) AS generation, CASE WHEN um.id IS NOT NULL THEN
+(SELECT row_to_json(x) FROM (SELECT um.id, um.chat_room_id, um.role, um.content, um.created_at, um.status,
+um.model, um.generation_id, um.parent_id, CASE WHEN um.sibling_count = 1 THEN ARRAY[um.id::text]
+WHEN um.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = um.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = um.chat_room_id AND s.parent_id = um.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids) x) END AS user_message
 FROM generations g JOIN messages am ON am.id = g.message_id
 LEFT JOIN messages um ON um.id = g.user_message_id
 WHERE g.id = $1 AND g.user_id = $2;
@@ -78,29 +94,57 @@ WHERE g.id = $1 AND g.user_id = $2;
 -- generations.readForCaller
 -- parameters: $1 sessionId, $2 userId, $3 generationId
 -- options: isoTimestamps
-SELECT am.*, row_to_json(g) AS generation, row_to_json(um) AS user_message
+SELECT am.id, am.chat_room_id, am.role, am.content, am.created_at, am.status,
+am.model, am.generation_id, am.parent_id, CASE WHEN am.sibling_count = 1 THEN ARRAY[am.id::text]
+WHEN am.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = am.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = am.chat_room_id AND s.parent_id = am.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, row_to_json(g) AS generation, CASE WHEN um.id IS NOT NULL THEN
+(SELECT row_to_json(x) FROM (SELECT um.id, um.chat_room_id, um.role, um.content, um.created_at, um.status,
+um.model, um.generation_id, um.parent_id, CASE WHEN um.sibling_count = 1 THEN ARRAY[um.id::text]
+WHEN um.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = um.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = um.chat_room_id AND s.parent_id = um.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids) x) END AS user_message
 FROM generations g JOIN messages am ON am.id = g.message_id
 LEFT JOIN messages um ON um.id = g.user_message_id
 WHERE g.id = $3 AND g.user_id = $2 AND EXISTS (SELECT FROM live_session($1, $2));
 
 -- generations.start
--- parameters: $1 userId, $2 sessionId, $3 roomId, $4 maxRunningPerUser, $5 dailyTokenLimit, $6 content, $7 model, $8 offeredModels, $9 defaultModel, $10 generationId, $11 instanceKey
--- options: isoTimestamps
+-- parameters: $1 userId, $2 sessionId, $3 placeUnder, $4 parentId, $5 roomId, $6 ifMatch, $7 maxRunningPerUser, $8 dailyTokenLimit, $9 content, $10 model, $11 offeredModels, $12 defaultModel, $13 generationId, $14 instanceKey
+-- options: isoTimestamps, planEachTime
 WITH caller AS MATERIALIZED (
   SELECT u.id FROM users u
   WHERE u.id = $1 AND EXISTS (SELECT FROM live_session($2, $1))
   FOR NO KEY UPDATE
 ), room AS MATERIALIZED (
-  SELECT r.id, r.title, r.model FROM chat_rooms r
-  WHERE r.id = $3 AND r.owner_id = $1 AND EXISTS (SELECT 1 FROM caller)
+  SELECT r.id, r.title, r.model, r.version, r.active_message_id,
+    CASE WHEN $3 THEN $4::uuid ELSE r.active_message_id END AS parent_id
+  FROM chat_rooms r
+  WHERE r.id = $5 AND r.owner_id = $1 AND EXISTS (SELECT 1 FROM caller)
   FOR UPDATE
+), walk AS MATERIALIZED (
+  
+WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (
+  SELECT m.id, m.parent_id, m.created_at, m.on_active_path FROM messages m
+  WHERE m.chat_room_id = $5::uuid AND m.id = (SELECT parent_id FROM room)
+  UNION ALL
+  SELECT p.id, p.parent_id, p.created_at, p.on_active_path
+  FROM w JOIN messages p ON p.chat_room_id = $5::uuid AND p.id = w.parent_id
+  WHERE NOT w.on_path
+) SELECT id, created_at, on_path FROM w
+), branch AS MATERIALIZED (
+  SELECT w.id, w.created_at FROM walk w WHERE w.on_path
 ), seen AS MATERIALIZED (
   SELECT
-    EXISTS (SELECT 1 FROM generations g WHERE g.chat_room_id = $3 AND g.status = 'streaming') AS busy,
+    EXISTS (SELECT 1 FROM generations g WHERE g.chat_room_id = $5 AND g.status = 'streaming') AS busy,
     (SELECT count(*)::int FROM generations g WHERE g.user_id = $1 AND g.status = 'streaming') AS running,
-    EXISTS (SELECT 1 FROM messages m WHERE m.chat_room_id = $3) AS has_messages,
-    EXISTS (SELECT 1 FROM messages m WHERE m.chat_room_id = $3 AND m.role = 'assistant'
-            AND m.status = 'complete' AND m.generation_id IS NOT NULL) AS has_reply,
+    EXISTS (SELECT 1 FROM walk) AS parent_found,
+    -- Another change of the room committed while this statement waited for its lock: its
+    -- snapshot does not show the tree a parentId places the messages in.
+    (SELECT s.version FROM chat_rooms s WHERE s.id = $5) IS DISTINCT FROM (SELECT version FROM room) AS stale,
+    -- A completed reply on the path down to the new reply's parent (the auto-title's test).
+    EXISTS (SELECT 1 FROM walk w JOIN messages m ON m.id = w.id
+            WHERE NOT w.on_path AND m.role = 'assistant' AND m.status = 'complete' AND m.generation_id IS NOT NULL)
+    OR EXISTS (SELECT 1 FROM messages m, branch b
+            WHERE m.chat_room_id = $5 AND m.on_active_path AND (m.created_at, m.id) <= (b.created_at, b.id)
+              AND m.role = 'assistant' AND m.status = 'complete' AND m.generation_id IS NOT NULL) AS has_reply,
     coalesce(u.generations, 0) AS starts,
     coalesce(u.prompt_tokens + u.completion_tokens, 0)::float8 AS used_today
   FROM (SELECT 1) one
@@ -109,47 +153,89 @@ WITH caller AS MATERIALIZED (
   SELECT s.*, CASE
     WHEN NOT EXISTS (SELECT 1 FROM caller) THEN 'unauthorized'
     WHEN NOT EXISTS (SELECT 1 FROM room) THEN 'not_found'
+    WHEN NOT (SELECT ($6::int[] IS NULL OR version = ANY($6::int[])) FROM room) THEN 'version'
+    WHEN $3 AND $4::uuid IS NOT NULL AND NOT s.parent_found THEN 'bad_parent'
+    WHEN $3 AND s.stale THEN 'stale'
     WHEN s.busy THEN 'busy'
-    WHEN s.running >= $4 THEN 'concurrency'
-    WHEN s.used_today >= $5::float8 THEN 'daily'
-    WHEN $6::text IS NULL AND NOT s.has_messages THEN 'no_messages'
+    WHEN s.running >= $7 THEN 'concurrency'
+    WHEN s.used_today >= $8::float8 THEN 'daily'
+    WHEN $9::text IS NULL AND (SELECT parent_id FROM room) IS NULL THEN 'no_messages'
   END AS refused
   FROM seen s
 ), usage AS (
   INSERT INTO usage_days AS u (user_id, day, generations)
   SELECT $1, (now() AT TIME ZONE 'UTC')::date, 1 FROM verdict WHERE verdict.refused IS NULL
   ON CONFLICT (user_id, day) DO UPDATE SET generations = u.generations + 1
-  WHERE (SELECT v.running - v.starts FROM verdict v) + u.generations < $4
+  WHERE (SELECT v.running - v.starts FROM verdict v) + u.generations < $7
   RETURNING u.user_id
+), ids AS MATERIALIZED (
+  SELECT gen_random_uuid() AS um_id, gen_random_uuid() AS am_id
 ), touched AS (
   UPDATE chat_rooms r
   SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '2 milliseconds'),
-      message_count = r.message_count + CASE WHEN $6::text IS NULL THEN 1 ELSE 2 END
-  FROM usage WHERE r.id = $3 RETURNING r.id, r.updated_at
-), um AS (
-  INSERT INTO messages (chat_room_id, role, content, created_at)
-  SELECT touched.id, 'user', $6, touched.updated_at - interval '1 millisecond' FROM touched
-  WHERE $6::text IS NOT NULL
+      message_count = r.message_count + CASE WHEN $9::text IS NULL THEN 1 ELSE 2 END,
+      version = r.version + 1, active_message_id = ids.am_id
+  FROM usage, ids WHERE r.id = $5 RETURNING r.id, r.updated_at, r.version
+), siblings AS MATERIALIZED (
+  
+SELECT c.id FROM messages c WHERE c.chat_room_id = $5::uuid AND c.parent_id = (SELECT parent_id FROM room)
+UNION ALL
+SELECT c.id FROM messages c WHERE (SELECT parent_id FROM room) IS NULL AND c.chat_room_id = $5::uuid AND c.parent_id IS NULL
+), moved AS (
+UPDATE messages m SET
+  on_active_path = coalesce(t.on_path, m.on_active_path),
+  chosen_version = CASE WHEN t.on_path AND NOT m.on_active_path THEN (SELECT version FROM touched) ELSE m.chosen_version END,
+  sibling_count = m.sibling_count + t.siblings
+FROM (
+  SELECT id, bool_or(on_path) AS on_path, sum(siblings)::int AS siblings FROM (SELECT id, true AS on_path, 0 AS siblings FROM walk WHERE NOT on_path
+   UNION ALL SELECT id, false, 0 FROM (
+SELECT m.id FROM messages m
+WHERE m.chat_room_id = $5::uuid AND m.on_active_path
+  AND (NOT EXISTS (SELECT FROM branch)
+       OR (m.created_at, m.id) > (SELECT b.created_at, b.id FROM branch b))) a
+   UNION ALL SELECT id, NULL, 1 FROM siblings) c GROUP BY id
+) t
+WHERE m.id = t.id AND EXISTS (SELECT FROM touched WHERE $3)
+  AND (m.on_active_path IS DISTINCT FROM coalesce(t.on_path, m.on_active_path) OR t.siblings <> 0)
+RETURNING m.id), um AS (
+  INSERT INTO messages (id, chat_room_id, role, content, created_at, parent_id, on_active_path,
+                        chosen_version, sibling_count)
+  SELECT ids.um_id, touched.id, 'user', $9, touched.updated_at - interval '1 millisecond',
+    room.parent_id, true, touched.version, (SELECT count(*) FROM siblings)::int + 1
+  FROM touched, ids, room
+  WHERE $9::text IS NOT NULL
   RETURNING *
 ), am AS (
-  INSERT INTO messages (chat_room_id, role, content, status, model, generation_id, created_at)
-  SELECT touched.id, 'assistant', '', 'streaming',
-    coalesce($7, CASE WHEN room.model = ANY($8::text[]) THEN room.model END,
-             $9),
-    $10, touched.updated_at
-  FROM touched, room
+  INSERT INTO messages (id, chat_room_id, role, content, status, model, generation_id, created_at,
+                        parent_id, on_active_path, chosen_version, sibling_count)
+  SELECT ids.am_id, touched.id, 'assistant', '', 'streaming',
+    coalesce($10, CASE WHEN room.model = ANY($11::text[]) THEN room.model END,
+             $12),
+    $13, touched.updated_at,
+    CASE WHEN $9::text IS NULL THEN room.parent_id ELSE ids.um_id END, true, touched.version,
+    CASE WHEN $9::text IS NULL THEN (SELECT count(*) FROM siblings)::int + 1 ELSE 1 END
+  FROM touched, room, ids
   RETURNING *
 ), g AS (
   INSERT INTO generations (id, chat_room_id, message_id, user_message_id, user_id, model,
                            owner_instance, created_at)
-  SELECT $10, am.chat_room_id, am.id, (SELECT id FROM um), $1, am.model,
-         $11, am.created_at
+  SELECT $13, am.chat_room_id, am.id, (SELECT id FROM um), $1, am.model,
+         $14, am.created_at
   FROM am
   RETURNING *
 )
 SELECT coalesce(v.refused, CASE WHEN g.id IS NULL THEN 'concurrency' END) AS refused,
   room.title AS room_title, v.has_reply,
-  row_to_json(g) AS generation, row_to_json(am) AS reply, row_to_json(um) AS user_message
+  row_to_json(g) AS generation, CASE WHEN am.id IS NOT NULL THEN
+(SELECT row_to_json(x) FROM (SELECT am.id, am.chat_room_id, am.role, am.content, am.created_at, am.status,
+am.model, am.generation_id, am.parent_id, CASE WHEN am.sibling_count = 1 THEN ARRAY[am.id::text]
+WHEN am.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = am.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id) || am.id::text
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = am.chat_room_id AND s.parent_id = am.parent_id ORDER BY s.created_at, s.id) || am.id::text END AS sibling_ids) x) END AS reply,
+  CASE WHEN um.id IS NOT NULL THEN
+(SELECT row_to_json(x) FROM (SELECT um.id, um.chat_room_id, um.role, um.content, um.created_at, um.status,
+um.model, um.generation_id, um.parent_id, CASE WHEN um.sibling_count = 1 THEN ARRAY[um.id::text]
+WHEN um.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = um.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id) || um.id::text
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = um.chat_room_id AND s.parent_id = um.parent_id ORDER BY s.created_at, s.id) || um.id::text END AS sibling_ids) x) END AS user_message
 FROM verdict v LEFT JOIN room ON true LEFT JOIN g ON true LEFT JOIN am ON true
 LEFT JOIN um ON true;
 
@@ -161,8 +247,8 @@ LEFT JOIN um ON true;
 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND l.classid = 1128808788::oid AND l.objid = g.owner_instance::oid)
-    RETURNING g.id, g.message_id
-  )
+    RETURNING g.id, g.message_id, g.chat_room_id
+  ), r AS (UPDATE chat_rooms r SET version = r.version + 1 FROM g WHERE r.id = g.chat_room_id)
   UPDATE messages m SET status = 'stopped' FROM g WHERE m.id = g.message_id RETURNING m.id;
 
 -- generations.sweepOrphans
@@ -176,10 +262,10 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
     FOR UPDATE SKIP LOCKED
   ), g AS (
     UPDATE generations g SET status = 'failed', error_code = 'interrupted', finished_at = date_trunc('milliseconds', clock_timestamp())
-    FROM dead WHERE g.id = dead.id RETURNING g.id, g.message_id
+    FROM dead WHERE g.id = dead.id RETURNING g.id, g.message_id, g.chat_room_id
   ), m AS (
     UPDATE messages m SET status = 'failed' FROM g WHERE m.id = g.message_id
-  )
+  ), r AS (UPDATE chat_rooms r SET version = r.version + 1 FROM g WHERE r.id = g.chat_room_id)
   SELECT id FROM g;
 
 -- generations.systemPrompt

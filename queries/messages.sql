@@ -3,45 +3,160 @@
 -- messages.after
 -- parameters: $1 roomId, $2 cursorId, $3 take, $4 budget
 -- options: isoTimestamps
-SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status, m.model,
-       m.generation_id, m.fetched::int AS fetched
+SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, m.fetched::int AS fetched
 FROM (
   SELECT m.*, count(*) OVER () AS fetched,
          sum(octet_length(m.content)) OVER (ORDER BY m.created_at ASC, m.id ASC ROWS UNBOUNDED PRECEDING)
            - octet_length(m.content) AS before
   FROM (SELECT * FROM messages m
-     WHERE m.chat_room_id = $1
+     WHERE m.chat_room_id = $1 AND m.on_active_path
        AND (m.created_at, m.id) > (SELECT c.created_at, c.id FROM messages c WHERE c.id = $2)
      ORDER BY m.created_at ASC, m.id ASC LIMIT $3) m
 ) m WHERE m.before < $4
 ORDER BY m.created_at ASC, m.id ASC;
 
--- messages.before
+-- messages.allAfter
 -- parameters: $1 roomId, $2 cursorId, $3 take, $4 budget
 -- options: isoTimestamps
-SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status, m.model,
-       m.generation_id, m.fetched::int AS fetched
+SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, m.fetched::int AS fetched
+FROM (
+  SELECT m.*, count(*) OVER () AS fetched,
+         sum(octet_length(m.content)) OVER (ORDER BY m.created_at ASC, m.id ASC ROWS UNBOUNDED PRECEDING)
+           - octet_length(m.content) AS before
+  FROM (SELECT * FROM messages m
+     WHERE m.chat_room_id = $1 
+       AND (m.created_at, m.id) > (SELECT c.created_at, c.id FROM messages c WHERE c.id = $2)
+     ORDER BY m.created_at ASC, m.id ASC LIMIT $3) m
+) m WHERE m.before < $4
+ORDER BY m.created_at ASC, m.id ASC;
+
+-- messages.allBefore
+-- parameters: $1 roomId, $2 cursorId, $3 take, $4 budget
+-- options: isoTimestamps
+SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, m.fetched::int AS fetched
 FROM (
   SELECT m.*, count(*) OVER () AS fetched,
          sum(octet_length(m.content)) OVER (ORDER BY m.created_at DESC, m.id DESC ROWS UNBOUNDED PRECEDING)
            - octet_length(m.content) AS before
   FROM (SELECT * FROM messages m
-     WHERE m.chat_room_id = $1
+     WHERE m.chat_room_id = $1 
        AND (m.created_at, m.id) < (SELECT c.created_at, c.id FROM messages c WHERE c.id = $2)
      ORDER BY m.created_at DESC, m.id DESC LIMIT $3) m
 ) m WHERE m.before < $4
 ORDER BY m.created_at DESC, m.id DESC;
 
--- messages.newest
+-- messages.allNewest
 -- parameters: $1 roomId, $2 take, $3 budget
 -- options: isoTimestamps
-SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status, m.model,
-       m.generation_id, m.fetched::int AS fetched
+SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, m.fetched::int AS fetched
 FROM (
   SELECT m.*, count(*) OVER () AS fetched,
          sum(octet_length(m.content)) OVER (ORDER BY m.created_at DESC, m.id DESC ROWS UNBOUNDED PRECEDING)
            - octet_length(m.content) AS before
-  FROM (SELECT * FROM messages m WHERE m.chat_room_id = $1
+  FROM (SELECT * FROM messages m WHERE m.chat_room_id = $1 
+     ORDER BY m.created_at DESC, m.id DESC LIMIT $2) m
+) m WHERE m.before < $3
+ORDER BY m.created_at DESC, m.id DESC;
+
+-- messages.ancestors
+-- parameters: $1 cursorId, $2 roomId, $3 take, $4 budget
+-- options: isoTimestamps
+SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, m.fetched::int AS fetched
+FROM (
+  SELECT m.*, count(*) OVER () AS fetched,
+         sum(octet_length(m.content)) OVER (ORDER BY m.created_at DESC, m.id DESC ROWS UNBOUNDED PRECEDING)
+           - octet_length(m.content) AS before
+  FROM (WITH RECURSIVE up AS (
+       SELECT m.*, 1 AS n FROM messages c
+       JOIN messages m ON m.chat_room_id = c.chat_room_id AND m.id = c.parent_id
+       WHERE c.id = $1 AND c.chat_room_id = $2
+       UNION ALL
+       SELECT m.*, up.n + 1 FROM up
+       JOIN messages m ON m.chat_room_id = up.chat_room_id AND m.id = up.parent_id
+       WHERE up.n < $3
+     ) SELECT * FROM up) m
+) m WHERE m.before < $4
+ORDER BY m.created_at DESC, m.id DESC;
+
+-- messages.before
+-- parameters: $1 roomId, $2 cursorId, $3 take, $4 budget
+-- options: isoTimestamps
+SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, m.fetched::int AS fetched
+FROM (
+  SELECT m.*, count(*) OVER () AS fetched,
+         sum(octet_length(m.content)) OVER (ORDER BY m.created_at DESC, m.id DESC ROWS UNBOUNDED PRECEDING)
+           - octet_length(m.content) AS before
+  FROM (SELECT * FROM messages m
+     WHERE m.chat_room_id = $1 AND m.on_active_path
+       AND (m.created_at, m.id) < (SELECT c.created_at, c.id FROM messages c WHERE c.id = $2)
+     ORDER BY m.created_at DESC, m.id DESC LIMIT $3) m
+) m WHERE m.before < $4
+ORDER BY m.created_at DESC, m.id DESC;
+
+-- messages.descendants
+-- parameters: $1 roomId, $2 cursorId, $3 take, $4 budget
+-- options: isoTimestamps, planEachTime
+SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, m.fetched::int AS fetched
+FROM (
+  SELECT m.*, count(*) OVER () AS fetched,
+         sum(octet_length(m.content)) OVER (ORDER BY m.created_at ASC, m.id ASC ROWS UNBOUNDED PRECEDING)
+           - octet_length(m.content) AS before
+  FROM (SELECT m.* FROM (
+WITH RECURSIVE d(id, n) AS (
+  SELECT f.id, 1 FROM (SELECT (SELECT c.id FROM (
+  (
+  SELECT c.id, c.chosen_version, c.created_at FROM messages c
+  WHERE c.chat_room_id = $1::uuid AND c.parent_id = $2::uuid AND c.id IS DISTINCT FROM NULL::uuid
+  ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1)
+  UNION ALL (
+  SELECT c.id, c.chosen_version, c.created_at FROM messages c
+  WHERE c.chat_room_id = $1::uuid AND $2::uuid IS NULL AND c.parent_id IS NULL AND c.id IS DISTINCT FROM NULL::uuid
+  ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1)
+) c ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1) AS id) f WHERE f.id IS NOT NULL
+  UNION ALL
+  SELECT c.id, d.n + 1 FROM d CROSS JOIN LATERAL (
+    SELECT c.id FROM messages c WHERE c.chat_room_id = $1::uuid AND c.parent_id = d.id
+    ORDER BY c.chosen_version DESC, c.created_at DESC, c.id DESC LIMIT 1
+  ) c
+  WHERE d.n < coalesce($3, 2147483647)
+) SELECT id, n FROM d) d
+     JOIN messages m ON m.id = d.id) m
+) m WHERE m.before < $4
+ORDER BY m.created_at ASC, m.id ASC;
+
+-- messages.newest
+-- parameters: $1 roomId, $2 take, $3 budget
+-- options: isoTimestamps
+SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, m.fetched::int AS fetched
+FROM (
+  SELECT m.*, count(*) OVER () AS fetched,
+         sum(octet_length(m.content)) OVER (ORDER BY m.created_at DESC, m.id DESC ROWS UNBOUNDED PRECEDING)
+           - octet_length(m.content) AS before
+  FROM (SELECT * FROM messages m WHERE m.chat_room_id = $1 AND m.on_active_path
      ORDER BY m.created_at DESC, m.id DESC LIMIT $2) m
 ) m WHERE m.before < $3
 ORDER BY m.created_at DESC, m.id DESC;
@@ -49,68 +164,257 @@ ORDER BY m.created_at DESC, m.id DESC;
 -- messages.newestOfRooms
 -- parameters: $1 roomIds, $2 perRoom, $3 budget
 -- options: isoTimestamps
-SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status, m.model,
-       m.generation_id, m.fetched::int AS fetched
+SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids, m.fetched::int AS fetched
 FROM (
   SELECT m.*, count(*) OVER () AS fetched,
          sum(octet_length(m.content)) OVER (ORDER BY m.ord, m.created_at DESC, m.id DESC ROWS UNBOUNDED PRECEDING)
            - octet_length(m.content) AS before
   FROM (SELECT m.*, page.ord FROM unnest($1::uuid[]) WITH ORDINALITY AS page(room_id, ord)
      CROSS JOIN LATERAL (
-       SELECT * FROM messages WHERE chat_room_id = page.room_id
+       SELECT * FROM messages WHERE chat_room_id = page.room_id AND on_active_path
        ORDER BY created_at DESC, id DESC LIMIT $2
      ) m) m
 ) m WHERE m.before < $3
 ORDER BY m.ord, m.created_at DESC, m.id DESC;
 
 -- messages.post
--- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 role, $5 content
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 role, $6 content
 -- options: isoTimestamps
-WITH room AS (
-  UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1
+WITH locked AS MATERIALIZED (
+  SELECT r.id, r.active_message_id FROM chat_rooms r
   WHERE r.id = $1 AND r.owner_id = $2
-    AND EXISTS (SELECT FROM live_session($3, $2)) 
-  RETURNING r.id, r.updated_at
+    AND EXISTS (SELECT FROM live_session($3, $2))
+    AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) 
+  FOR UPDATE
+),
+ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
+room AS (
+  UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
+    version = r.version + 1, active_message_id = ids.id
+  FROM locked, ids WHERE r.id = locked.id
+  RETURNING r.id, r.updated_at, r.version
 )
-INSERT INTO messages AS m (chat_room_id, owner_id, role, content, created_at)
-SELECT room.id, $2, $4, $5, room.updated_at FROM room
-RETURNING m.*;
+    INSERT INTO messages AS m (id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
+chosen_version, sibling_count)
+    SELECT ids.id, room.id, $2, $5, $6, room.updated_at,
+           locked.active_message_id, true, room.version, 1
+    FROM room, ids, locked
+    RETURNING m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+  m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+  WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+  ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids;
 
 -- messages.post.keyed
--- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 role, $5 content, $6 keyUserId, $7 key, $8 fingerprint, $9 ttlSeconds
-WITH lock AS MATERIALIZED (
-  SELECT pg_try_advisory_xact_lock(
-    hashtextextended($6::uuid::text || ' ' || $7::text, 0)) AS free
-),
-prior AS MATERIALIZED (
-  SELECT fingerprint, status, headers, body FROM idempotency_keys
-  WHERE user_id = $6::uuid AND key = $7::text AND expires_at > now()
-),
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 role, $6 content, $7 keyUserId, $8 key, $9 fingerprint, $10 ttlSeconds
+    WITH lock AS MATERIALIZED (
+      SELECT pg_try_advisory_xact_lock(
+        hashtextextended($7::uuid::text || ' ' || $8::text, 0)) AS free
+    ),
+    prior AS MATERIALIZED (
+      SELECT fingerprint, status, headers, body FROM idempotency_keys
+      WHERE user_id = $7::uuid AND key = $8::text AND expires_at > now()
+    ),
+    
+    locked AS MATERIALIZED (
+      SELECT r.id, r.active_message_id FROM chat_rooms r
+      WHERE r.id = $1 AND r.owner_id = $2
+        AND EXISTS (SELECT FROM live_session($3, $2))
+        AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
+      FOR UPDATE
+    ),
+    ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
+    room AS (
+      UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
+        version = r.version + 1, active_message_id = ids.id
+      FROM locked, ids WHERE r.id = locked.id
+      RETURNING r.id, r.updated_at, r.version
+    ),
+    result AS (
+    INSERT INTO messages AS m (id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
+chosen_version, sibling_count)
+    SELECT ids.id, room.id, $2, $5, $6, room.updated_at,
+           locked.active_message_id, true, room.version, 1
+    FROM room, ids, locked
+    RETURNING m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+  m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+  WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
+  ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids),
+    stored AS (
+      INSERT INTO idempotency_keys (user_id, key, fingerprint, expires_at, status, headers, body)
+      SELECT $7::uuid, $8::text, $9::bytea,
+             now() + make_interval(secs => $10::float8), 201, '{}'::json,
+             row_to_json(result)
+      FROM result RETURNING body
+    )
+    SELECT lock.free, prior.fingerprint, prior.status, prior.headers, prior.body,
+           (SELECT stored.body FROM stored) AS created
+    FROM lock LEFT JOIN prior ON true;
 
-room AS (
-  UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1
-  WHERE r.id = $1 AND r.owner_id = $2
-    AND EXISTS (SELECT FROM live_session($3, $2)) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
-  RETURNING r.id, r.updated_at
+-- messages.postRefusal
+-- parameters: $1 sessionId, $2 ownerId, $3 parentId, $4 roomId
+SELECT EXISTS (SELECT FROM live_session($1, $2)) AS live, r.version,
+  EXISTS (SELECT FROM messages m WHERE m.chat_room_id = r.id AND m.id = $3::uuid) AS parent_found
+FROM (SELECT 1) one
+LEFT JOIN chat_rooms r ON r.id = $4 AND r.owner_id = $2;
+
+-- messages.postUnder
+-- parameters: $1 parentId, $2 ownerId, $3 role, $4 content
+-- options: isoTimestamps
+WITH locked AS MATERIALIZED (
+  SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
+  WHERE r.id = undefined AND r.owner_id = undefined
+    AND EXISTS (SELECT FROM live_session(undefined, undefined))
+    AND (undefined::int[] IS NULL OR r.version = ANY(undefined::int[])) 
+  FOR UPDATE
+), fresh AS MATERIALIZED (
+  SELECT l.id, l.version, l.active_message_id
+  FROM locked l JOIN chat_rooms s ON s.id = l.id AND s.version = l.version
 ),
-result AS (
-INSERT INTO messages AS m (chat_room_id, owner_id, role, content, created_at)
-SELECT room.id, $2, $4, $5, room.updated_at FROM room
-RETURNING m.*),
-stored AS (
-  INSERT INTO idempotency_keys (user_id, key, fingerprint, expires_at, status, headers, body)
-  SELECT $6::uuid, $7::text, $8::bytea,
-         now() + make_interval(secs => $9::float8), 201, '{}'::json,
-         row_to_json(result)
-  FROM result RETURNING body
-)
-SELECT lock.free, prior.fingerprint, prior.status, prior.headers, prior.body,
-       (SELECT stored.body FROM stored) AS created
-FROM lock LEFT JOIN prior ON true;
+    placed AS MATERIALIZED (
+      SELECT fresh.id, fresh.version + 1 AS version FROM fresh
+      WHERE $1::uuid IS NULL
+         OR EXISTS (SELECT FROM messages m WHERE m.chat_room_id = fresh.id AND m.id = $1::uuid)
+    ),
+    walk AS MATERIALIZED (
+WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (
+  SELECT m.id, m.parent_id, m.created_at, m.on_active_path FROM messages m
+  WHERE m.chat_room_id = (SELECT id FROM placed) AND m.id = $1::uuid
+  UNION ALL
+  SELECT p.id, p.parent_id, p.created_at, p.on_active_path
+  FROM w JOIN messages p ON p.chat_room_id = (SELECT id FROM placed) AND p.id = w.parent_id
+  WHERE NOT w.on_path
+) SELECT id, created_at, on_path FROM w),
+    branch AS MATERIALIZED (SELECT id, created_at FROM walk WHERE on_path),
+    siblings AS MATERIALIZED (
+SELECT c.id FROM messages c WHERE c.chat_room_id = (SELECT id FROM placed) AND c.parent_id = $1::uuid
+UNION ALL
+SELECT c.id FROM messages c WHERE $1::uuid IS NULL AND c.chat_room_id = (SELECT id FROM placed) AND c.parent_id IS NULL),
+    moved AS (
+UPDATE messages m SET
+  on_active_path = coalesce(t.on_path, m.on_active_path),
+  chosen_version = CASE WHEN t.on_path AND NOT m.on_active_path THEN (SELECT version FROM placed) ELSE m.chosen_version END,
+  sibling_count = m.sibling_count + t.siblings
+FROM (
+  SELECT id, bool_or(on_path) AS on_path, sum(siblings)::int AS siblings FROM (SELECT id, true AS on_path, 0 AS siblings FROM walk WHERE NOT on_path
+       UNION ALL SELECT id, false, 0 FROM (
+SELECT m.id FROM messages m
+WHERE m.chat_room_id = (SELECT id FROM placed) AND m.on_active_path
+  AND (NOT EXISTS (SELECT FROM branch)
+       OR (m.created_at, m.id) > (SELECT b.created_at, b.id FROM branch b))) a
+       UNION ALL SELECT id, NULL, 1 FROM siblings) c GROUP BY id
+) t
+WHERE m.id = t.id AND EXISTS (SELECT FROM placed)
+  AND (m.on_active_path IS DISTINCT FROM coalesce(t.on_path, m.on_active_path) OR t.siblings <> 0)
+RETURNING m.id),
+    ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
+    room AS (
+      UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
+        version = placed.version, active_message_id = ids.id
+      FROM placed, ids WHERE r.id = placed.id
+      RETURNING r.id, r.updated_at, r.version
+    )
+      INSERT INTO messages AS m (id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
+chosen_version, sibling_count)
+      SELECT ids.id, room.id, $2, $3, $4, room.updated_at,
+             $1::uuid, true, room.version, (SELECT count(*) FROM siblings)::int + 1
+      FROM room, ids
+      RETURNING m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+  m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+  WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id) || m.id::text
+  ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) || m.id::text END AS sibling_ids;
+
+-- messages.postUnder.keyed
+-- parameters: $1 parentId, $2 ownerId, $3 role, $4 content, $5 keyUserId, $6 key, $7 fingerprint, $8 ttlSeconds
+    WITH lock AS MATERIALIZED (
+      SELECT pg_try_advisory_xact_lock(
+        hashtextextended($5::uuid::text || ' ' || $6::text, 0)) AS free
+    ),
+    prior AS MATERIALIZED (
+      SELECT fingerprint, status, headers, body FROM idempotency_keys
+      WHERE user_id = $5::uuid AND key = $6::text AND expires_at > now()
+    ),
+    
+      
+  locked AS MATERIALIZED (
+    SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
+    WHERE r.id = undefined AND r.owner_id = undefined
+      AND EXISTS (SELECT FROM live_session(undefined, undefined))
+      AND (undefined::int[] IS NULL OR r.version = ANY(undefined::int[])) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
+    FOR UPDATE
+  ), fresh AS MATERIALIZED (
+    SELECT l.id, l.version, l.active_message_id
+    FROM locked l JOIN chat_rooms s ON s.id = l.id AND s.version = l.version
+  ),
+      placed AS MATERIALIZED (
+        SELECT fresh.id, fresh.version + 1 AS version FROM fresh
+        WHERE $1::uuid IS NULL
+           OR EXISTS (SELECT FROM messages m WHERE m.chat_room_id = fresh.id AND m.id = $1::uuid)
+      ),
+      walk AS MATERIALIZED (
+  WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (
+    SELECT m.id, m.parent_id, m.created_at, m.on_active_path FROM messages m
+    WHERE m.chat_room_id = (SELECT id FROM placed) AND m.id = $1::uuid
+    UNION ALL
+    SELECT p.id, p.parent_id, p.created_at, p.on_active_path
+    FROM w JOIN messages p ON p.chat_room_id = (SELECT id FROM placed) AND p.id = w.parent_id
+    WHERE NOT w.on_path
+  ) SELECT id, created_at, on_path FROM w),
+      branch AS MATERIALIZED (SELECT id, created_at FROM walk WHERE on_path),
+      siblings AS MATERIALIZED (
+  SELECT c.id FROM messages c WHERE c.chat_room_id = (SELECT id FROM placed) AND c.parent_id = $1::uuid
+  UNION ALL
+  SELECT c.id FROM messages c WHERE $1::uuid IS NULL AND c.chat_room_id = (SELECT id FROM placed) AND c.parent_id IS NULL),
+      moved AS (
+  UPDATE messages m SET
+    on_active_path = coalesce(t.on_path, m.on_active_path),
+    chosen_version = CASE WHEN t.on_path AND NOT m.on_active_path THEN (SELECT version FROM placed) ELSE m.chosen_version END,
+    sibling_count = m.sibling_count + t.siblings
+  FROM (
+    SELECT id, bool_or(on_path) AS on_path, sum(siblings)::int AS siblings FROM (SELECT id, true AS on_path, 0 AS siblings FROM walk WHERE NOT on_path
+         UNION ALL SELECT id, false, 0 FROM (
+  SELECT m.id FROM messages m
+  WHERE m.chat_room_id = (SELECT id FROM placed) AND m.on_active_path
+    AND (NOT EXISTS (SELECT FROM branch)
+         OR (m.created_at, m.id) > (SELECT b.created_at, b.id FROM branch b))) a
+         UNION ALL SELECT id, NULL, 1 FROM siblings) c GROUP BY id
+  ) t
+  WHERE m.id = t.id AND EXISTS (SELECT FROM placed)
+    AND (m.on_active_path IS DISTINCT FROM coalesce(t.on_path, m.on_active_path) OR t.siblings <> 0)
+  RETURNING m.id),
+      ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
+      room AS (
+        UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
+          version = placed.version, active_message_id = ids.id
+        FROM placed, ids WHERE r.id = placed.id
+        RETURNING r.id, r.updated_at, r.version
+      ),
+    result AS (
+      INSERT INTO messages AS m (id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
+chosen_version, sibling_count)
+      SELECT ids.id, room.id, $2, $3, $4, room.updated_at,
+             $1::uuid, true, room.version, (SELECT count(*) FROM siblings)::int + 1
+      FROM room, ids
+      RETURNING m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+  m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+  WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id) || m.id::text
+  ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) || m.id::text END AS sibling_ids),
+    stored AS (
+      INSERT INTO idempotency_keys (user_id, key, fingerprint, expires_at, status, headers, body)
+      SELECT $5::uuid, $6::text, $7::bytea,
+             now() + make_interval(secs => $8::float8), 201, '{}'::json,
+             row_to_json(result)
+      FROM result RETURNING body
+    )
+    SELECT lock.free, prior.fingerprint, prior.status, prior.headers, prior.body,
+           (SELECT stored.body FROM stored) AS created
+    FROM lock LEFT JOIN prior ON true;
 
 -- messages.roomAndCursor
 -- parameters: $1 cursorId, $2 roomId, $3 ownerId, $4 sessionId
-SELECT r.id, c.id AS cursor_id
+SELECT r.id, c.id AS cursor_id, c.on_active_path AS cursor_on_path
 FROM chat_rooms r LEFT JOIN messages c ON c.id = $1 AND c.chat_room_id = r.id
 WHERE r.id = $2 AND r.owner_id = $3
   AND EXISTS (SELECT FROM live_session($4, $3));

@@ -21,7 +21,7 @@ LEFT JOIN LATERAL (
            ) - octet_length(q.content) AS before
     FROM (
       SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status, m.model,
-             m.generation_id
+             m.generation_id, m.parent_id
       FROM messages m
       WHERE g.slot AND m.owner_id = $2
         
@@ -57,7 +57,7 @@ LEFT JOIN LATERAL (
            ) - octet_length(q.content) AS before
     FROM (
       SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status, m.model,
-             m.generation_id
+             m.generation_id, m.parent_id
       FROM messages m
       WHERE g.slot AND m.owner_id = $3
         AND m.content ILIKE $1
@@ -93,7 +93,7 @@ LEFT JOIN LATERAL (
            ) - octet_length(q.content) AS before
     FROM (
       SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status, m.model,
-             m.generation_id
+             m.generation_id, m.parent_id
       FROM messages m
       WHERE g.slot AND m.owner_id = $4
         AND m.content ILIKE $1 AND m.content ILIKE $2
@@ -129,7 +129,7 @@ LEFT JOIN LATERAL (
            ) - octet_length(q.content) AS before
     FROM (
       SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status, m.model,
-             m.generation_id
+             m.generation_id, m.parent_id
       FROM messages m
       WHERE g.slot AND m.owner_id = $5
         AND m.content ILIKE $1 AND m.content ILIKE $2 AND m.content ILIKE $3

@@ -22,6 +22,8 @@ const message = {
   status: 'streaming' as const,
   model: 'model',
   generationId: 'g',
+  parentId: null,
+  siblingIds: ['m'],
 };
 
 function state(overrides: Partial<StreamState> = {}): StreamState {

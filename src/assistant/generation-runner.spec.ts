@@ -43,6 +43,8 @@ function state(): StreamState {
         status: 'streaming',
         model: 'model',
         generationId: 'g',
+        parentId: null,
+        siblingIds: ['m'],
       },
     },
     content: '',

@@ -15,6 +15,7 @@ import {
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
+  ApiBody,
   ApiBearerAuth,
   ApiConflictResponse,
   ApiHeader,
@@ -28,6 +29,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { IfMatch, RoomWrite } from '../chat/room-versions';
 import type { TokenCaller } from '../auth/auth-user';
 import { CurrentUser } from '../auth/decorators/current-user.decorator';
 import { ErrorResponseDto } from '../common/dto/error-response.dto';
@@ -124,11 +126,30 @@ export class GenerationsController {
    * replies to the room as it stands. Both messages are stored when this returns (the reply
    * with status "streaming" and empty content). JSON answers `202` with
    * `Location: /api/generations/:id/events`; with `Accept: text/event-stream` the answer is
-   * `200` and the event stream itself.
+   * `200` and the event stream itself. The new reply is the room's active message. A
+   * **regenerate** is `{ "parentId": <the user message above the reply> }`: a new assistant
+   * sibling, the earlier reply kept (and shown again if this one is deleted).
    */
   @Post('chat-rooms/:roomId/generations')
   @ApiOperation({ description: EVENTS_DESCRIPTION })
   @ApiParam({ name: 'roomId', format: 'uuid' })
+  @ApiBody({
+    type: StartGenerationDto,
+    examples: {
+      ask: { summary: 'Post a message and reply to it', value: { content: 'And on day three?' } },
+      regenerate: {
+        summary: 'Regenerate: a new reply to the user message above the old one',
+        value: { parentId: '9a2e4c1d-7b3f-4e8a-b6d5-0c1f2e3d4a5b' },
+      },
+      edit: {
+        summary: 'Edit and ask again: a sibling of the edited message, then its reply',
+        value: {
+          content: 'What should I see in Porto instead?',
+          parentId: '3c5e7a9b-1d2f-4a6b-8c0d-2e4f6a8b0c1d',
+        },
+      },
+    },
+  })
   @ApiAcceptedResponse({
     type: StartedGenerationDto,
     description: 'Started (JSON); Location names its event stream',
@@ -147,7 +168,7 @@ export class GenerationsController {
   @ApiBadRequestResponse({
     type: ErrorResponseDto,
     description:
-      'Invalid body or id, a model not offered, or a room without messages and no content',
+      'Invalid body or id, a model not offered, a parentId that is not a message of this room, or nothing to reply to (no content and no parent message)',
   })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such chat room of the caller' })
   // Applied after @IdempotentRoute's 409, so it names both causes.
@@ -165,6 +186,7 @@ export class GenerationsController {
       `Retry-After); with \`Accept: text/event-stream\`, also: ${STREAM_CAPS}`,
     headers: RETRY_AFTER,
   })
+  @RoomWrite()
   @IdempotentRoute()
   // The answer's status, stored with an Idempotency-Key; a stream is written as 200.
   @HttpCode(HttpStatus.ACCEPTED)
@@ -172,11 +194,12 @@ export class GenerationsController {
     @CurrentUser() user: TokenCaller,
     @Param('roomId', new ParseUUIDPipe()) roomId: string,
     @Body() dto: StartGenerationDto,
+    @IfMatch() ifMatch: number[] | null,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
     @Idempotency() idempotent: IdempotentRequest,
   ): Promise<void> {
-    const start = () => this.generations.start(user, roomId, dto, idempotent);
+    const start = () => this.generations.start(user, roomId, dto, idempotent, ifMatch);
     if (!wantsStream(request)) {
       // Location (and, for a retry, the stored status and Idempotent-Replayed) are set.
       void reply.send(await start());

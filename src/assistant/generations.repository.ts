@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseError } from 'pg';
-import type { MessageRow } from '../chat/message.mapper';
+import { messageColumns, messageJson, type MessageRow } from '../chat/message.mapper';
+import { applyChanges, ascent, childrenOf, pathAfter, versionMatches } from '../chat/tree.sql';
 import { Sql, SqlRunner } from '../database/sql.service';
 import { statement, type Placeholders } from '../database/statement';
 import type { GenerationRow } from './generation.mapper';
@@ -15,7 +16,15 @@ export const TODAY_UTC = `(now() AT TIME ZONE 'UTC')::date`;
 
 /** The check of the start statement that refused it. */
 export type StartRefusal =
-  'unauthorized' | 'not_found' | 'busy' | 'concurrency' | 'daily' | 'no_messages';
+  | 'unauthorized'
+  | 'not_found'
+  | 'version'
+  | 'bad_parent'
+  | 'stale'
+  | 'busy'
+  | 'concurrency'
+  | 'daily'
+  | 'no_messages';
 
 export interface StartParams {
   generationId: string;
@@ -25,6 +34,12 @@ export interface StartParams {
   sessionId: string;
   /** The user message to post first; null: the reply is to the room as it stands. */
   content: string | null;
+  /** Whether parentId places the new message(s); false: after the active message. */
+  placeUnder: boolean;
+  /** The parent of the user message (with content) or of the reply; null: a first message. */
+  parentId: string | null;
+  /** If-Match's versions; null: none. */
+  ifMatch: number[] | null;
   /** The requested model, else the room's while offered, else the default. */
   model: string | null;
   offeredModels: string[];
@@ -75,7 +90,7 @@ type ReadParams = { generationId: string; userId: string };
 
 /** A generation and its messages, if it is the user's (`also`: a further condition). */
 const readText = (p: Placeholders<ReadParams>, also = '') => `
-    SELECT am.*, row_to_json(g) AS generation, row_to_json(um) AS user_message
+    SELECT ${messageColumns('am')}, row_to_json(g) AS generation, ${messageJson('um')} AS user_message
     FROM generations g JOIN messages am ON am.id = g.message_id
     LEFT JOIN messages um ON um.id = g.user_message_id
     WHERE g.id = ${p.generationId} AND g.user_id = ${p.userId} ${also}`;
@@ -100,16 +115,29 @@ export const SQL = {
       WHERE u.id = ${p.userId} AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.userId}))
       FOR NO KEY UPDATE
     ), room AS MATERIALIZED (
-      SELECT r.id, r.title, r.model FROM chat_rooms r
+      SELECT r.id, r.title, r.model, r.version, r.active_message_id,
+        CASE WHEN ${p.placeUnder} THEN ${p.parentId}::uuid ELSE r.active_message_id END AS parent_id
+      FROM chat_rooms r
       WHERE r.id = ${p.roomId} AND r.owner_id = ${p.userId} AND EXISTS (SELECT 1 FROM caller)
       FOR UPDATE
+    ), walk AS MATERIALIZED (
+      ${ascent(p.roomId + '::uuid', '(SELECT parent_id FROM room)')}
+    ), branch AS MATERIALIZED (
+      SELECT w.id, w.created_at FROM walk w WHERE w.on_path
     ), seen AS MATERIALIZED (
       SELECT
         EXISTS (SELECT 1 FROM generations g WHERE g.chat_room_id = ${p.roomId} AND g.status = 'streaming') AS busy,
         (SELECT count(*)::int FROM generations g WHERE g.user_id = ${p.userId} AND g.status = 'streaming') AS running,
-        EXISTS (SELECT 1 FROM messages m WHERE m.chat_room_id = ${p.roomId}) AS has_messages,
-        EXISTS (SELECT 1 FROM messages m WHERE m.chat_room_id = ${p.roomId} AND m.role = 'assistant'
-                AND m.status = 'complete' AND m.generation_id IS NOT NULL) AS has_reply,
+        EXISTS (SELECT 1 FROM walk) AS parent_found,
+        -- Another change of the room committed while this statement waited for its lock: its
+        -- snapshot does not show the tree a parentId places the messages in.
+        (SELECT s.version FROM chat_rooms s WHERE s.id = ${p.roomId}) IS DISTINCT FROM (SELECT version FROM room) AS stale,
+        -- A completed reply on the path down to the new reply's parent (the auto-title's test).
+        EXISTS (SELECT 1 FROM walk w JOIN messages m ON m.id = w.id
+                WHERE NOT w.on_path AND m.role = 'assistant' AND m.status = 'complete' AND m.generation_id IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM messages m, branch b
+                WHERE m.chat_room_id = ${p.roomId} AND m.on_active_path AND (m.created_at, m.id) <= (b.created_at, b.id)
+                  AND m.role = 'assistant' AND m.status = 'complete' AND m.generation_id IS NOT NULL) AS has_reply,
         coalesce(u.generations, 0) AS starts,
         coalesce(u.prompt_tokens + u.completion_tokens, 0)::float8 AS used_today
       FROM (SELECT 1) one
@@ -118,10 +146,13 @@ export const SQL = {
       SELECT s.*, CASE
         WHEN NOT EXISTS (SELECT 1 FROM caller) THEN 'unauthorized'
         WHEN NOT EXISTS (SELECT 1 FROM room) THEN 'not_found'
+        WHEN NOT (SELECT ${versionMatches('version', p.ifMatch)} FROM room) THEN 'version'
+        WHEN ${p.placeUnder} AND ${p.parentId}::uuid IS NOT NULL AND NOT s.parent_found THEN 'bad_parent'
+        WHEN ${p.placeUnder} AND s.stale THEN 'stale'
         WHEN s.busy THEN 'busy'
         WHEN s.running >= ${p.maxRunningPerUser} THEN 'concurrency'
         WHEN s.used_today >= ${p.dailyTokenLimit}::float8 THEN 'daily'
-        WHEN ${p.content}::text IS NULL AND NOT s.has_messages THEN 'no_messages'
+        WHEN ${p.content}::text IS NULL AND (SELECT parent_id FROM room) IS NULL THEN 'no_messages'
       END AS refused
       FROM seen s
     ), usage AS (
@@ -130,23 +161,41 @@ export const SQL = {
       ON CONFLICT (user_id, day) DO UPDATE SET generations = u.generations + 1
       WHERE (SELECT v.running - v.starts FROM verdict v) + u.generations < ${p.maxRunningPerUser}
       RETURNING u.user_id
+    ), ids AS MATERIALIZED (
+      SELECT gen_random_uuid() AS um_id, gen_random_uuid() AS am_id
     ), touched AS (
       UPDATE chat_rooms r
       SET updated_at = greatest(${NOW_MS}, r.updated_at + interval '2 milliseconds'),
-          message_count = r.message_count + CASE WHEN ${p.content}::text IS NULL THEN 1 ELSE 2 END
-      FROM usage WHERE r.id = ${p.roomId} RETURNING r.id, r.updated_at
-    ), um AS (
-      INSERT INTO messages (chat_room_id, role, content, created_at)
-      SELECT touched.id, 'user', ${p.content}, touched.updated_at - interval '1 millisecond' FROM touched
+          message_count = r.message_count + CASE WHEN ${p.content}::text IS NULL THEN 1 ELSE 2 END,
+          version = r.version + 1, active_message_id = ids.am_id
+      FROM usage, ids WHERE r.id = ${p.roomId} RETURNING r.id, r.updated_at, r.version
+    ), siblings AS MATERIALIZED (
+      ${childrenOf(p.roomId + '::uuid', '(SELECT parent_id FROM room)')}
+    ), moved AS (${applyChanges(
+      // Only a parentId moves the path (the active message is a leaf: what follows it only grows).
+      `SELECT id, true AS on_path, 0 AS siblings FROM walk WHERE NOT on_path
+       UNION ALL SELECT id, false, 0 FROM (${pathAfter(p.roomId + '::uuid', 'branch')}) a
+       UNION ALL SELECT id, NULL, 1 FROM siblings`,
+      '(SELECT version FROM touched)',
+      `touched WHERE ${p.placeUnder}`,
+    )}), um AS (
+      INSERT INTO messages (id, chat_room_id, role, content, created_at, parent_id, on_active_path,
+                            chosen_version, sibling_count)
+      SELECT ids.um_id, touched.id, 'user', ${p.content}, touched.updated_at - interval '1 millisecond',
+        room.parent_id, true, touched.version, (SELECT count(*) FROM siblings)::int + 1
+      FROM touched, ids, room
       WHERE ${p.content}::text IS NOT NULL
       RETURNING *
     ), am AS (
-      INSERT INTO messages (chat_room_id, role, content, status, model, generation_id, created_at)
-      SELECT touched.id, 'assistant', '', 'streaming',
+      INSERT INTO messages (id, chat_room_id, role, content, status, model, generation_id, created_at,
+                            parent_id, on_active_path, chosen_version, sibling_count)
+      SELECT ids.am_id, touched.id, 'assistant', '', 'streaming',
         coalesce(${p.model}, CASE WHEN room.model = ANY(${p.offeredModels}::text[]) THEN room.model END,
                  ${p.defaultModel}),
-        ${p.generationId}, touched.updated_at
-      FROM touched, room
+        ${p.generationId}, touched.updated_at,
+        CASE WHEN ${p.content}::text IS NULL THEN room.parent_id ELSE ids.um_id END, true, touched.version,
+        CASE WHEN ${p.content}::text IS NULL THEN (SELECT count(*) FROM siblings)::int + 1 ELSE 1 END
+      FROM touched, room, ids
       RETURNING *
     ), g AS (
       INSERT INTO generations (id, chat_room_id, message_id, user_message_id, user_id, model,
@@ -158,10 +207,11 @@ export const SQL = {
     )
     SELECT coalesce(v.refused, CASE WHEN g.id IS NULL THEN 'concurrency' END) AS refused,
       room.title AS room_title, v.has_reply,
-      row_to_json(g) AS generation, row_to_json(am) AS reply, row_to_json(um) AS user_message
+      row_to_json(g) AS generation, ${messageJson('am', true)} AS reply,
+      ${messageJson('um', true)} AS user_message
     FROM verdict v LEFT JOIN room ON true LEFT JOIN g ON true LEFT JOIN am ON true
     LEFT JOIN um ON true`,
-    { isoTimestamps: true },
+    { isoTimestamps: true, planEachTime: true },
   ),
 
   // A generation with everything its event stream is rebuilt from. Ownership: userId.
@@ -180,23 +230,30 @@ export const SQL = {
     (p) => `SELECT system_prompt FROM chat_rooms WHERE id = ${p.roomId}`,
   ),
 
-  // The history sent to the model, newest first, roughly cut to maxChars (PostgreSQL counts
-  // code points, JavaScript UTF-16 units: the exact cut is made in code). Failed replies
-  // without text are left out: they say nothing.
+  // The history sent to the model, newest first: the path from the reply's parent up to the
+  // root, roughly cut to maxChars (PostgreSQL counts code points, JavaScript UTF-16 units: the
+  // exact cut is made in code); never another branch. Failed replies without text are left
+  // out: they say nothing (and count nothing).
   history: statement<
     { roomId: string; replyId: string; maxChars: number },
     { role: MessageRow['role']; content: string }
   >(
     'generations.history',
     (p) => `
-    SELECT role, content FROM (
-      SELECT m.role, m.content, m.created_at, m.id,
-             sum(length(m.content)) OVER (ORDER BY m.created_at DESC, m.id DESC) - length(m.content) AS before
-      FROM messages m
-      WHERE m.chat_room_id = ${p.roomId} AND m.id <> ${p.replyId}
-        AND NOT (m.role = 'assistant' AND m.status = 'failed' AND m.content = '')
-    ) t WHERE t.before <= ${p.maxChars}
-    ORDER BY t.created_at DESC, t.id DESC`,
+    WITH RECURSIVE up AS (
+      SELECT m.id, m.parent_id, m.role, m.content, m.status, 1 AS n,
+             length(m.content)::bigint AS through
+      FROM messages r JOIN messages m ON m.chat_room_id = r.chat_room_id AND m.id = r.parent_id
+      WHERE r.id = ${p.replyId} AND r.chat_room_id = ${p.roomId}
+      UNION ALL
+      SELECT m.id, m.parent_id, m.role, m.content, m.status, up.n + 1,
+             up.through + length(m.content)
+      FROM up JOIN messages m ON m.chat_room_id = ${p.roomId} AND m.id = up.parent_id
+      WHERE up.through <= ${p.maxChars}
+    )
+    SELECT role, content FROM up
+    WHERE NOT (role = 'assistant' AND status = 'failed' AND content = '')
+    ORDER BY n`,
   ),
 
   // No row when the caller's session is not live.

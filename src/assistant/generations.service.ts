@@ -6,8 +6,10 @@ import {
   HttpStatus,
   Injectable,
   NotFoundException,
+  PreconditionFailedException,
   UnauthorizedException,
 } from '@nestjs/common';
+import { RoomChangedMeanwhile, retryingRoomWrite } from '../chat/room-versions';
 import { toMessage } from '../chat/message.mapper';
 import type { SqlRunner } from '../database/sql.service';
 import { SessionsService } from '../auth/sessions.service';
@@ -94,10 +96,12 @@ export class GenerationsService {
     roomId: string,
     dto: StartGenerationDto,
     idempotent: IdempotentRequest,
+    ifMatch: number[] | null,
   ): Promise<StartedGenerationDto> {
     this.catalog.assertEnabled();
     this.catalog.assertSelectable(dto.model);
-    const start = () => this.startNow(caller, roomId, dto, idempotent);
+    const start = () =>
+      retryingRoomWrite(() => this.startNow(caller, roomId, dto, idempotent, ifMatch));
     // With a key, a concurrent retry must still get its 409 at once, not wait its turn.
     return idempotent.key === null ? this.queue.run(caller.id, start) : start();
   }
@@ -107,13 +111,14 @@ export class GenerationsService {
     roomId: string,
     dto: StartGenerationDto,
     idempotent: IdempotentRequest,
+    ifMatch: number[] | null,
   ): Promise<StartedGenerationDto> {
     let room: RoomForStart | undefined;
     return this.idempotency.run(
       caller.id,
       idempotent,
       async (db) => {
-        const inserted = await this.insert(db, caller, roomId, dto);
+        const inserted = await this.insert(db, caller, roomId, dto, ifMatch);
         room = inserted.room;
         // The `start` event's payload, and the JSON answer.
         return initialStart(
@@ -136,6 +141,7 @@ export class GenerationsService {
     caller: TokenCaller,
     roomId: string,
     dto: StartGenerationDto,
+    ifMatch: number[] | null,
   ) {
     const { config } = this.catalog;
     const row = await this.generations.start(db, {
@@ -144,6 +150,9 @@ export class GenerationsService {
       userId: caller.id,
       sessionId: caller.sessionId,
       content: dto.content ?? null,
+      placeUnder: dto.parentId !== undefined,
+      parentId: dto.parentId ?? null,
+      ifMatch,
       model: dto.model ?? null,
       offeredModels: config.models,
       defaultModel: config.defaultModel,
@@ -156,6 +165,14 @@ export class GenerationsService {
         throw new UnauthorizedException('Unauthorized');
       case 'not_found':
         throw new NotFoundException('Chat room not found');
+      case 'version':
+        throw new PreconditionFailedException(
+          'The chat room has changed: its version is not one If-Match names',
+        );
+      case 'bad_parent':
+        throw new BadRequestException('parentId is not a message of this chat room');
+      case 'stale':
+        throw new RoomChangedMeanwhile();
       case 'busy':
         throw new ConflictException(BUSY);
       case 'concurrency':

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { MessageRow } from '../chat/message.mapper';
+import { messageColumns, type MessageRow } from '../chat/message.mapper';
 import type { MessageStatus } from '../chat/entities/message.entity';
 import { Sql } from '../database/sql.service';
 import { statement } from '../database/statement';
@@ -47,6 +47,9 @@ export interface FinishedGeneration {
 
 type FinishRow = MessageRow & { generation: GenerationRow; room_title: string | null };
 
+/** A generation's end (CTE `g`) is a change of its room: its version grows. */
+const ROOM_ENDED = `UPDATE chat_rooms r SET version = r.version + 1 FROM g WHERE r.id = g.chat_room_id`;
+
 const SQL = {
   // The deltas not stored yet of every generation this instance runs, in one statement per
   // flush interval: per generation, its text appended to the reply and its delta lengths (each
@@ -74,8 +77,8 @@ const SQL = {
   ),
 
   // The end, all in one statement (so one transaction): the last text, status, finish
-  // reason, usage, the title it gave the room, the room's activity, the day's usage, and the
-  // change signal for followers on other instances (sent on commit).
+  // reason, usage, the title it gave the room, the room's activity and version, the day's
+  // usage, and the change signal for followers on other instances (sent on commit).
   finish: statement<FinishParams & { channel: string }, FinishRow>(
     'generations.finish',
     (p) => `
@@ -90,9 +93,9 @@ const SQL = {
       RETURNING g.*
     ), m AS (
       UPDATE messages m SET content = m.content || ${p.text}, status = ${p.status} FROM g
-      WHERE m.id = g.message_id RETURNING m.*
+      WHERE m.id = g.message_id RETURNING ${messageColumns('m')}
     ), r AS (
-      UPDATE chat_rooms r SET updated_at = greatest(${NOW_MS}, r.updated_at),
+      UPDATE chat_rooms r SET updated_at = greatest(${NOW_MS}, r.updated_at), version = r.version + 1,
         title = CASE WHEN ${p.title}::text IS NOT NULL AND r.title = ${p.defaultTitle} THEN ${p.title} ELSE r.title END
       FROM g WHERE r.id = g.chat_room_id RETURNING r.title
     ), usage AS (
@@ -117,10 +120,10 @@ const SQL = {
     WITH g AS (
       UPDATE generations g SET status = 'failed', error_code = 'interrupted', finished_at = ${NOW_MS}
       WHERE g.id = ANY(${p.ids}::uuid[]) AND g.status = 'streaming'
-      RETURNING g.id, g.message_id
+      RETURNING g.id, g.message_id, g.chat_room_id
     ), m AS (
       UPDATE messages m SET status = 'failed' FROM g WHERE m.id = g.message_id
-    )
+    ), r AS (${ROOM_ENDED})
     SELECT g.id, pg_notify(${p.channel}, json_build_object('id', g.id)::text) AS signalled FROM g`,
   ),
 
@@ -135,10 +138,10 @@ const SQL = {
       FOR UPDATE SKIP LOCKED
     ), g AS (
       UPDATE generations g SET status = 'failed', error_code = 'interrupted', finished_at = ${NOW_MS}
-      FROM dead WHERE g.id = dead.id RETURNING g.id, g.message_id
+      FROM dead WHERE g.id = dead.id RETURNING g.id, g.message_id, g.chat_room_id
     ), m AS (
       UPDATE messages m SET status = 'failed' FROM g WHERE m.id = g.message_id
-    )
+    ), r AS (${ROOM_ENDED})
     SELECT id FROM g`,
   ),
 
@@ -149,8 +152,8 @@ const SQL = {
     WITH g AS (
       UPDATE generations g SET status = 'stopped', finished_at = ${NOW_MS}
       WHERE g.id = ${p.generationId} AND g.status = 'streaming' AND NOT ${OWNER_ALIVE}
-      RETURNING g.id, g.message_id
-    )
+      RETURNING g.id, g.message_id, g.chat_room_id
+    ), r AS (${ROOM_ENDED})
     UPDATE messages m SET status = 'stopped' FROM g WHERE m.id = g.message_id RETURNING m.id`,
   ),
 };

@@ -1,5 +1,6 @@
 import {
   BadRequestException,
+  ConflictException,
   Injectable,
   NotFoundException,
   UnauthorizedException,
@@ -10,7 +11,13 @@ import type { TokenCaller } from '../auth/auth-user';
 import { SessionsService } from '../auth/sessions.service';
 import { containsPattern } from '../common/like-pattern';
 import type { SqlRunner } from '../database/sql.service';
-import { ChatRoomsRepository, SQL as ROOMS, toNewRoom, toRoom } from './chat-rooms.repository';
+import {
+  ChatRoomsRepository,
+  SQL as ROOMS,
+  toNewRoom,
+  toRoom,
+  type ChatRoomRow,
+} from './chat-rooms.repository';
 import {
   ChatRoomPageDto,
   ChatRoomResponseDto,
@@ -23,7 +30,9 @@ import { ListMessagesQueryDto } from './dto/list-messages-query.dto';
 import { MessagePageDto, MessageResponseDto } from './dto/message-response.dto';
 import { UpdateChatRoomDto } from './dto/update-chat-room.dto';
 import { toMessage } from './message.mapper';
-import { MessagesRepository, SQL as MESSAGES } from './messages.repository';
+import { ForkChatRoomDto } from './dto/fork-chat-room.dto';
+import { MessagesRepository, SQL as MESSAGES, type PageScope } from './messages.repository';
+import { refuseRoomWrite } from './room-versions';
 
 /** Most messages GET /chat-rooms/:id embeds; older ones are read through the message pages. */
 export const ROOM_MESSAGES_LIMIT = 1000;
@@ -37,6 +46,10 @@ export const LIST_MESSAGES_PER_ROOM = 50;
  * de-TOASTing the text.
  */
 export const ANSWER_CONTENT_BYTES = 2 * 1024 * 1024;
+const messageNotFound = () => new NotFoundException('No such message in this chat room');
+const parentNotFound = () => new BadRequestException('parentId is not a message of this chat room');
+type TokenCallerParams = { ownerId: string; sessionId: string };
+
 /** 401 when the token is valid but its user was deleted since (the room's foreign key). */
 function ownerGone(error: unknown): never {
   if (error instanceof DatabaseError && error.constraint === 'fk_chat_rooms_owner') {
@@ -119,12 +132,17 @@ export class ChatRoomsService {
     return { items, total, limit, offset };
   }
 
-  /** 2 statements, whatever the number of messages. */
+  /** 2 statements, whatever the number of messages (on the active path or not). */
   async findOne(caller: TokenCaller, roomId: string): Promise<ChatRoomResponseDto> {
     const room = await this.rooms.get({ roomId, ownerId: caller.id, sessionId: caller.sessionId });
     if (!room) return this.notFound(caller);
+    return this.withPath(room);
+  }
+
+  /** A room with its active path's newest messages (1 statement). */
+  private async withPath(room: ChatRoomRow): Promise<ChatRoomResponseDto> {
     const { messages, cut } = await this.messages.newest({
-      roomId,
+      roomId: room.id,
       take: ROOM_MESSAGES_LIMIT + 1,
       budget: ANSWER_CONTENT_BYTES,
     });
@@ -133,11 +151,70 @@ export class ChatRoomsService {
     return toRoom(room, messages.reverse(), hasMoreMessages);
   }
 
+  /**
+   * PUT …/active-message: 2 statements (the switch, then the new path as GET reads it); one
+   * more when it changed nothing (why: 404, 412), and the switch again when the room changed
+   * while it waited.
+   */
+  async setActive(
+    caller: TokenCaller,
+    roomId: string,
+    messageId: string,
+    ifMatch: number[] | null,
+  ): Promise<ChatRoomResponseDto> {
+    const params = { roomId, messageId, ownerId: caller.id, sessionId: caller.sessionId };
+    const room = await this.rooms.setActive({ ...params, ifMatch });
+    if (!room) return this.refuse(params, ifMatch, messageNotFound);
+    return this.withPath(room);
+  }
+
+  /** DELETE …/messages/:id: 1 statement (and as setActive when it changed nothing). */
+  async deleteMessage(
+    caller: TokenCaller,
+    roomId: string,
+    messageId: string,
+    ifMatch: number[] | null,
+  ): Promise<void> {
+    const params = { roomId, messageId, ownerId: caller.id, sessionId: caller.sessionId };
+    const deleted = await this.rooms.deleteMessage({ ...params, ifMatch });
+    if (deleted === 'busy') {
+      throw new ConflictException('A reply below this message is being written; cancel it first');
+    }
+    if (deleted === null) return this.refuse(params, ifMatch, messageNotFound);
+  }
+
+  /** POST …/fork: 2 statements (the copy, then the new room's messages). */
+  async fork(
+    caller: TokenCaller,
+    roomId: string,
+    dto: ForkChatRoomDto,
+  ): Promise<ChatRoomResponseDto> {
+    const params = {
+      roomId,
+      messageId: dto.messageId,
+      ownerId: caller.id,
+      sessionId: caller.sessionId,
+    };
+    const room = await this.rooms.fork({ ...params, title: dto.title ?? null }).catch(ownerGone);
+    if (!room) return this.refuse(params, null, messageNotFound);
+    return this.withPath(room);
+  }
+
+  /** Why a room write changed nothing, as refuseRoomWrite answers it (1 statement). */
+  private async refuse(
+    params: TokenCallerParams & { roomId: string; messageId: string | null },
+    ifMatch: number[] | null,
+    missingMessage: (() => Error) | null,
+  ): Promise<never> {
+    refuseRoomWrite(await this.rooms.refusal(params), ifMatch, missingMessage);
+  }
+
   /** 1 statement. */
   async update(
     caller: TokenCaller,
     roomId: string,
     dto: UpdateChatRoomDto,
+    ifMatch: number[] | null,
   ): Promise<ChatRoomSummaryDto> {
     if (dto.title == null && dto.model === undefined && dto.systemPrompt === undefined) {
       throw new BadRequestException('Send at least one of title, model and systemPrompt');
@@ -152,49 +229,84 @@ export class ChatRoomsService {
       model: dto.model ?? null,
       setSystemPrompt: dto.systemPrompt !== undefined,
       systemPrompt: dto.systemPrompt ?? null,
+      ifMatch,
     });
-    return room ?? this.notFound(caller);
+    return room ?? this.refuse(this.roomParams(caller, roomId), ifMatch, null);
   }
 
   /** 1 statement; the room's messages go with it (ON DELETE CASCADE). */
-  async remove(caller: TokenCaller, roomId: string): Promise<void> {
-    const deleted = await this.rooms.delete({
-      roomId,
-      ownerId: caller.id,
-      sessionId: caller.sessionId,
-    });
-    if (!deleted) return this.notFound(caller);
+  async remove(caller: TokenCaller, roomId: string, ifMatch: number[] | null): Promise<void> {
+    const deleted = await this.rooms.delete({ ...this.roomParams(caller, roomId), ifMatch });
+    if (!deleted) return this.refuse(this.roomParams(caller, roomId), ifMatch, null);
   }
 
-  /** 1 statement; `db` as for create(). */
+  private roomParams(caller: TokenCaller, roomId: string) {
+    return { roomId, ownerId: caller.id, sessionId: caller.sessionId, messageId: null };
+  }
+
+  /**
+   * 1 statement; `db` as for create(). A post under a parentId that another write beat to
+   * the room's lock is run again (the caller wraps it in retryingRoomWrite).
+   */
   async postMessage(
     caller: TokenCaller,
     roomId: string,
     dto: CreateMessageDto,
+    ifMatch: number[] | null,
     db?: SqlRunner,
   ): Promise<MessageResponseDto> {
-    const message = await this.messages.post(this.postParams(caller, roomId, dto), db);
-    return message ?? this.notFound(caller);
+    const params = this.postParams(caller, roomId, dto, ifMatch);
+    const message = await this.messages.post({ ...params, parentId: dto.parentId }, db);
+    return message ?? this.refusePost(caller, roomId, dto, ifMatch);
   }
 
   /** postMessage() as the statement an Idempotency-Key wraps. */
-  postMessageKeyed(caller: TokenCaller, roomId: string, dto: CreateMessageDto) {
-    return {
-      statement: MESSAGES.post,
-      params: this.postParams(caller, roomId, dto),
-      answer: toMessage,
-      nothing: () => this.notFound(caller),
-    };
+  postMessageKeyed(
+    caller: TokenCaller,
+    roomId: string,
+    dto: CreateMessageDto,
+    ifMatch: number[] | null,
+  ) {
+    const params = this.postParams(caller, roomId, dto, ifMatch);
+    const nothing = () => this.refusePost(caller, roomId, dto, ifMatch);
+    return dto.parentId === undefined
+      ? { statement: MESSAGES.post, params, answer: toMessage, nothing }
+      : {
+          statement: MESSAGES.postUnder,
+          params: { ...params, parentId: dto.parentId },
+          answer: toMessage,
+          nothing,
+        };
   }
 
-  private postParams(caller: TokenCaller, roomId: string, dto: CreateMessageDto) {
+  private postParams(
+    caller: TokenCaller,
+    roomId: string,
+    dto: CreateMessageDto,
+    ifMatch: number[] | null,
+  ) {
     return {
       roomId,
       ownerId: caller.id,
       sessionId: caller.sessionId,
       role: dto.role ?? 'user',
       content: dto.content,
+      ifMatch,
     };
+  }
+
+  private refusePost(
+    caller: TokenCaller,
+    roomId: string,
+    dto: CreateMessageDto,
+    ifMatch: number[] | null,
+  ): Promise<never> {
+    const parentId = dto.parentId ?? null;
+    return this.refuse(
+      { ...this.roomParams(caller, roomId), messageId: parentId },
+      ifMatch,
+      parentId === null ? null : parentNotFound,
+    );
   }
 
   /** 2 statements: room and cursor, then the page. */
@@ -217,12 +329,14 @@ export class ChatRoomsService {
     if (cursorId && !room.cursorFound) {
       throw new BadRequestException('The cursor is not a message of this chat room');
     }
+    const all = query.branch === 'all';
+    const scope: PageScope = all ? 'all' : room.cursorOnPath ? 'path' : 'cursor';
     const page = { roomId, take: query.limit + 1, budget: ANSWER_CONTENT_BYTES };
     const { messages, cut } = !cursorId
-      ? await this.messages.newest(page)
+      ? await this.messages.newest(page, all)
       : query.before
-        ? await this.messages.before({ ...page, cursorId })
-        : await this.messages.after({ ...page, cursorId });
+        ? await this.messages.before({ ...page, cursorId }, scope)
+        : await this.messages.after({ ...page, cursorId }, scope);
     const hasMore = cut || messages.length > query.limit;
     if (messages.length > query.limit) messages.pop();
     // Newest-first reads are turned around: items are always oldest first.

@@ -84,7 +84,7 @@ function hitsStatement(indexed: number): Statement<HitsParams, HitsRow> {
                    ) - octet_length(q.content) AS before
             FROM (
               SELECT m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status, m.model,
-                     m.generation_id
+                     m.generation_id, m.parent_id
               FROM messages m
               WHERE g.slot AND m.owner_id = ${p.ownerId}
                 ${terms.map((term) => `AND m.content ILIKE ${term}`).join(' ')}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { createRoom, postMessage } from '../factories/chat';
+import { createRoom, linkAsLines, postMessage } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import { AssistantTestApp, startAssistantApp, TEST_LLM_KEY } from '../helpers/assistant';
 import { eventually } from '../helpers/eventually';
@@ -185,6 +185,7 @@ describe('assistant replies (e2e)', () => {
        VALUES ($1, 'assistant', '', 'failed', now())`,
       [room.id],
     );
+    await linkAsLines(t.db, [room.id]);
     const res = await start(room.id, { content: 'c'.repeat(300) });
     await ended(res.body.generation.id);
     // 1000 characters: 100 of system prompt, the newest 300, the 400 before; not the oldest 400.
@@ -489,6 +490,9 @@ describe('assistant replies (e2e)', () => {
           userId: busy.id,
           sessionId: busy.sessionId,
           content: 'at once',
+          placeUnder: false,
+          parentId: null,
+          ifMatch: null,
           model: null,
           offeredModels: ['fake-model'],
           defaultModel: 'fake-model',

@@ -1,4 +1,4 @@
-import { createRoom, postMessage, seedRooms } from '../factories/chat';
+import { createRoom, linkAsLines, postMessage, seedRooms } from '../factories/chat';
 import { registerUser, RegisteredUser } from '../factories/users';
 import { startTestApp, TestApp } from '../helpers/app';
 import { expectErrorBody } from '../helpers/expect-error';
@@ -40,9 +40,12 @@ describe('chat rooms (e2e)', () => {
         updatedAt: res.body.createdAt,
         model: null,
         systemPrompt: null,
+        version: 1,
+        activeMessageId: null,
         messages: [],
         hasMoreMessages: false,
       });
+      expect(res.headers.etag).toBe('"1"');
     });
 
     it('trims the title and accepts 200 characters', async () => {
@@ -100,6 +103,8 @@ describe('chat rooms (e2e)', () => {
         updatedAt: expect.stringMatching(ISO),
         model: null,
         systemPrompt: null,
+        version: 1,
+        activeMessageId: room.lastMessage.id,
         messageCount: 3,
         lastMessage: {
           id: expect.stringMatching(UUID),
@@ -110,6 +115,8 @@ describe('chat rooms (e2e)', () => {
           status: 'complete',
           model: null,
           generationId: null,
+          parentId: expect.stringMatching(UUID),
+          siblingIds: [room.lastMessage.id],
         },
       });
     });
@@ -196,6 +203,8 @@ describe('chat rooms (e2e)', () => {
         updatedAt: posted[2].createdAt,
         model: null,
         systemPrompt: null,
+        version: 4,
+        activeMessageId: posted[2].id,
         messages: posted,
         hasMoreMessages: false,
       });
@@ -210,6 +219,7 @@ describe('chat rooms (e2e)', () => {
          FROM generate_series(1, 5) n`,
         [over],
       );
+      await linkAsLines(t.db, [over]);
 
       const full = await t.http.get(`/api/chat-rooms/${exact}`).set(user.auth).expect(200);
       expect(full.body.messages).toHaveLength(1000);
@@ -240,9 +250,12 @@ describe('chat rooms (e2e)', () => {
         updatedAt: expect.stringMatching(ISO),
         model: null,
         systemPrompt: null,
+        version: 3,
+        activeMessageId: message.id,
         messageCount: 1,
         lastMessage: message,
       });
+      expect(res.headers.etag).toBe('"3"');
       expect(Date.parse(res.body.updatedAt)).toBeGreaterThanOrEqual(Date.parse(message.createdAt));
     });
 
@@ -294,6 +307,8 @@ describe('chat rooms (e2e)', () => {
         status: 'complete',
         model: null,
         generationId: null,
+        parentId: null,
+        siblingIds: [res.body.id],
       });
       const { rows } = await t.db.query(
         'SELECT updated_at, message_count FROM chat_rooms WHERE id = $1',

@@ -71,6 +71,30 @@ export async function seedRooms(
        WHERE r.id = ANY($1::uuid[])`,
       [ids, messages],
     );
+    await linkAsLines(db, ids);
   }
   return ids.reverse();
+}
+
+/**
+ * Makes the messages of these rooms, inserted without parents, one line each in conversation
+ * order, active at the newest: what the API would have made of them (and what the migration
+ * ConversationTrees makes of v2 rooms).
+ */
+export async function linkAsLines(db: Client, roomIds: string[]): Promise<void> {
+  await db.query(
+    `UPDATE messages m SET parent_id = line.previous, on_active_path = true
+     FROM (
+       SELECT id, lag(id) OVER (PARTITION BY chat_room_id ORDER BY created_at, id) AS previous
+       FROM messages WHERE chat_room_id = ANY($1::uuid[])
+     ) line
+     WHERE m.id = line.id`,
+    [roomIds],
+  );
+  await db.query(
+    `UPDATE chat_rooms r SET active_message_id = (
+       SELECT m.id FROM messages m WHERE m.chat_room_id = r.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1)
+     WHERE r.id = ANY($1::uuid[])`,
+    [roomIds],
+  );
 }

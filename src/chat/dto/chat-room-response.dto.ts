@@ -20,12 +20,27 @@ class ChatRoomBaseDto {
   /** Sent to the model before the room's messages; null: none. @example null */
   @ApiProperty({ type: String, nullable: true })
   systemPrompt: string | null;
+  /**
+   * Grows with every change of the room's structure or settings (a message added or deleted,
+   * the active message switched, a rename, a model or system-prompt change, a generation that
+   * ends). Single-room answers send it as `ETag: "<version>"`; send it back as `If-Match`.
+   * @example 7
+   */
+  @ApiProperty({ type: 'integer', minimum: 1 })
+  version: number;
+  /**
+   * The last message of the active path (the branch every client shows); null in an empty
+   * room. @example "6f1c1b8e-8a0e-4c4f-9d4a-2b7f0d3c9e51"
+   */
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  activeMessageId: string | null;
 }
 
 export class ChatRoomResponseDto extends ChatRoomBaseDto {
   /**
-   * The room's messages, oldest first: all of them up to 1,000, else the newest 1,000 — and
-   * fewer when their content passes 2 MiB (UTF-8; always at least the newest one).
+   * The room's active path (from the root down to activeMessageId), oldest first: all of it up
+   * to 1,000 messages, else the newest 1,000 — and fewer when their content passes 2 MiB
+   * (UTF-8; always at least the newest one). Other branches: GET …/messages?branch=all.
    */
   @ApiProperty({ type: () => [MessageResponseDto] })
   messages: MessageResponseDto[];
@@ -34,16 +49,16 @@ export class ChatRoomResponseDto extends ChatRoomBaseDto {
 }
 
 export class ChatRoomSummaryDto extends ChatRoomBaseDto {
-  /** @example 12 */
+  /** Every message of the room, all branches. @example 12 */
   messageCount: number;
   /**
-   * The newest message, as a preview: its content cut to 2,000 characters (UTF-16 code units),
+   * The active path's last message, as a preview: its content cut to 2,000 characters (UTF-16 code units),
    * with `truncated: true` when it was cut; the message pages carry all of it.
    */
   @ApiProperty({ type: () => MessageResponseDto, nullable: true })
   lastMessage: MessageResponseDto | null;
   /**
-   * Only with `include=messages`: the newest messages (at most 50), oldest first. The page's
+   * Only with `include=messages`: the active path's newest messages (at most 50), oldest first. The page's
    * rooms share 2 MiB of content (UTF-8), spent in page order: a room further down a page of
    * large messages carries fewer, or none.
    */

@@ -1,4 +1,4 @@
-import { IsOptional, IsUUID } from 'class-validator';
+import { IsIn, IsOptional, IsUUID } from 'class-validator';
 import { IntInRange } from '../../common/validation/int-in-range.decorator';
 import { ToInt } from '../../common/validation/transforms';
 
@@ -18,4 +18,13 @@ export class ListMessagesQueryDto {
   @IsOptional()
   @IsUUID()
   after?: string;
+
+  /**
+   * `all`: every message of the room, all branches, in conversation order (each with its
+   * parentId: enough to draw the tree). Absent: the active path — or, when the cursor is a
+   * message off the active path, the path through that cursor.
+   */
+  @IsOptional()
+  @IsIn(['all'])
+  branch?: 'all';
 }

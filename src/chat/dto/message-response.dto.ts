@@ -30,6 +30,20 @@ export class MessageResponseDto {
   /** The generation that wrote it, else null. @example null */
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   generationId: string | null;
+  /**
+   * The message it answers or follows; null for a first message. An edit is a message posted
+   * with its original's parentId; a regenerated reply has the same parentId as the earlier one.
+   * @example "9a2e4c1d-7b3f-4e8a-b6d5-0c1f2e3d4a5b"
+   */
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  parentId: string | null;
+  /**
+   * Every message of the room with the same parentId, itself included, oldest first: a client
+   * shows "2 / 3" from it and switches with PUT …/active-message. Left out of search hits.
+   * @example ["6f1c1b8e-8a0e-4c4f-9d4a-2b7f0d3c9e51"]
+   */
+  @ApiProperty({ type: [String], format: 'uuid' })
+  siblingIds: string[];
   /** Present, and true, only on a preview whose content was cut (a summary's lastMessage). */
   @ApiPropertyOptional({ type: Boolean, enum: [true] })
   truncated?: true;

@@ -48,11 +48,22 @@ export class ChatRoom {
   generations: Generation[];
 
   /**
-   * Kept by the statement that inserts a message (messages are never deleted one by one), so
+   * Every message of every branch, kept by the statements that add and delete messages, so
    * listing rooms does not count rows: its cost does not grow with the history.
    */
   @Column({ type: 'integer', default: 0 })
   messageCount: number;
+
+  /**
+   * Grows by one with every change of the room's structure or settings, in the statement that
+   * makes it: what ETag and If-Match compare.
+   */
+  @Column({ type: 'integer', default: 1 })
+  version: number;
+
+  /** The last message of the active path (a leaf); null in an empty room. */
+  @Column({ type: 'uuid', nullable: true })
+  activeMessageId: string | null;
 
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt: Date;

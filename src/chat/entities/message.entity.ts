@@ -9,6 +9,7 @@ import {
   ManyToOne,
   OneToMany,
   PrimaryGeneratedColumn,
+  Unique,
 } from 'typeorm';
 import { ChatRoom } from './chat-room.entity';
 
@@ -28,6 +29,12 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 // (owner_id, content gin_trgm_ops) that TypeORM cannot describe (see the migration MessageSearch).
 @Index('ix_messages_owner_created', ['ownerId', 'createdAt', 'id'])
 @Index('ix_messages_owner_content_trgm', { synchronize: false })
+// The active path of a room in conversation order (a room's reads), and a message's children
+// most recently chosen first (going down a branch; siblingIds; the parent foreign key).
+@Index('ix_messages_active_path', ['chatRoomId', 'createdAt', 'id'], { where: '"on_active_path"' })
+@Index('ix_messages_room_parent', ['chatRoomId', 'parentId', 'chosenVersion', 'createdAt', 'id'])
+// What fk_messages_parent refers to: a parent is a message of the same room.
+@Unique('uq_messages_room_id', ['chatRoomId', 'id'])
 export class Message {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_messages' })
   id: string;
@@ -70,6 +77,43 @@ export class Message {
    */
   @OneToMany('Generation', (generation: Generation) => generation.message)
   generations: Generation[];
+
+  /** The message it answers or follows, in the same room; null: a first message. */
+  @Column({ type: 'uuid', nullable: true })
+  parentId: string | null;
+
+  /** Deleting a message deletes the messages below it. */
+  @ManyToOne(() => Message, (message) => message.children, { onDelete: 'CASCADE' })
+  @JoinColumn([
+    {
+      name: 'chat_room_id',
+      referencedColumnName: 'chatRoomId',
+      foreignKeyConstraintName: 'fk_messages_parent',
+    },
+    { name: 'parent_id', referencedColumnName: 'id' },
+  ])
+  parent: Message | null;
+
+  @OneToMany(() => Message, (message) => message.parent)
+  children: Message[];
+
+  /**
+   * On the room's active path (from a root down to the room's active message). Kept by the
+   * statements that change the path, so that a room's reads are index range scans.
+   */
+  @Column({ type: 'boolean', default: false })
+  onActivePath: boolean;
+
+  /**
+   * The room's version when this message last joined the active path: among siblings, the
+   * highest is the one that was active most recently (how a branch is gone down again).
+   */
+  @Column({ type: 'integer', default: 0 })
+  chosenVersion: number;
+
+  /** How many messages share its parent, itself included (1: siblingIds is just itself). */
+  @Column({ type: 'integer', default: 1 })
+  siblingCount: number;
 
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt: Date;

@@ -6,6 +6,7 @@ import { MessageSearch1796200000000 } from './1796200000000-MessageSearch';
 import { CreateIdempotencyKeys1796300000000 } from './1796300000000-CreateIdempotencyKeys';
 import { CreateEventStreams1796420000000 } from './1796420000000-CreateEventStreams';
 import { LiveSession1796500000000 } from './1796500000000-LiveSession';
+import { ConversationTrees1796600000000 } from './1796600000000-ConversationTrees';
 
 /**
  * Migrations in the order they run. Listed explicitly (not globbed) so the same classes load
@@ -20,4 +21,5 @@ export const migrations = [
   CreateIdempotencyKeys1796300000000,
   CreateEventStreams1796420000000,
   LiveSession1796500000000,
+  ConversationTrees1796600000000,
 ];

@@ -1,5 +1,8 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, OmitType } from '@nestjs/swagger';
 import { MessageResponseDto } from '../../chat/dto/message-response.dto';
+
+/** A Message without siblingIds: a hit is opened with PUT …/active-message, which has them. */
+export class SearchHitMessageDto extends OmitType(MessageResponseDto, ['siblingIds'] as const) {}
 
 export class SearchHitRoomDto {
   /** @example "3d6f0a52-3c1e-4f5b-8a7d-9e2c4b1a0f33" */
@@ -9,8 +12,8 @@ export class SearchHitRoomDto {
 }
 
 export class SearchHitDto {
-  @ApiProperty({ type: () => MessageResponseDto })
-  message: MessageResponseDto;
+  @ApiProperty({ type: () => SearchHitMessageDto })
+  message: SearchHitMessageDto;
   @ApiProperty({ type: () => SearchHitRoomDto })
   chatRoom: SearchHitRoomDto;
   /**
