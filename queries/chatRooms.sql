@@ -54,14 +54,14 @@ WHERE r.id = $1 AND r.owner_id = $2
 RETURNING r.id;
 
 -- chatRooms.deleteMessage
--- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 gate, $6 messageId
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 messageId
 -- options: planEachTime
   WITH 
 locked AS MATERIALIZED (
   SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
   WHERE r.id = $1 AND r.owner_id = $2
     AND EXISTS (SELECT FROM live_session($3, $2))
-    AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) $5
+    AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) 
   FOR UPDATE
 ), fresh AS MATERIALIZED (
   SELECT l.id, l.version, l.active_message_id
@@ -69,7 +69,7 @@ locked AS MATERIALIZED (
 ),
   target AS MATERIALIZED (
     SELECT m.id, m.parent_id, m.on_active_path, fresh.version + 1 AS version FROM messages m, fresh
-    WHERE m.chat_room_id = fresh.id AND m.id = $6::uuid
+    WHERE m.chat_room_id = fresh.id AND m.id = $5::uuid
   ),
   subtree AS MATERIALIZED (
     WITH RECURSIVE s(id) AS (
@@ -233,14 +233,14 @@ FROM (SELECT 1) one
 LEFT JOIN chat_rooms r ON r.id = $4 AND r.owner_id = $2;
 
 -- chatRooms.setActive
--- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 gate, $6 messageId
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 messageId
 -- options: isoTimestamps, planEachTime
   WITH 
 locked AS MATERIALIZED (
   SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
   WHERE r.id = $1 AND r.owner_id = $2
     AND EXISTS (SELECT FROM live_session($3, $2))
-    AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) $5
+    AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) 
   FOR UPDATE
 ), fresh AS MATERIALIZED (
   SELECT l.id, l.version, l.active_message_id
@@ -248,7 +248,7 @@ locked AS MATERIALIZED (
 ),
   target AS MATERIALIZED (
     SELECT m.id, fresh.version + 1 AS version FROM messages m, fresh
-    WHERE m.chat_room_id = fresh.id AND m.id = $6::uuid
+    WHERE m.chat_room_id = fresh.id AND m.id = $5::uuid
   ),
   walk AS MATERIALIZED (
 WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (

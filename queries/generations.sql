@@ -136,10 +136,7 @@ WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (
     EXISTS (SELECT 1 FROM generations g WHERE g.chat_room_id = $5 AND g.status = 'streaming') AS busy,
     (SELECT count(*)::int FROM generations g WHERE g.user_id = $1 AND g.status = 'streaming') AS running,
     EXISTS (SELECT 1 FROM walk) AS parent_found,
-    -- Another change of the room committed while this statement waited for its lock: its
-    -- snapshot does not show the tree a parentId places the messages in.
     (SELECT s.version FROM chat_rooms s WHERE s.id = $5) IS DISTINCT FROM (SELECT version FROM room) AS stale,
-    -- A completed reply on the path down to the new reply's parent (the auto-title's test).
     EXISTS (SELECT 1 FROM walk w JOIN messages m ON m.id = w.id
             WHERE NOT w.on_path AND m.role = 'assistant' AND m.status = 'complete' AND m.generation_id IS NOT NULL)
     OR EXISTS (SELECT 1 FROM messages m, branch b

@@ -261,13 +261,13 @@ FROM (SELECT 1) one
 LEFT JOIN chat_rooms r ON r.id = $4 AND r.owner_id = $2;
 
 -- messages.postUnder
--- parameters: $1 parentId, $2 ownerId, $3 role, $4 content
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 parentId, $6 role, $7 content
 -- options: isoTimestamps
 WITH locked AS MATERIALIZED (
   SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
-  WHERE r.id = undefined AND r.owner_id = undefined
-    AND EXISTS (SELECT FROM live_session(undefined, undefined))
-    AND (undefined::int[] IS NULL OR r.version = ANY(undefined::int[])) 
+  WHERE r.id = $1 AND r.owner_id = $2
+    AND EXISTS (SELECT FROM live_session($3, $2))
+    AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) 
   FOR UPDATE
 ), fresh AS MATERIALIZED (
   SELECT l.id, l.version, l.active_message_id
@@ -275,13 +275,13 @@ WITH locked AS MATERIALIZED (
 ),
     placed AS MATERIALIZED (
       SELECT fresh.id, fresh.version + 1 AS version FROM fresh
-      WHERE $1::uuid IS NULL
-         OR EXISTS (SELECT FROM messages m WHERE m.chat_room_id = fresh.id AND m.id = $1::uuid)
+      WHERE $5::uuid IS NULL
+         OR EXISTS (SELECT FROM messages m WHERE m.chat_room_id = fresh.id AND m.id = $5::uuid)
     ),
     walk AS MATERIALIZED (
 WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (
   SELECT m.id, m.parent_id, m.created_at, m.on_active_path FROM messages m
-  WHERE m.chat_room_id = (SELECT id FROM placed) AND m.id = $1::uuid
+  WHERE m.chat_room_id = (SELECT id FROM placed) AND m.id = $5::uuid
   UNION ALL
   SELECT p.id, p.parent_id, p.created_at, p.on_active_path
   FROM w JOIN messages p ON p.chat_room_id = (SELECT id FROM placed) AND p.id = w.parent_id
@@ -289,9 +289,9 @@ WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (
 ) SELECT id, created_at, on_path FROM w),
     branch AS MATERIALIZED (SELECT id, created_at FROM walk WHERE on_path),
     siblings AS MATERIALIZED (
-SELECT c.id FROM messages c WHERE c.chat_room_id = (SELECT id FROM placed) AND c.parent_id = $1::uuid
+SELECT c.id FROM messages c WHERE c.chat_room_id = (SELECT id FROM placed) AND c.parent_id = $5::uuid
 UNION ALL
-SELECT c.id FROM messages c WHERE $1::uuid IS NULL AND c.chat_room_id = (SELECT id FROM placed) AND c.parent_id IS NULL),
+SELECT c.id FROM messages c WHERE $5::uuid IS NULL AND c.chat_room_id = (SELECT id FROM placed) AND c.parent_id IS NULL),
     moved AS (
 UPDATE messages m SET
   on_active_path = coalesce(t.on_path, m.on_active_path),
@@ -318,8 +318,8 @@ RETURNING m.id),
     )
       INSERT INTO messages AS m (id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
 chosen_version, sibling_count)
-      SELECT ids.id, room.id, $2, $3, $4, room.updated_at,
-             $1::uuid, true, room.version, (SELECT count(*) FROM siblings)::int + 1
+      SELECT ids.id, room.id, $2, $6, $7, room.updated_at,
+             $5::uuid, true, room.version, (SELECT count(*) FROM siblings)::int + 1
       FROM room, ids
       RETURNING m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
   m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
@@ -327,22 +327,22 @@ chosen_version, sibling_count)
   ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) || m.id::text END AS sibling_ids;
 
 -- messages.postUnder.keyed
--- parameters: $1 parentId, $2 ownerId, $3 role, $4 content, $5 keyUserId, $6 key, $7 fingerprint, $8 ttlSeconds
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 parentId, $6 role, $7 content, $8 keyUserId, $9 key, $10 fingerprint, $11 ttlSeconds
     WITH lock AS MATERIALIZED (
       SELECT pg_try_advisory_xact_lock(
-        hashtextextended($5::uuid::text || ' ' || $6::text, 0)) AS free
+        hashtextextended($8::uuid::text || ' ' || $9::text, 0)) AS free
     ),
     prior AS MATERIALIZED (
       SELECT fingerprint, status, headers, body FROM idempotency_keys
-      WHERE user_id = $5::uuid AND key = $6::text AND expires_at > now()
+      WHERE user_id = $8::uuid AND key = $9::text AND expires_at > now()
     ),
     
       
   locked AS MATERIALIZED (
     SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
-    WHERE r.id = undefined AND r.owner_id = undefined
-      AND EXISTS (SELECT FROM live_session(undefined, undefined))
-      AND (undefined::int[] IS NULL OR r.version = ANY(undefined::int[])) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
+    WHERE r.id = $1 AND r.owner_id = $2
+      AND EXISTS (SELECT FROM live_session($3, $2))
+      AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
     FOR UPDATE
   ), fresh AS MATERIALIZED (
     SELECT l.id, l.version, l.active_message_id
@@ -350,13 +350,13 @@ chosen_version, sibling_count)
   ),
       placed AS MATERIALIZED (
         SELECT fresh.id, fresh.version + 1 AS version FROM fresh
-        WHERE $1::uuid IS NULL
-           OR EXISTS (SELECT FROM messages m WHERE m.chat_room_id = fresh.id AND m.id = $1::uuid)
+        WHERE $5::uuid IS NULL
+           OR EXISTS (SELECT FROM messages m WHERE m.chat_room_id = fresh.id AND m.id = $5::uuid)
       ),
       walk AS MATERIALIZED (
   WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (
     SELECT m.id, m.parent_id, m.created_at, m.on_active_path FROM messages m
-    WHERE m.chat_room_id = (SELECT id FROM placed) AND m.id = $1::uuid
+    WHERE m.chat_room_id = (SELECT id FROM placed) AND m.id = $5::uuid
     UNION ALL
     SELECT p.id, p.parent_id, p.created_at, p.on_active_path
     FROM w JOIN messages p ON p.chat_room_id = (SELECT id FROM placed) AND p.id = w.parent_id
@@ -364,9 +364,9 @@ chosen_version, sibling_count)
   ) SELECT id, created_at, on_path FROM w),
       branch AS MATERIALIZED (SELECT id, created_at FROM walk WHERE on_path),
       siblings AS MATERIALIZED (
-  SELECT c.id FROM messages c WHERE c.chat_room_id = (SELECT id FROM placed) AND c.parent_id = $1::uuid
+  SELECT c.id FROM messages c WHERE c.chat_room_id = (SELECT id FROM placed) AND c.parent_id = $5::uuid
   UNION ALL
-  SELECT c.id FROM messages c WHERE $1::uuid IS NULL AND c.chat_room_id = (SELECT id FROM placed) AND c.parent_id IS NULL),
+  SELECT c.id FROM messages c WHERE $5::uuid IS NULL AND c.chat_room_id = (SELECT id FROM placed) AND c.parent_id IS NULL),
       moved AS (
   UPDATE messages m SET
     on_active_path = coalesce(t.on_path, m.on_active_path),
@@ -394,8 +394,8 @@ chosen_version, sibling_count)
     result AS (
       INSERT INTO messages AS m (id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
 chosen_version, sibling_count)
-      SELECT ids.id, room.id, $2, $3, $4, room.updated_at,
-             $1::uuid, true, room.version, (SELECT count(*) FROM siblings)::int + 1
+      SELECT ids.id, room.id, $2, $6, $7, room.updated_at,
+             $5::uuid, true, room.version, (SELECT count(*) FROM siblings)::int + 1
       FROM room, ids
       RETURNING m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
   m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
@@ -403,8 +403,8 @@ chosen_version, sibling_count)
   ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) || m.id::text END AS sibling_ids),
     stored AS (
       INSERT INTO idempotency_keys (user_id, key, fingerprint, expires_at, status, headers, body)
-      SELECT $5::uuid, $6::text, $7::bytea,
-             now() + make_interval(secs => $8::float8), 201, '{}'::json,
+      SELECT $8::uuid, $9::text, $10::bytea,
+             now() + make_interval(secs => $11::float8), 201, '{}'::json,
              row_to_json(result)
       FROM result RETURNING body
     )

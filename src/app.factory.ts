@@ -170,7 +170,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     // The refresh cookie may ride only with the origins CORS_ORIGINS lists, never with `*`
     // (or the any-origin default of development).
     credentials: Array.isArray(config.app.corsOrigins),
-    exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed'],
+    // What a browser client on another origin must read: ETag (to send back as If-Match), Location.
+    exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed', 'etag', 'location'],
     maxAge: 600,
     // A bare OPTIONS is answered like a preflight instead of a text/plain 400.
     strictPreflight: false,

@@ -98,10 +98,15 @@ const readText = (p: Placeholders<ReadParams>, also = '') => `
 export const SQL = {
   // A start, in one statement: run on its own it needs no pooled transaction. 1. Lock the
   // caller's row: one user's starts wait for each other, on every instance (and a deleted
-  // caller is not found). 2. Lock the room (owned, exists). 3. The checks, in this order:
-  // busy, per-user running count, daily tokens, nothing to reply to. 4. Only if all pass:
-  // today's usage row, the room's activity, the user message (when content is not null) a
-  // millisecond before the reply, the reply and the generation.
+  // caller is not found). 2. Lock the room (owned, exists; its latest version and active
+  // message). 3. The checks, in this order: If-Match, the parentId (a message of the room;
+  // `stale`: another change of the room committed while this statement waited for its lock,
+  // so its snapshot does not show the tree a parentId places the messages in, and the start
+  // is run again), busy, per-user running count, daily tokens, nothing to reply to. 4. Only if
+  // all pass: today's usage row, the room's activity, version and active message (the reply),
+  // the path moved to the parent's (parentId only), the user message (when content is not
+  // null) a millisecond before the reply, the reply and the generation. `has_reply`: a
+  // completed reply on the path down to the new reply's parent (the auto-title's test).
   // The checks read the statement's snapshot, taken before the locks were granted: a start
   // of the same user committed while this one waited is not in it. The usage row counts
   // today's starts and is read at its latest version by ON CONFLICT: the starts this
@@ -129,10 +134,7 @@ export const SQL = {
         EXISTS (SELECT 1 FROM generations g WHERE g.chat_room_id = ${p.roomId} AND g.status = 'streaming') AS busy,
         (SELECT count(*)::int FROM generations g WHERE g.user_id = ${p.userId} AND g.status = 'streaming') AS running,
         EXISTS (SELECT 1 FROM walk) AS parent_found,
-        -- Another change of the room committed while this statement waited for its lock: its
-        -- snapshot does not show the tree a parentId places the messages in.
         (SELECT s.version FROM chat_rooms s WHERE s.id = ${p.roomId}) IS DISTINCT FROM (SELECT version FROM room) AS stale,
-        -- A completed reply on the path down to the new reply's parent (the auto-title's test).
         EXISTS (SELECT 1 FROM walk w JOIN messages m ON m.id = w.id
                 WHERE NOT w.on_path AND m.role = 'assistant' AND m.status = 'complete' AND m.generation_id IS NOT NULL)
         OR EXISTS (SELECT 1 FROM messages m, branch b

@@ -149,7 +149,7 @@ export const SQL = {
     'messages.postUnder',
     (p, gate) => ({
       with: `
-        ${lockedRoom({ ...p, gate })},
+        ${lockedRoom({ roomId: p.roomId, ownerId: p.ownerId, sessionId: p.sessionId, ifMatch: p.ifMatch, gate })},
         placed AS MATERIALIZED (
           SELECT fresh.id, fresh.version + 1 AS version FROM fresh
           WHERE ${p.parentId}::uuid IS NULL

@@ -26,12 +26,13 @@ describe('query budget (e2e)', () => {
 
   async function statements(
     user: RegisteredUser,
-    method: 'get' | 'post' | 'patch' | 'delete',
+    method: 'get' | 'post' | 'put' | 'patch' | 'delete',
     url: string,
     body?: object,
+    headers: Record<string, string> = {},
   ) {
     const { result, count } = await countQueries(async () => {
-      const req = t.http[method](url).set(user.auth);
+      const req = t.http[method](url).set(user.auth).set(headers);
       return body ? req.send(body) : req;
     });
     expect(result.status).toBeLessThan(300);
@@ -82,6 +83,55 @@ describe('query budget (e2e)', () => {
       }),
     ).toBe(1);
     expect(await statements(small, 'get', `/api/chat-rooms/${smallRooms[0]}`)).toBe(2);
+  });
+
+  it('v3 branches: fixed counts, whatever the size of the room or of its tree', async () => {
+    const user = await registerUser(t.http);
+    const [big] = await seedRooms(t.db, user.id, 1, 1000);
+    const [tiny] = await seedRooms(t.db, user.id, 1, 3);
+    for (const roomId of [tiny, big]) {
+      const room = `/api/chat-rooms/${roomId}`;
+      const all = await t.http.get(`${room}/messages?branch=all&limit=200`).set(user.auth);
+      const items = all.body.items as { id: string; parentId: string | null }[];
+      const middle = items[1];
+      // An edit (a post under a parent), a switch back, with If-Match; the pages of all branches.
+      const { version } = (await t.http.get(room).set(user.auth)).body as { version: number };
+      expect(
+        await statements(
+          user,
+          'post',
+          `${room}/messages`,
+          { content: 'edit', parentId: middle.parentId },
+          { 'If-Match': `"${version}"` },
+        ),
+      ).toBe(1);
+      expect(
+        await statements(
+          user,
+          'put',
+          `${room}/active-message`,
+          { messageId: middle.id },
+          {
+            'If-Match': `"${version + 1}"`,
+          },
+        ),
+      ).toBe(2);
+      expect(await statements(user, 'get', `${room}/messages?branch=all&limit=10`)).toBe(2);
+      expect(
+        await statements(user, 'get', `${room}/messages?branch=all&limit=10&before=${middle.id}`),
+      ).toBe(2);
+      expect(await statements(user, 'post', `${room}/fork`, { messageId: middle.id })).toBe(2);
+      expect(await statements(user, 'delete', `${room}/messages/${items.at(-1)!.id}`)).toBe(1);
+    }
+  });
+
+  it('a stale If-Match: the write and the look-up that tells 412 from 404', async () => {
+    const [room] = await seedRooms(t.db, small.id, 1, 2);
+    const stale = { 'If-Match': '"999"' };
+    const { count } = await countQueries(() =>
+      t.http.patch(`/api/chat-rooms/${room}`).set(small.auth).set(stale).send({ title: 'x' }),
+    );
+    expect(count).toBe(2);
   });
 
   it('room list with q: 1 statement, 2 when nothing matches (the total and the caller)', async () => {
