@@ -97,4 +97,93 @@ export async function linkAsLines(db: Client, roomIds: string[]): Promise<void> 
      WHERE r.id = ANY($1::uuid[])`,
     [roomIds],
   );
+
+/** A Message of v3: its place in the room's tree included. */
+export interface TreeMessage {
+  id: string;
+  chatRoomId: string;
+  role: string;
+  content: string;
+  createdAt: string;
+  status: string;
+  model: string | null;
+  generationId: string | null;
+  parentId: string | null;
+  siblingIds: string[];
+}
+
+/** A ChatRoom of v3 (GET /api/chat-rooms/:roomId): `messages` is its active path. */
+export interface TreeRoom {
+  id: string;
+  title: string;
+  ownerId: string;
+  createdAt: string;
+  updatedAt: string;
+  model: string | null;
+  systemPrompt: string | null;
+  version: number;
+  activeMessageId: string | null;
+  messages: TreeMessage[];
+  hasMoreMessages: boolean;
+}
+
+/** Posts a message with v3's body (`parentId` absent, null or a message id). */
+export async function postInTree(
+  http: TestAgent,
+  user: RegisteredUser,
+  roomId: string,
+  body: { content: string; role?: string; parentId?: string | null },
+): Promise<TreeMessage> {
+  const res = await http
+    .post(`/api/chat-rooms/${roomId}/messages`)
+    .set(user.auth)
+    .send(body)
+    .expect(201);
+  return res.body as TreeMessage;
+}
+
+export async function getRoom(
+  http: TestAgent,
+  user: RegisteredUser,
+  roomId: string,
+): Promise<TreeRoom> {
+  const res = await http.get(`/api/chat-rooms/${roomId}`).set(user.auth).expect(200);
+  return res.body as TreeRoom;
+}
+
+/** PUT …/active-message; answers the room with its new active path. */
+export async function switchBranch(
+  http: TestAgent,
+  user: RegisteredUser,
+  roomId: string,
+  messageId: string,
+): Promise<TreeRoom> {
+  const res = await http
+    .put(`/api/chat-rooms/${roomId}/active-message`)
+    .set(user.auth)
+    .send({ messageId })
+    .expect(200);
+  return res.body as TreeRoom;
+}
+
+/** Every message of the room, all branches, read through `branch=all` pages (newest back). */
+export async function allMessages(
+  http: TestAgent,
+  user: RegisteredUser,
+  roomId: string,
+  limit = 200,
+): Promise<TreeMessage[]> {
+  const seen: TreeMessage[] = [];
+  let before = '';
+  for (;;) {
+    const res = await http
+      .get(`/api/chat-rooms/${roomId}/messages?branch=all&limit=${limit}${before}`)
+      .set(user.auth)
+      .expect(200);
+    const items = res.body.items as TreeMessage[];
+    seen.unshift(...items);
+    if (!res.body.hasMore) return seen;
+    if (items.length === 0) throw new Error('hasMore with an empty page');
+    before = `&before=${items[0].id}`;
+  }
 }
