@@ -97,6 +97,7 @@ export async function linkAsLines(db: Client, roomIds: string[]): Promise<void> 
      WHERE r.id = ANY($1::uuid[])`,
     [roomIds],
   );
+}
 
 /** A Message of v3: its place in the room's tree included. */
 export interface TreeMessage {
