@@ -277,18 +277,25 @@ export class ChatRoomsController {
    */
   @Post(':roomId/fork')
   @ApiParam({ name: 'roomId', format: 'uuid' })
-  @ApiCreatedResponse({ type: ChatRoomResponseDto, headers: ETAG })
+  @ApiCreatedResponse({
+    type: ChatRoomResponseDto,
+    headers: { ...REPLAYED_RESPONSE_HEADERS, ...ETAG },
+  })
   @ApiNotFoundResponse({
     type: ErrorResponseDto,
     description: `${NOT_FOUND}, or the message is not one of the room's`,
   })
+  @IdempotentRoute()
   async fork(
     @CurrentUser() user: TokenCaller,
     @RoomId() roomId: string,
     @Body() dto: ForkChatRoomDto,
+    @Idempotency() idempotent: IdempotentRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ChatRoomResponseDto> {
-    const room = await this.rooms.fork(user, roomId, dto);
+    const room = await this.idempotency.run(user.id, idempotent, (db) =>
+      this.rooms.fork(user, roomId, dto, db),
+    );
     sendVersion(reply, room.version);
     return room;
   }

@@ -476,8 +476,9 @@ export class ChatRoomsRepository {
   /** The new room; null when there is no such room or message of the caller. */
   async fork(
     params: Caller & { roomId: string; messageId: string; title: string | null },
+    db: SqlRunner = this.sql,
   ): Promise<ChatRoomRow | null> {
-    const [row] = await this.sql.rows(SQL.fork, params);
+    const [row] = await db.rows(SQL.fork, params);
     return row ?? null;
   }
 }

@@ -139,13 +139,17 @@ export class ChatRoomsService {
     return this.withPath(room);
   }
 
-  /** A room with its active path's newest messages (1 statement). */
-  private async withPath(room: ChatRoomRow): Promise<ChatRoomResponseDto> {
-    const { messages, cut } = await this.messages.newest({
-      roomId: room.id,
-      take: ROOM_MESSAGES_LIMIT + 1,
-      budget: ANSWER_CONTENT_BYTES,
-    });
+  /** A room with its active path's newest messages (1 statement, through `db`). */
+  private async withPath(room: ChatRoomRow, db?: SqlRunner): Promise<ChatRoomResponseDto> {
+    const { messages, cut } = await this.messages.newest(
+      {
+        roomId: room.id,
+        take: ROOM_MESSAGES_LIMIT + 1,
+        budget: ANSWER_CONTENT_BYTES,
+      },
+      false,
+      db,
+    );
     const hasMoreMessages = cut || messages.length > ROOM_MESSAGES_LIMIT;
     if (messages.length > ROOM_MESSAGES_LIMIT) messages.pop();
     return toRoom(room, messages.reverse(), hasMoreMessages);
@@ -183,11 +187,15 @@ export class ChatRoomsService {
     if (deleted === null) return this.refuse(params, ifMatch, messageNotFound);
   }
 
-  /** POST …/fork: 2 statements (the copy, then the new room's messages). */
+  /**
+   * POST …/fork: 2 statements (the copy, then the new room's messages), through `db` (an
+   * Idempotency-Key's transaction, if any).
+   */
   async fork(
     caller: TokenCaller,
     roomId: string,
     dto: ForkChatRoomDto,
+    db?: SqlRunner,
   ): Promise<ChatRoomResponseDto> {
     const params = {
       roomId,
@@ -195,9 +203,11 @@ export class ChatRoomsService {
       ownerId: caller.id,
       sessionId: caller.sessionId,
     };
-    const room = await this.rooms.fork({ ...params, title: dto.title ?? null }).catch(ownerGone);
+    const room = await this.rooms
+      .fork({ ...params, title: dto.title ?? null }, db)
+      .catch(ownerGone);
     if (!room) return this.refuse(params, null, messageNotFound);
-    return this.withPath(room);
+    return this.withPath(room, db);
   }
 
   /** Why a room write changed nothing, as refuseRoomWrite answers it (1 statement). */

@@ -334,8 +334,9 @@ export class MessagesRepository {
   async newest(
     params: { roomId: string } & Budget,
     allBranches = false,
+    db: SqlRunner = this.sql,
   ): Promise<BudgetedMessages> {
-    return budgeted(await this.sql.rows(allBranches ? SQL.allNewest : SQL.newest, params));
+    return budgeted(await db.rows(allBranches ? SQL.allNewest : SQL.newest, params));
   }
 
   /**

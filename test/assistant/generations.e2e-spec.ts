@@ -684,7 +684,7 @@ describe('assistant replies (e2e)', () => {
     const doc = (await t.http.get('/api/docs-json').expect(200)).body;
     const post = doc.paths['/api/chat-rooms/{roomId}/generations'].post;
     expect(Object.keys(post.responses).sort()).toEqual(
-      ['200', '202', '400', '401', '404', '409', '413', '415', '422', '429', '503'].sort(),
+      ['200', '202', '400', '401', '404', '409', '412', '413', '415', '422', '429', '503'].sort(),
     );
     expect(post.responses['200'].content).toHaveProperty('text/event-stream');
     expect(post.description).toMatch(/`delta` `\{ text \}`/);

@@ -610,9 +610,17 @@ describe('conversation branches (e2e)', () => {
       t.fake.enqueue({ tokens: ['partial '], silentAfter: 1 });
       const res = await generate(source.id, {}).expect(202);
       const generationId = res.body.generation.id as string;
-      await eventually(async () => (await generation(generationId)).content === 'partial ', {
-        message: 'the first token stored',
-      });
+      // Stored, not only streamed (the generation read answers the runner's memory).
+      await eventually(
+        async () =>
+          (
+            await t.db.query<{ content: string }>('SELECT content FROM messages WHERE id = $1', [
+              res.body.assistantMessage.id,
+            ])
+          ).rows[0].content === 'partial ',
+        { message: 'the first token stored' },
+      );
+      expect((await generation(generationId)).status).toBe('streaming');
       const copy = (await fork(source.id, { messageId: res.body.assistantMessage.id }).expect(201))
         .body as TreeRoom;
       expect(copy.messages[1]).toMatchObject({
