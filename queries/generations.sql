@@ -2,9 +2,16 @@
 
 -- generations.abandon
 -- parameters: $1 ids, $2 channel
-WITH g AS (
+WITH 
+rooms AS MATERIALIZED (
+  SELECT r.id FROM chat_rooms r
+  WHERE r.id IN (SELECT g.chat_room_id FROM generations g WHERE g.id = ANY($1::uuid[]) AND g.status = 'streaming')
+  FOR UPDATE
+),
+g AS (
   UPDATE generations g SET status = 'failed', error_code = 'interrupted', finished_at = date_trunc('milliseconds', clock_timestamp())
   WHERE g.id = ANY($1::uuid[]) AND g.status = 'streaming'
+    AND g.chat_room_id IN (SELECT id FROM rooms)
   RETURNING g.id, g.message_id, g.chat_room_id
 ), m AS (
   UPDATE messages m SET status = 'failed' FROM g WHERE m.id = g.message_id
@@ -12,30 +19,37 @@ WITH g AS (
 SELECT g.id, pg_notify($2, json_build_object('id', g.id)::text) AS signalled FROM g;
 
 -- generations.finish
--- parameters: $1 status, $2 finishReason, $3 promptTokens, $4 completionTokens, $5 errorCode, $6 lengths, $7 defaultTitle, $8 title, $9 generationId, $10 text, $11 channel
+-- parameters: $1 generationId, $2 status, $3 finishReason, $4 promptTokens, $5 completionTokens, $6 errorCode, $7 lengths, $8 defaultTitle, $9 title, $10 text, $11 channel
 -- options: isoTimestamps
-WITH g AS (
-  UPDATE generations g SET status = $1, finish_reason = $2,
-    prompt_tokens = $3, completion_tokens = $4,
-    error_code = $5, delta_lengths = g.delta_lengths || $6::int[],
+WITH 
+rooms AS MATERIALIZED (
+  SELECT r.id FROM chat_rooms r
+  WHERE r.id IN (SELECT g.chat_room_id FROM generations g WHERE g.id = $1 AND g.status = 'streaming')
+  FOR UPDATE
+),
+g AS (
+  UPDATE generations g SET status = $2, finish_reason = $3,
+    prompt_tokens = $4, completion_tokens = $5,
+    error_code = $6, delta_lengths = g.delta_lengths || $7::int[],
     finished_at = date_trunc('milliseconds', clock_timestamp()),
-    title = CASE WHEN (SELECT r.title FROM chat_rooms r WHERE r.id = g.chat_room_id) = $7
-            THEN $8 END
-  WHERE g.id = $9 AND g.status = 'streaming'
+    title = CASE WHEN (SELECT r.title FROM chat_rooms r WHERE r.id = g.chat_room_id) = $8
+            THEN $9 END
+  WHERE g.id = $1 AND g.status = 'streaming'
+    AND g.chat_room_id IN (SELECT id FROM rooms)
   RETURNING g.*
 ), m AS (
-  UPDATE messages m SET content = m.content || $10, status = $1 FROM g
+  UPDATE messages m SET content = m.content || $10, status = $2 FROM g
   WHERE m.id = g.message_id RETURNING m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
 m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
 WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id)
 ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) END AS sibling_ids
 ), r AS (
   UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at), version = r.version + 1,
-    title = CASE WHEN $8::text IS NOT NULL AND r.title = $7 THEN $8 ELSE r.title END
+    title = CASE WHEN $9::text IS NOT NULL AND r.title = $8 THEN $9 ELSE r.title END
   FROM g WHERE r.id = g.chat_room_id RETURNING r.title
 ), usage AS (
   INSERT INTO usage_days (user_id, day, prompt_tokens, completion_tokens)
-  SELECT g.user_id, (now() AT TIME ZONE 'UTC')::date, $3, $4 FROM g
+  SELECT g.user_id, (now() AT TIME ZONE 'UTC')::date, $4, $5 FROM g
   ON CONFLICT (user_id, day) DO UPDATE SET
     prompt_tokens = usage_days.prompt_tokens + excluded.prompt_tokens,
     completion_tokens = usage_days.completion_tokens + excluded.completion_tokens
@@ -238,28 +252,42 @@ LEFT JOIN um ON true;
 
 -- generations.stopOrphan
 -- parameters: $1 generationId
-  WITH g AS (
+  WITH 
+  rooms AS MATERIALIZED (
+    SELECT r.id FROM chat_rooms r
+    WHERE r.id IN (SELECT g.chat_room_id FROM generations g WHERE g.id = $1 AND g.status = 'streaming')
+    FOR UPDATE
+  ),
+  g AS (
     UPDATE generations g SET status = 'stopped', finished_at = date_trunc('milliseconds', clock_timestamp())
     WHERE g.id = $1 AND g.status = 'streaming' AND NOT EXISTS (SELECT l.objid FROM pg_locks l
 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND l.classid = 1128808788::oid AND l.objid = g.owner_instance::oid)
+      AND g.chat_room_id IN (SELECT id FROM rooms)
     RETURNING g.id, g.message_id, g.chat_room_id
   ), r AS (UPDATE chat_rooms r SET version = r.version + 1 FROM g WHERE r.id = g.chat_room_id)
   UPDATE messages m SET status = 'stopped' FROM g WHERE m.id = g.message_id RETURNING m.id;
 
 -- generations.sweepOrphans
 -- parameters: $1 instanceKey
-  WITH dead AS (
-    SELECT g.id FROM generations g
+  WITH 
+  rooms AS MATERIALIZED (
+    SELECT r.id FROM chat_rooms r
+    WHERE r.id IN (SELECT g.chat_room_id FROM generations g WHERE g.status = 'streaming' AND g.owner_instance <> $1 AND NOT EXISTS (SELECT l.objid FROM pg_locks l
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid = 1128808788::oid AND l.objid = g.owner_instance::oid))
+    FOR UPDATE SKIP LOCKED
+  ),
+  g AS (
+    UPDATE generations g SET status = 'failed', error_code = 'interrupted', finished_at = date_trunc('milliseconds', clock_timestamp())
     WHERE g.status = 'streaming' AND g.owner_instance <> $1 AND NOT EXISTS (SELECT l.objid FROM pg_locks l
 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND l.classid = 1128808788::oid AND l.objid = g.owner_instance::oid)
-    FOR UPDATE SKIP LOCKED
-  ), g AS (
-    UPDATE generations g SET status = 'failed', error_code = 'interrupted', finished_at = date_trunc('milliseconds', clock_timestamp())
-    FROM dead WHERE g.id = dead.id RETURNING g.id, g.message_id, g.chat_room_id
+      AND g.chat_room_id IN (SELECT id FROM rooms)
+    RETURNING g.id, g.message_id, g.chat_room_id
   ), m AS (
     UPDATE messages m SET status = 'failed' FROM g WHERE m.id = g.message_id
   ), r AS (UPDATE chat_rooms r SET version = r.version + 1 FROM g WHERE r.id = g.chat_room_id)

@@ -253,13 +253,6 @@ chosen_version, sibling_count)
            (SELECT stored.body FROM stored) AS created
     FROM lock LEFT JOIN prior ON true;
 
--- messages.postRefusal
--- parameters: $1 sessionId, $2 ownerId, $3 parentId, $4 roomId
-SELECT EXISTS (SELECT FROM live_session($1, $2)) AS live, r.version,
-  EXISTS (SELECT FROM messages m WHERE m.chat_room_id = r.id AND m.id = $3::uuid) AS parent_found
-FROM (SELECT 1) one
-LEFT JOIN chat_rooms r ON r.id = $4 AND r.owner_id = $2;
-
 -- messages.postUnder
 -- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 parentId, $6 role, $7 content
 -- options: isoTimestamps

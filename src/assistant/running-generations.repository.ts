@@ -50,6 +50,19 @@ type FinishRow = MessageRow & { generation: GenerationRow; room_title: string | 
 /** A generation's end (CTE `g`) is a change of its room: its version grows. */
 const ROOM_ENDED = `UPDATE chat_rooms r SET version = r.version + 1 FROM g WHERE r.id = g.chat_room_id`;
 
+/**
+ * `rooms`: the rooms of the generations that `where` keeps (alias `g`), row-locked before
+ * anything else, so an end takes its locks in the order every write of a room's tree does
+ * (the room, then its messages): the two never wait for each other in a cycle. The CTE `g`
+ * that ends them must keep only `g.chat_room_id IN (SELECT id FROM rooms)`.
+ */
+const lockRooms = (where: string, skipLocked = false) => `
+    rooms AS MATERIALIZED (
+      SELECT r.id FROM chat_rooms r
+      WHERE r.id IN (SELECT g.chat_room_id FROM generations g WHERE ${where})
+      FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}
+    )`;
+
 const SQL = {
   // The deltas not stored yet of every generation this instance runs, in one statement per
   // flush interval: per generation, its text appended to the reply and its delta lengths (each
@@ -82,7 +95,8 @@ const SQL = {
   finish: statement<FinishParams & { channel: string }, FinishRow>(
     'generations.finish',
     (p) => `
-    WITH g AS (
+    WITH ${lockRooms(`g.id = ${p.generationId} AND g.status = 'streaming'`)},
+    g AS (
       UPDATE generations g SET status = ${p.status}, finish_reason = ${p.finishReason},
         prompt_tokens = ${p.promptTokens}, completion_tokens = ${p.completionTokens},
         error_code = ${p.errorCode}, delta_lengths = g.delta_lengths || ${p.lengths}::int[],
@@ -90,6 +104,7 @@ const SQL = {
         title = CASE WHEN (SELECT r.title FROM chat_rooms r WHERE r.id = g.chat_room_id) = ${p.defaultTitle}
                 THEN ${p.title} END
       WHERE g.id = ${p.generationId} AND g.status = 'streaming'
+        AND g.chat_room_id IN (SELECT id FROM rooms)
       RETURNING g.*
     ), m AS (
       UPDATE messages m SET content = m.content || ${p.text}, status = ${p.status} FROM g
@@ -117,9 +132,11 @@ const SQL = {
   abandon: statement<{ ids: string[]; channel: string }, { id: string }>(
     'generations.abandon',
     (p) => `
-    WITH g AS (
+    WITH ${lockRooms(`g.id = ANY(${p.ids}::uuid[]) AND g.status = 'streaming'`)},
+    g AS (
       UPDATE generations g SET status = 'failed', error_code = 'interrupted', finished_at = ${NOW_MS}
       WHERE g.id = ANY(${p.ids}::uuid[]) AND g.status = 'streaming'
+        AND g.chat_room_id IN (SELECT id FROM rooms)
       RETURNING g.id, g.message_id, g.chat_room_id
     ), m AS (
       UPDATE messages m SET status = 'failed' FROM g WHERE m.id = g.message_id
@@ -128,17 +145,20 @@ const SQL = {
   ),
 
   // Generations whose instance died: failed/interrupted, with the text they had stored.
-  // SKIP LOCKED: instances sweeping at once do not wait for each other.
+  // SKIP LOCKED (their rooms): instances sweeping at once do not wait for each other, nor for a
+  // room being written; what is skipped is swept next time.
   sweepOrphans: statement<{ instanceKey: number }, { id: string }>(
     'generations.sweepOrphans',
     (p) => `
-    WITH dead AS (
-      SELECT g.id FROM generations g
-      WHERE g.status = 'streaming' AND g.owner_instance <> ${p.instanceKey} AND NOT ${OWNER_ALIVE}
-      FOR UPDATE SKIP LOCKED
-    ), g AS (
+    WITH ${lockRooms(
+      `g.status = 'streaming' AND g.owner_instance <> ${p.instanceKey} AND NOT ${OWNER_ALIVE}`,
+      true,
+    )},
+    g AS (
       UPDATE generations g SET status = 'failed', error_code = 'interrupted', finished_at = ${NOW_MS}
-      FROM dead WHERE g.id = dead.id RETURNING g.id, g.message_id, g.chat_room_id
+      WHERE g.status = 'streaming' AND g.owner_instance <> ${p.instanceKey} AND NOT ${OWNER_ALIVE}
+        AND g.chat_room_id IN (SELECT id FROM rooms)
+      RETURNING g.id, g.message_id, g.chat_room_id
     ), m AS (
       UPDATE messages m SET status = 'failed' FROM g WHERE m.id = g.message_id
     ), r AS (${ROOM_ENDED})
@@ -149,9 +169,11 @@ const SQL = {
   stopOrphan: statement<{ generationId: string }, { id: string }>(
     'generations.stopOrphan',
     (p) => `
-    WITH g AS (
+    WITH ${lockRooms(`g.id = ${p.generationId} AND g.status = 'streaming'`)},
+    g AS (
       UPDATE generations g SET status = 'stopped', finished_at = ${NOW_MS}
       WHERE g.id = ${p.generationId} AND g.status = 'streaming' AND NOT ${OWNER_ALIVE}
+        AND g.chat_room_id IN (SELECT id FROM rooms)
       RETURNING g.id, g.message_id, g.chat_room_id
     ), r AS (${ROOM_ENDED})
     UPDATE messages m SET status = 'stopped' FROM g WHERE m.id = g.message_id RETURNING m.id`,

@@ -98,7 +98,7 @@ const roomOf = (p: Placeholders<Caller & Versioned & { roomId: string }>) => ({
   sessionId: p.sessionId,
   ifMatch: p.ifMatch,
 });
-/** A write with the If-Match versions (null: none); see RoomWrites. */
+/** A write with the If-Match versions (null: none); see room-versions.ts. */
 type Versioned = { ifMatch: number[] | null };
 
 export const SQL = {
@@ -446,7 +446,7 @@ export class ChatRoomsRepository {
     return (await this.sql.rows(SQL.delete, params)).length > 0;
   }
 
-  /** Why a room write changed nothing (see RoomWrites). */
+  /** Why a room write changed nothing (see room-versions.ts). */
   async refusal(params: Caller & { roomId: string; messageId: string | null }) {
     const [row] = await this.sql.rows(SQL.refusal, params);
     return { live: row.live, version: row.version, messageFound: row.message_found };

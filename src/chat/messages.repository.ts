@@ -102,7 +102,7 @@ function newestStatement(id: string, scope: Scope) {
 const INSERTED = `(id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
   chosen_version, sibling_count)`;
 
-/** The parameters of a post. `ifMatch`: the If-Match versions, null without (see RoomWrites). */
+/** The parameters of a post. `ifMatch`: the If-Match versions, null without (see room-versions.ts). */
 export interface PostParams {
   roomId: string;
   ownerId: string;
@@ -179,19 +179,6 @@ export const SQL = {
         FROM room, ids
         RETURNING ${messageColumns('m', true)}`,
     }),
-  ),
-
-  // Why a post changed nothing: the session, the room, its version, the parent.
-  postRefusal: statement<
-    { roomId: string; ownerId: string; sessionId: string; parentId: string | null },
-    { live: boolean; version: number | null; parent_found: boolean }
-  >(
-    'messages.postRefusal',
-    (p) => `
-      SELECT EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId})) AS live, r.version,
-        EXISTS (SELECT FROM messages m WHERE m.chat_room_id = r.id AND m.id = ${p.parentId}::uuid) AS parent_found
-      FROM (SELECT 1) one
-      LEFT JOIN chat_rooms r ON r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}`,
   ),
 
   // The room (ownership) and the cursor message (must be of this room) in one look-up.
@@ -276,14 +263,6 @@ function budgeted(rows: BudgetedRow[]): BudgetedMessages {
   return { messages: rows.map(toMessage), cut: rows.length > 0 && rows[0].fetched > rows.length };
 }
 
-/** Why a post changed nothing (see RoomWrites). */
-export interface PostRefusal {
-  live: boolean;
-  /** The room's version; null: no such room of the caller. */
-  version: number | null;
-  parentFound: boolean;
-}
-
 @Injectable()
 export class MessagesRepository {
   constructor(private readonly sql: Sql) {}
@@ -302,16 +281,6 @@ export class MessagesRepository {
         ? await db.rows(SQL.post.plain, rest)
         : await db.rows(SQL.postUnder.plain, { ...rest, parentId });
     return row ? toMessage(row) : null;
-  }
-
-  async postRefusal(params: {
-    roomId: string;
-    ownerId: string;
-    sessionId: string;
-    parentId: string | null;
-  }): Promise<PostRefusal> {
-    const [row] = await this.sql.rows(SQL.postRefusal, params);
-    return { live: row.live, version: row.version, parentFound: row.parent_found };
   }
 
   /**

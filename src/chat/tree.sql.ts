@@ -19,7 +19,7 @@ export const versionMatches = (version: string, versions: string) =>
  * `locked` (the room, owned, the session live, the If-Match met, row-locked: its latest
  * version) and `fresh`: the same row when the statement's snapshot holds that very version.
  * When another change committed while this statement waited for the lock, `fresh` is empty,
- * the statement changes nothing, and the caller runs it again (see RoomWrites).
+ * the statement changes nothing, and the caller runs it again (see room-versions.ts).
  */
 export function lockedRoom(p: {
   roomId: string;
