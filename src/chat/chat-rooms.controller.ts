@@ -151,7 +151,7 @@ export class ChatRoomsController {
     @IfMatch() ifMatch: number[] | null,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ChatRoomSummaryDto> {
-    const room = await this.rooms.update(user, roomId, dto, ifMatch);
+    const room = await retryingRoomWrite(() => this.rooms.update(user, roomId, dto, ifMatch));
     sendVersion(reply, room.version);
     return room;
   }
@@ -168,7 +168,7 @@ export class ChatRoomsController {
     @RoomId() roomId: string,
     @IfMatch() ifMatch: number[] | null,
   ): Promise<void> {
-    return this.rooms.remove(user, roomId, ifMatch);
+    return retryingRoomWrite(() => this.rooms.remove(user, roomId, ifMatch));
   }
 
   /**
@@ -293,8 +293,8 @@ export class ChatRoomsController {
     @Idempotency() idempotent: IdempotentRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ChatRoomResponseDto> {
-    const room = await this.idempotency.run(user.id, idempotent, (db) =>
-      this.rooms.fork(user, roomId, dto, db),
+    const room = await retryingRoomWrite(() =>
+      this.idempotency.run(user.id, idempotent, (db) => this.rooms.fork(user, roomId, dto, db)),
     );
     sendVersion(reply, room.version);
     return room;

@@ -19,8 +19,13 @@ import { ErrorResponseDto } from '../common/dto/error-response.dto';
 
 /** Largest version a tag may name (PostgreSQL integer). */
 const MAX_VERSION = 2 ** 31 - 1;
-/** One entity-tag of a list, RFC 9110 §8.8.3: optionally weak, then a quoted string. */
-const ENTITY_TAG = /\s*(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)/y;
+/** One entity-tag, RFC 9110 §8.8.3: optionally weak, then a quoted string of etagc. */
+const ENTITY_TAG = /(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"/y;
+/** What may come between list elements (RFC 9110 §5.6.1: empty elements are allowed). */
+const SEPARATORS = /[ \t]*(?:,[ \t]*)*/y;
+
+const malformed = () =>
+  new BadRequestException('If-Match must be * or a list of entity tags, e.g. "7"');
 
 /**
  * The versions an `If-Match` header names; null without the header or with `*` (any current
@@ -33,23 +38,26 @@ export function parseIfMatch(header: string | string[] | undefined): number[] | 
   const value = Array.isArray(header) ? header.join(', ') : header;
   if (value.trim() === '*') return null;
   const versions: number[] = [];
-  ENTITY_TAG.lastIndex = 0;
   let tags = 0;
-  while (ENTITY_TAG.lastIndex < value.length) {
-    const start = ENTITY_TAG.lastIndex;
+  let at = 0;
+  for (;;) {
+    SEPARATORS.lastIndex = at;
+    SEPARATORS.exec(value);
+    at = SEPARATORS.lastIndex;
+    if (at === value.length) break;
+    // A tag must follow the start or a comma: `"7" "8"` is not a list.
+    if (tags > 0 && !value.slice(0, at).trimEnd().endsWith(',')) throw malformed();
+    ENTITY_TAG.lastIndex = at;
     const match = ENTITY_TAG.exec(value);
-    if (!match || ENTITY_TAG.lastIndex === start) {
-      throw new BadRequestException('If-Match must be * or a list of entity tags, e.g. "7"');
-    }
+    if (!match) throw malformed();
+    at = ENTITY_TAG.lastIndex;
     tags++;
     const [, weak, opaque] = match;
     if (!weak && /^(0|[1-9]\d{0,9})$/.test(opaque) && Number(opaque) <= MAX_VERSION) {
       versions.push(Number(opaque));
     }
   }
-  if (tags === 0) {
-    throw new BadRequestException('If-Match must be * or a list of entity tags, e.g. "7"');
-  }
+  if (tags === 0) throw malformed();
   return versions;
 }
 
@@ -71,7 +79,7 @@ export function sendVersion(reply: FastifyReply, version: number): void {
 export class RoomChangedMeanwhile extends Error {}
 
 /** How often a write is run again after RoomChangedMeanwhile before answering 409. */
-const ATTEMPTS = 5;
+const ATTEMPTS = 10;
 
 /** Runs `write`, again when the room changed meanwhile (see RoomChangedMeanwhile). */
 export async function retryingRoomWrite<T>(write: () => Promise<T>): Promise<T> {
