@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { FakeModel, startFakeModel } from '../test/helpers/fake-model';
 import { createBenchDatabase } from './lib/database';
+import { roomsOfLines } from './lib/lines';
 import { freePort } from './lib/net';
 import { ProcessProbe } from './lib/proc';
 import { baseEnv, ServerHandle, startServer } from './lib/servers';
@@ -109,25 +110,13 @@ async function amplify(ctx: Ctx): Promise<void> {
   const user = await register(ctx, 'amplify');
   const rooms = n(100);
   const perRoom = 50;
-  await ctx.db.query(
-    `WITH r AS (
-       INSERT INTO chat_rooms (title, owner_id) SELECT 'Room ' || i, $1 FROM generate_series(1, $2::int) i
-       RETURNING id)
-     INSERT INTO messages (chat_room_id, owner_id, role, content, created_at)
-     SELECT r.id, $1, 'user', repeat(chr(1), 32000), now() - j * interval '1 ms' FROM r, generate_series(1, $3::int) j`,
-    [user.id, rooms, perRoom],
-  );
-  await ctx.db.query(
-    `UPDATE chat_rooms SET message_count = $2, updated_at = now() WHERE owner_id = $1`,
-    [user.id, perRoom],
-  );
-  const big = await ctx.db.query<{ id: string }>(
-    `WITH r AS (INSERT INTO chat_rooms (title, owner_id, message_count) VALUES ('Big', $1, $2) RETURNING id)
-     INSERT INTO messages (chat_room_id, owner_id, role, content, created_at)
-     SELECT r.id, $1, 'user', repeat(chr(1), 32000), now() - j * interval '1 ms' FROM r, generate_series(1, $2::int) j
-     RETURNING chat_room_id AS id`,
-    [user.id, n(1000)],
-  );
+  const chr1 = { content: 'repeat(chr(1), 32000)', createdAt: "now() - j * interval '1 ms'" };
+  await ctx.db.query(roomsOfLines({ title: "'Room ' || i", ...chr1 }), [rooms, user.id, perRoom]);
+  const big = await ctx.db.query<{ id: string }>(roomsOfLines({ title: "'Big'", ...chr1 }), [
+    1,
+    user.id,
+    n(1000),
+  ]);
   const get = async (
     path: string,
   ): Promise<{ status: number | string; mb: string; ms: number }> => {
@@ -356,10 +345,12 @@ async function search(ctx: Ctx): Promise<void> {
   const other = await register(ctx, 'search-other');
   // About 160 MB of history: 80,000 messages of 2,000 characters.
   await ctx.db.query(
-    `WITH r AS (INSERT INTO chat_rooms (title, owner_id, message_count) SELECT 'R' || i, $1, 800 FROM generate_series(1, $2::int) i RETURNING id)
-     INSERT INTO messages (chat_room_id, owner_id, role, content, created_at)
-     SELECT r.id, $1, 'user', repeat(md5(j::text), 62) || ' ' || j, now() - j * interval '1 ms' FROM r, generate_series(1, 800) j`,
-    [heavy.id, n(100)],
+    roomsOfLines({
+      title: "'R' || i",
+      content: "repeat(md5(j::text), 62) || ' ' || j",
+      createdAt: "now() - j * interval '1 ms'",
+    }),
+    [n(100), heavy.id, 800],
   );
   const room = { id: await newRoom(ctx, other) };
   await fetch(`${ctx.app.baseUrl}/api/chat-rooms/${room.id}/messages`, {

@@ -12,10 +12,16 @@
  * JSON.stringify for every response. Login and register open a session row and set the refresh
  * cookie as the app does, and `POST /api/auth/refresh` rotates it in one locked transaction.
  *
+ * Chat rooms are trees of messages (see ./sql.ts): reads are of the room's active path, posts
+ * follow its active message, and rooms carry their version (`ETag`) and active message.
+ *
  * What it leaves out, being the lower bound: an access token's session (`sid`) is never checked
  * (a revoked session's tokens keep working until they expire); refresh has only its rotation
  * path (a spent token is a plain 401: no grace answer, no reuse detection); no rate limits, no
- * CORS, no security headers.
+ * CORS, no security headers; no byte budget on answers (the app embeds fewer messages when
+ * they pass 2 MiB of content: the bench's never do). Of the conversation-tree writes it has
+ * none but the plain post: a post with `parentId`, `If-Match`, and the routes that switch,
+ * delete or fork branches are not served (no scenario sends them).
  *
  * Environment: DATABASE_URL, PORT, HOST (127.0.0.1), JWT_SECRET, JWT_EXPIRES_IN (3600),
  * DB_POOL_SIZE (10), SESSION_IDLE_DAYS (7), SESSION_MAX_DAYS (30), CORS_ORIGINS (origins the
@@ -28,7 +34,15 @@ import { pg, PgDatabaseError, PgQueryConfig, PgResult } from '../lib/deps';
 import { ISO_TIMESTAMP_TYPES } from '../../src/database/iso-timestamps';
 import { Jwt } from './jwt';
 import { PresentedToken, RefreshTokenFormat } from './refresh-token';
-import { buildSql, ROOM_MESSAGES_MAX, SCHEMA_PROBE, SchemaFeatures, Sql, Statement } from './sql';
+import {
+  buildSql,
+  PREVIEW_CHARS,
+  ROOM_MESSAGES_MAX,
+  SCHEMA_PROBE,
+  SchemaFeatures,
+  Sql,
+  Statement,
+} from './sql';
 import {
   badRequest,
   emailField,
@@ -129,6 +143,8 @@ interface RoomRow {
   updated_at: string;
   model: string | null;
   system_prompt: string | null;
+  version: number;
+  active_message_id: string | null;
 }
 
 interface MessageRow {
@@ -140,6 +156,8 @@ interface MessageRow {
   status: string;
   model: string | null;
   generation_id: string | null;
+  parent_id: string | null;
+  sibling_ids: string[];
 }
 
 interface ListRow extends RoomRow {
@@ -152,6 +170,8 @@ interface ListRow extends RoomRow {
   lm_status: string;
   lm_model: string | null;
   lm_generation_id: string | null;
+  lm_parent_id: string | null;
+  lm_sibling_ids: string[];
 }
 
 interface LockedSessionRow {
@@ -181,7 +201,12 @@ const toRoom = (r: RoomRow) => ({
   updatedAt: r.updated_at,
   model: r.model,
   systemPrompt: r.system_prompt,
+  version: r.version,
+  activeMessageId: r.active_message_id,
 });
+
+/** A room's entity tag: its version, as the app sends it. */
+const etag = (r: RoomRow) => `"${r.version}"`;
 
 const toMessage = (m: MessageRow) => ({
   id: m.id,
@@ -192,9 +217,22 @@ const toMessage = (m: MessageRow) => ({
   status: m.status,
   model: m.model,
   generationId: m.generation_id,
+  parentId: m.parent_id,
+  siblingIds: m.sibling_ids,
 });
 
 type Message = ReturnType<typeof toMessage>;
+
+/**
+ * A summary's lastMessage: its content cut to PREVIEW_CHARS UTF-16 code units, never half a
+ * pair, and then marked `truncated`, as the app's.
+ */
+function preview(message: Message): Message | (Message & { truncated: true }) {
+  const { content } = message;
+  if (content.length <= PREVIEW_CHARS) return message;
+  const end = PREVIEW_CHARS - (/[\uD800-\uDBFF]/.test(content[PREVIEW_CHARS - 1]) ? 1 : 0);
+  return { ...message, content: content.slice(0, end), truncated: true };
+}
 
 /** A session's answer: the AuthResult, and the refresh token for the cookie. */
 interface SignedIn {
@@ -256,16 +294,18 @@ async function openSession(req: IncomingMessage, user: UserRow): Promise<SignedI
 // HTTP plumbing
 // ---------------------------------------------------------------------------------------------
 
-function send(res: ServerResponse, status: number, payload?: unknown): void {
+function send(res: ServerResponse, status: number, payload?: unknown, tag?: string): void {
   if (payload === undefined) {
     res.writeHead(status).end();
     return;
   }
   const body = JSON.stringify(payload);
-  res.writeHead(status, {
+  const headers: Record<string, string | number> = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
-  });
+  };
+  if (tag !== undefined) headers.etag = tag;
+  res.writeHead(status, headers);
   res.end(body);
 }
 
@@ -470,7 +510,7 @@ async function createRoom(req: IncomingMessage, res: ServerResponse): Promise<vo
       throw error;
     },
   );
-  send(res, 201, { ...toRoom(room), messages: [], hasMoreMessages: false });
+  send(res, 201, { ...toRoom(room), messages: [], hasMoreMessages: false }, etag(room));
 }
 
 async function listRooms(req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
@@ -496,7 +536,7 @@ async function listRooms(req: IncomingMessage, res: ServerResponse, search: stri
       lastMessage:
         r.lm_id === null
           ? null
-          : {
+          : preview({
               id: r.lm_id,
               chatRoomId: r.id,
               role: r.lm_role,
@@ -505,8 +545,11 @@ async function listRooms(req: IncomingMessage, res: ServerResponse, search: stri
               status: r.lm_status,
               model: r.lm_model,
               generationId: r.lm_generation_id,
-            },
+              parentId: r.lm_parent_id,
+              siblingIds: r.lm_sibling_ids,
+            }),
       messages: undefined as Message[] | undefined,
+      hasMoreMessages: undefined as boolean | undefined,
     }));
 
   if (include === 'messages' && items.length > 0) {
@@ -515,9 +558,12 @@ async function listRooms(req: IncomingMessage, res: ServerResponse, search: stri
       items.map((i) => i.id),
     ]);
     for (const m of messages) byRoom.get(m.chat_room_id)?.push(toMessage(m));
-    for (const item of items) item.messages = (byRoom.get(item.id) ?? []).reverse();
+    for (const item of items) {
+      item.messages = (byRoom.get(item.id) ?? []).reverse();
+      item.hasMoreMessages = item.messages.length < item.messageCount;
+    }
   }
-  // `messages: undefined` disappears in JSON.stringify, so plain listings have no such key.
+  // `undefined` disappears in JSON.stringify, so plain listings have no such keys.
   send(res, 200, { items, total, limit, offset });
 }
 
@@ -530,7 +576,12 @@ async function getRoom(req: IncomingMessage, res: ServerResponse, roomId: string
   const { rows } = await run<MessageRow>(SQL.roomMessages, [roomId]);
   const hasMoreMessages = rows.length > ROOM_MESSAGES_MAX;
   if (hasMoreMessages) rows.length = ROOM_MESSAGES_MAX;
-  send(res, 200, { ...toRoom(room), messages: rows.reverse().map(toMessage), hasMoreMessages });
+  send(
+    res,
+    200,
+    { ...toRoom(room), messages: rows.reverse().map(toMessage), hasMoreMessages },
+    etag(room),
+  );
 }
 
 async function postMessage(
@@ -556,30 +607,45 @@ async function pageMessages(
 ): Promise<void> {
   const userId = tokenUserId(req);
   requireUuid(roomId, 'roomId');
-  const params = queryParams(search, ['limit', 'before', 'after']);
+  const params = queryParams(search, ['limit', 'before', 'after', 'branch']);
   const limit = intParam(params, 'limit', 1, 200, 50);
   const before = params.get('before');
   const after = params.get('after');
+  const branch = params.get('branch');
+  if (branch !== undefined && branch !== 'all') throw badRequest('branch must be "all"');
+  const all = branch === 'all';
   if (before !== undefined && after !== undefined)
     throw badRequest('use either before or after, not both');
   const cursor = before ?? after;
   if (cursor !== undefined) requireUuid(cursor, before !== undefined ? 'before' : 'after');
 
-  const { rows: rooms } = await run<RoomRow>(SQL.roomForOwner, [roomId, userId]);
-  if (rooms.length === 0) return notFound(userId);
+  const { rows: found } = await run<{ cursor_id: string | null; cursor_on_path: boolean | null }>(
+    SQL.roomAndCursor,
+    [roomId, userId, cursor ?? null],
+  );
+  if (found.length === 0) return notFound(userId);
+  if (cursor !== undefined && found[0].cursor_id === null)
+    throw badRequest('the cursor is not a message of this chat room');
 
+  // Without branch=all: the active path, or the path through a cursor that is off it.
+  const onPath = found[0].cursor_on_path === true;
   const { rows } =
     cursor === undefined
-      ? await run<MessageRow>(SQL.pageNewest, [roomId, limit + 1])
-      : await run<MessageRow>(before !== undefined ? SQL.pageBefore : SQL.pageAfter, [
-          roomId,
-          cursor,
-          limit + 1,
-        ]);
-  if (cursor !== undefined && rows.length === 0) {
-    const { rows: found } = await run(SQL.cursorInRoom, [cursor, roomId]);
-    if (found.length === 0) throw badRequest('the cursor is not a message of this chat room');
-  }
+      ? await run<MessageRow>(all ? SQL.pageNewestAll : SQL.pageNewest, [roomId, limit + 1])
+      : await run<MessageRow>(
+          before !== undefined
+            ? all
+              ? SQL.pageBeforeAll
+              : onPath
+                ? SQL.pageBefore
+                : SQL.pageAncestors
+            : all
+              ? SQL.pageAfterAll
+              : onPath
+                ? SQL.pageAfter
+                : SQL.pageDescendants,
+          [roomId, cursor, limit + 1],
+        );
   const hasMore = rows.length > limit;
   if (hasMore) rows.length = limit;
   if (after === undefined) rows.reverse(); // newest-first from SQL → oldest first
@@ -639,12 +705,16 @@ const server = createServer((req, res) => {
 pool
   .query<SchemaFeatures>(SCHEMA_PROBE)
   .then(({ rows }) => {
-    SQL = buildSql(rows[0]);
-    server.listen(config.port, config.host, () => {
-      console.log(
-        `floor: listening on http://${config.host}:${config.port} ` +
-          `(message_count column: ${rows[0].messageCountColumn ? 'yes' : 'no'})`,
+    if (!rows[0].conversationTrees) {
+      console.error(
+        'floor: the database has no conversation trees (messages.on_active_path): the floor ' +
+          'serves the schema of the migration ConversationTrees and later (an older app: --app-only)',
       );
+      process.exit(1);
+    }
+    SQL = buildSql();
+    server.listen(config.port, config.host, () => {
+      console.log(`floor: listening on http://${config.host}:${config.port}`);
     });
   })
   .catch((err: unknown) => {

@@ -3,7 +3,7 @@
  * users, chat_rooms and messages with the columns the floor reads, sessions), for
  * `--floor-only` runs, where no app runs its migrations. Keep it in step with them; a full run
  * never uses it: there the app creates the schema and the harness only checks that the tables
- * exist. (The floor copes with and without chat_rooms.message_count: see floor/sql.ts.)
+ * exist. The conversation trees are there (migration ConversationTrees: see floor/sql.ts).
  * messages.owner_id stays empty for the seed's rows here (the app's migration fills it by
  * trigger): no floor route reads it.
  */
@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS chat_rooms (
   created_at timestamptz(3) NOT NULL DEFAULT now(),
   updated_at timestamptz(3) NOT NULL DEFAULT now(),
   model varchar(200),
-  system_prompt text
+  system_prompt text,
+  version integer NOT NULL DEFAULT 1,
+  active_message_id uuid
 );
 CREATE INDEX IF NOT EXISTS ix_chat_rooms_owner_updated ON chat_rooms (owner_id, updated_at, id);
 CREATE TABLE IF NOT EXISTS messages (
@@ -37,9 +39,20 @@ CREATE TABLE IF NOT EXISTS messages (
   status varchar(16) NOT NULL DEFAULT 'complete',
   model varchar(200),
   generation_id uuid,
-  owner_id uuid
+  owner_id uuid,
+  parent_id uuid,
+  on_active_path boolean NOT NULL DEFAULT false,
+  chosen_version integer NOT NULL DEFAULT 0,
+  sibling_count integer NOT NULL DEFAULT 1,
+  CONSTRAINT uq_messages_room_id UNIQUE (chat_room_id, id),
+  CONSTRAINT fk_messages_parent FOREIGN KEY (parent_id, chat_room_id)
+    REFERENCES messages (id, chat_room_id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS ix_messages_room_created ON messages (chat_room_id, created_at, id);
+CREATE INDEX IF NOT EXISTS ix_messages_room_parent
+  ON messages (chat_room_id, parent_id, chosen_version, created_at, id);
+CREATE INDEX IF NOT EXISTS ix_messages_active_path
+  ON messages (chat_room_id, created_at, id) WHERE on_active_path;
 CREATE TABLE IF NOT EXISTS sessions (
   id uuid NOT NULL CONSTRAINT pk_sessions PRIMARY KEY,
   user_id uuid NOT NULL CONSTRAINT fk_sessions_user REFERENCES users (id) ON DELETE CASCADE,

@@ -65,15 +65,50 @@ export interface SearchSeedStats {
   seconds: number;
 }
 
-/** Bulk inserts with unnest() arrays, a few thousand rows per statement, two in flight. */
+/** A message as drawn: room, owner, role, content, created_at (ISO). */
+type Drawn = [string, string, string, string, string];
+/** A room: its id, owner, and the id its newest message will have (null: none). */
+interface Room {
+  id: string;
+  owner: string;
+  activeId: string | null;
+}
+
+/**
+ * The messages of one room as rows of the INSERT, oldest first, each with its id (the newest
+ * one `room.activeId`) and its parent (the one before; NULL for the first). A room's messages
+ * never share a created_at, as in the app: of two drawn in the same millisecond, the later one
+ * moves a millisecond on.
+ */
+function line(room: Room, drawn: Drawn[]): (string | null)[][] {
+  const rows = drawn
+    .map((d) => [...d] as Drawn)
+    .sort((a, b) => (a[4] < b[4] ? -1 : a[4] > b[4] ? 1 : 0));
+  for (let i = 1; i < rows.length; i++) {
+    if (rows[i][4] <= rows[i - 1][4]) {
+      rows[i][4] = new Date(Date.parse(rows[i - 1][4]) + 1).toISOString();
+    }
+  }
+  let parent: string | null = null;
+  return rows.map((d, i) => {
+    const id = i === rows.length - 1 ? room.activeId! : randomUUID();
+    const row = [...d, id, parent];
+    parent = id;
+    return row;
+  });
+}
+
+/**
+ * Bulk inserts with unnest() arrays, a few thousand rows per statement, two in flight; each
+ * item is one room's messages (see line()), never split between statements: a parent is in
+ * its child's statement (fk_messages_parent is checked at its end).
+ */
 async function insertMessages(
   pool: PgPool,
-  rows:
-    | AsyncIterable<[string, string, string, string, string]>
-    | Iterable<[string, string, string, string, string]>,
+  rooms: Iterable<(string | null)[][]>,
 ): Promise<{ count: number; chars: number }> {
   const inFlight = new Set<Promise<unknown>>();
-  let batch: string[][] = [[], [], [], [], []];
+  let batch: (string | null)[][] = [[], [], [], [], [], [], []];
   let count = 0;
   let chars = 0;
   let failure: Error | undefined;
@@ -81,21 +116,26 @@ async function insertMessages(
     while (inFlight.size >= 2) await Promise.race(inFlight);
     if (failure) throw failure;
     const values = batch;
-    batch = [[], [], [], [], []];
+    batch = [[], [], [], [], [], [], []];
     const p = pool
       .query(
-        `INSERT INTO messages (chat_room_id, owner_id, role, content, created_at)
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[])`,
+        `INSERT INTO messages (chat_room_id, owner_id, role, content, created_at, id, parent_id,
+                               on_active_path, chosen_version, sibling_count)
+         SELECT room, owner, role, content, created_at, id, parent, true, 0, 1
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::uuid[], $7::uuid[])
+           AS t(room, owner, role, content, created_at, id, parent)`,
         values,
       )
       .catch((err: unknown) => (failure ??= err instanceof Error ? err : new Error(String(err))))
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
   };
-  for await (const row of rows) {
-    row.forEach((value, i) => batch[i].push(value));
-    count++;
-    chars += row[3].length;
+  for (const rows of rooms) {
+    for (const row of rows) {
+      row.forEach((value, i) => batch[i].push(value));
+      count++;
+      chars += row[3]!.length;
+    }
     if (batch[0].length >= 5000) await send();
   }
   if (batch[0].length > 0) await send();
@@ -104,13 +144,15 @@ async function insertMessages(
   return { count, chars };
 }
 
-async function insertRooms(pool: PgPool, rooms: { id: string; owner: string }[]): Promise<void> {
+/** The rooms, each with its active message's id (see line()). */
+async function insertRooms(pool: PgPool, rooms: Room[]): Promise<void> {
   for (let i = 0; i < rooms.length; i += 5000) {
     const chunk = rooms.slice(i, i + 5000);
     await pool.query(
-      `INSERT INTO chat_rooms (id, owner_id, title)
-       SELECT id, owner, 'Search bench room' FROM unnest($1::uuid[], $2::uuid[]) AS t(id, owner)`,
-      [chunk.map((r) => r.id), chunk.map((r) => r.owner)],
+      `INSERT INTO chat_rooms (id, owner_id, title, active_message_id)
+       SELECT id, owner, 'Search bench room', active
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS t(id, owner, active)`,
+      [chunk.map((r) => r.id), chunk.map((r) => r.owner), chunk.map((r) => r.activeId)],
     );
   }
 }
@@ -124,32 +166,35 @@ export async function seedSearchers(
   const t0 = Date.now();
   const random = prng(seed);
   const now = Date.now();
-  const rooms = searcherIds.flatMap((owner) =>
-    Array.from({ length: SEARCHER_ROOMS }, () => ({ id: randomUUID(), owner })),
+  const rooms: Room[] = searcherIds.flatMap((owner) =>
+    Array.from({ length: SEARCHER_ROOMS }, () => ({ id: randomUUID(), owner, activeId: null })),
   );
-  await insertRooms(pool, rooms);
-  function* rows(): Generator<[string, string, string, string, string]> {
-    for (const owner of searcherIds) {
-      const own = rooms.filter((r) => r.owner === owner);
-      const rare = new Set(
-        Array.from({ length: RARE_PER_SEARCHER }, () =>
-          intBetween(random, 0, SEARCHER_MESSAGES - 1),
-        ),
-      );
-      for (let m = 0; m < SEARCHER_MESSAGES; m++) {
-        let content = sentence(random, logUniform(random, 10, 300));
-        if (rare.has(m)) content = `${content} ${RARE_TERM} ${sentence(random, 40)}`;
-        yield [
-          pick(random, own).id,
+  // Drawn in the same order as before rooms were lines, then grouped by room.
+  const drawn = new Map<string, Drawn[]>(rooms.map((r) => [r.id, []]));
+  for (const owner of searcherIds) {
+    const own = rooms.filter((r) => r.owner === owner);
+    const rare = new Set(
+      Array.from({ length: RARE_PER_SEARCHER }, () => intBetween(random, 0, SEARCHER_MESSAGES - 1)),
+    );
+    for (let m = 0; m < SEARCHER_MESSAGES; m++) {
+      let content = sentence(random, logUniform(random, 10, 300));
+      if (rare.has(m)) content = `${content} ${RARE_TERM} ${sentence(random, 40)}`;
+      const room = pick(random, own).id;
+      drawn
+        .get(room)!
+        .push([
+          room,
           owner,
           m % 2 === 0 ? 'user' : 'assistant',
           content,
           new Date(now - random() * YEAR_MS).toISOString(),
-        ];
-      }
+        ]);
     }
   }
-  const { count, chars } = await insertMessages(pool, rows());
+  for (const room of rooms) if (drawn.get(room.id)!.length > 0) room.activeId = randomUUID();
+  await insertRooms(pool, rooms);
+  const rows = rooms.map((room) => line(room, drawn.get(room.id)!));
+  const { count, chars } = await insertMessages(pool, rows);
   return {
     users: searcherIds.length,
     messages: count,
@@ -175,23 +220,36 @@ export async function seedBackground(
      RETURNING id`,
     [`search-bg-${prefix}-`, userCount],
   );
-  const rooms = users.flatMap(({ id: owner }) =>
-    Array.from({ length: BACKGROUND_ROOMS_PER_USER }, () => ({ id: randomUUID(), owner })),
+  // Room r holds messages [r·PER_ROOM, (r + 1)·PER_ROOM) of the `messages`.
+  const perRoom = BACKGROUND_MESSAGES_PER_USER / BACKGROUND_ROOMS_PER_USER;
+  const rooms: Room[] = users.flatMap(({ id: owner }) =>
+    Array.from({ length: BACKGROUND_ROOMS_PER_USER }, () => ({
+      id: randomUUID(),
+      owner,
+      activeId: null as string | null,
+    })),
   );
+  rooms.forEach((room, r) => {
+    if (r * perRoom < messages) room.activeId = randomUUID();
+  });
   await insertRooms(pool, rooms);
-  function* rows(): Generator<[string, string, string, string, string]> {
+  function* rows(): Generator<(string | null)[][]> {
+    let drawn: Drawn[] = [];
     for (let m = 0; m < messages; m++) {
-      const room =
-        rooms[Math.floor(m / (BACKGROUND_MESSAGES_PER_USER / BACKGROUND_ROOMS_PER_USER))];
+      const room = rooms[Math.floor(m / perRoom)];
       let content = sentence(random, logUniform(random, 10, 300));
       if (random() < 1 / RARE_BACKGROUND_EVERY) content = `${RARE_TERM} ${content}`;
-      yield [
+      drawn.push([
         room.id,
         room.owner,
         m % 2 === 0 ? 'user' : 'assistant',
         content,
         new Date(now - random() * YEAR_MS).toISOString(),
-      ];
+      ]);
+      if (m === messages - 1 || (m + 1) % perRoom === 0) {
+        yield line(room, drawn);
+        drawn = [];
+      }
     }
   }
   const { count, chars } = await insertMessages(pool, rows());

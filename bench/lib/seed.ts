@@ -10,11 +10,19 @@
  * The rest                   background bulk: `rooms` rooms each.
  * Room sizes and message lengths are log-uniform (see random.ts) within the configured bounds;
  * messages alternate user/assistant, seconds to minutes apart, all in the past.
+ *
+ * Every room is one line, as the API makes it when nobody branches (and as the migration
+ * ConversationTrees makes of older rooms): each message's parent is the one before it in
+ * (created_at, id) order, every message is on the active path (sibling_count 1, chosen_version
+ * 0), and the room's active_message_id is its newest message. Ids are made here, so all of it
+ * goes in with the rows in one pass: the newest message's id when the room is planned (the
+ * room row carries it), the others as the messages are written. A room's messages are never
+ * split between two INSERTs, so each parent is in the same statement as its child (the
+ * foreign key fk_messages_parent is checked at the end of the statement).
  */
 import { randomUUID } from 'node:crypto';
 import { PgPool } from './deps';
 import type { BenchOptions } from './options';
-import { SCHEMA_PROBE } from '../floor/sql';
 import { corpus, intBetween, logUniform, prng, Random, textOfLength } from './random';
 import { Credentials, Reader, ScenarioData, Writer } from './scenarios';
 
@@ -80,6 +88,8 @@ interface RoomPlan {
   title: string;
   /** Message timestamps (epoch ms, ascending); the room's created_at precedes the first. */
   times: number[];
+  /** The id of the newest message, the room's active message (null: no messages). */
+  activeId: string | null;
 }
 
 function planRoom(
@@ -105,6 +115,7 @@ function planRoom(
     ownerId,
     title: textOfLength(random, titles, intBetween(random, 8, 60)).trim() || 'Untitled chat',
     times,
+    activeId: times.length > 0 ? randomUUID() : null,
   };
 }
 
@@ -143,11 +154,52 @@ class BulkWriter {
   }
 }
 
-/** Rooms in bulk; message_count (the app's denormalised counter) is filled when it exists. */
-const insertRooms = (withCount: boolean) => `
-  INSERT INTO chat_rooms (id, owner_id, title, created_at, updated_at${withCount ? ', message_count' : ''})
-  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[]${withCount ? ', $6::int[]' : ''})`;
-const INSERT_MESSAGES = `
+/**
+ * What the database has of the app's schema: the message_count counter (CreateChat), and
+ * conversation trees (ConversationTrees: parents, the active path, the room's active message).
+ * An app built before a migration (`--app-entry` of an older checkout) gets rows it can read.
+ */
+export const SEED_SCHEMA_PROBE = `
+  SELECT
+    EXISTS (SELECT FROM information_schema.columns WHERE table_schema = current_schema()
+            AND table_name = 'chat_rooms' AND column_name = 'message_count') AS "messageCount",
+    EXISTS (SELECT FROM information_schema.columns WHERE table_schema = current_schema()
+            AND table_name = 'messages' AND column_name = 'on_active_path') AS "trees"`;
+export interface SeedSchema {
+  messageCount: boolean;
+  trees: boolean;
+}
+
+/** Rooms in bulk, with their counter and active message where the schema has them. */
+function insertRooms(schema: SeedSchema): string {
+  const columns = ['id', 'owner_id', 'title', 'created_at', 'updated_at'];
+  const types = ['uuid', 'uuid', 'text', 'timestamptz', 'timestamptz'];
+  if (schema.messageCount) {
+    columns.push('message_count');
+    types.push('int');
+  }
+  if (schema.trees) {
+    columns.push('active_message_id');
+    types.push('uuid');
+  }
+  return `
+  INSERT INTO chat_rooms (${columns.join(', ')})
+  SELECT * FROM unnest(${types.map((type, i) => `$${i + 1}::${type}[]`).join(', ')})`;
+}
+
+/**
+ * Messages in bulk; with trees, each with its id and parent (NULL: the room's first), all on
+ * the active path, no siblings.
+ */
+const insertMessages = (schema: SeedSchema) =>
+  schema.trees
+    ? `
+  INSERT INTO messages (chat_room_id, role, content, created_at, id, parent_id, on_active_path,
+                        chosen_version, sibling_count)
+  SELECT room, role, content, created_at, id, parent, true, 0, 1
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::uuid[], $6::uuid[])
+    AS t(room, role, content, created_at, id, parent)`
+    : `
   INSERT INTO messages (chat_room_id, role, content, created_at)
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])`;
 
@@ -186,13 +238,14 @@ export async function seed(
       });
   });
 
-  const { rows: schema } = await pool.query<{ messageCountColumn: boolean }>(SCHEMA_PROBE);
-  const withCount = schema[0].messageCountColumn;
+  const {
+    rows: [schema],
+  } = await pool.query<SeedSchema>(SEED_SCHEMA_PROBE);
   const writer = new BulkWriter(pool);
   const iso = (ms: number) => new Date(ms).toISOString();
   for (let i = 0; i < plans.length; i += 2000) {
     const chunk = plans.slice(i, i + 2000);
-    const columns = [
+    const columns: (string | null)[][] = [
       chunk.map((p) => p.id),
       chunk.map((p) => p.ownerId),
       chunk.map((p) => p.title),
@@ -201,8 +254,9 @@ export async function seed(
         iso(p.times[p.times.length - 1] ?? (p.times[0] ?? now - 86400_000) - 60_000),
       ),
     ];
-    if (withCount) columns.push(chunk.map((p) => String(p.times.length)));
-    await writer.add(insertRooms(withCount), columns);
+    if (schema.messageCount) columns.push(chunk.map((p) => String(p.times.length)));
+    if (schema.trees) columns.push(chunk.map((p) => p.activeId));
+    await writer.add(insertRooms(schema), columns);
   }
   await writer.flush();
 
@@ -211,30 +265,43 @@ export async function seed(
     roles: [] as string[],
     contents: [] as string[],
     times: [] as string[],
+    ids: [] as string[],
+    parents: [] as (string | null)[],
     chars: 0,
   };
   let messages = 0;
   let chars = 0;
   const send = () =>
-    writer.add(INSERT_MESSAGES, [batch.rooms, batch.roles, batch.contents, batch.times]);
+    writer.add(
+      insertMessages(schema),
+      schema.trees
+        ? [batch.rooms, batch.roles, batch.contents, batch.times, batch.ids, batch.parents]
+        : [batch.rooms, batch.roles, batch.contents, batch.times],
+    );
   for (const plan of plans) {
+    let parent: string | null = null;
     for (let m = 0; m < plan.times.length; m++) {
       const content = textOfLength(
         random,
         text,
         logUniform(random, settings.minChars, settings.maxChars),
       );
+      const id = m === plan.times.length - 1 ? plan.activeId! : randomUUID();
       batch.rooms.push(plan.id);
       batch.roles.push(m === 0 && random() < 0.1 ? 'system' : m % 2 === 0 ? 'user' : 'assistant');
       batch.contents.push(content);
       batch.times.push(iso(plan.times[m]));
+      batch.ids.push(id);
+      batch.parents.push(parent);
       batch.chars += content.length;
-      if (batch.rooms.length >= 5000 || batch.chars >= 4_000_000) {
-        messages += batch.rooms.length;
-        chars += batch.chars;
-        await send();
-        batch = { rooms: [], roles: [], contents: [], times: [], chars: 0 };
-      }
+      parent = id;
+    }
+    // A room's messages go in one statement (see the top of this file).
+    if (batch.rooms.length >= 5000 || batch.chars >= 4_000_000) {
+      messages += batch.rooms.length;
+      chars += batch.chars;
+      await send();
+      batch = { rooms: [], roles: [], contents: [], times: [], ids: [], parents: [], chars: 0 };
     }
   }
   if (batch.rooms.length > 0) {
@@ -251,14 +318,24 @@ export async function seed(
     `inserted ${plans.length} rooms and ${messages} messages in ${((t2 - t1) / 1000).toFixed(1)} s`,
   );
 
-  // Readers: their two special rooms must really hold 100 and 1,000 messages, and 20 rooms.
+  // Readers: their two special rooms must really hold 100 and 1,000 messages (on one line,
+  // active at the newest, when the schema has trees), and 20 rooms.
+  const line = (room: string) =>
+    schema.trees
+      ? `(SELECT count(*)::int FROM (
+           SELECT m.on_active_path AND m.parent_id IS NOT DISTINCT FROM
+                    lag(m.id) OVER (ORDER BY m.created_at, m.id) AS linked,
+                  m.id = r.active_message_id AS active,
+                  row_number() OVER (ORDER BY m.created_at DESC, m.id DESC) AS newest
+           FROM messages m JOIN chat_rooms r ON r.id = m.chat_room_id WHERE m.chat_room_id = ${room}
+         ) l WHERE l.linked AND l.active = (l.newest = 1))`
+      : `(SELECT count(*)::int FROM messages WHERE chat_room_id = ${room})`;
   const readers: Reader[] = [];
   for (let u = 0; u < settings.tokens; u++) {
     const { room100, room1000 } = readerRooms[u];
     const { rows: check } = await pool.query<{ rooms: number; m100: number; m1000: number }>(
       `SELECT (SELECT count(*)::int FROM chat_rooms WHERE owner_id = $1) AS rooms,
-              (SELECT count(*)::int FROM messages WHERE chat_room_id = $2) AS m100,
-              (SELECT count(*)::int FROM messages WHERE chat_room_id = $3) AS m1000`,
+              ${line('$2')} AS m100, ${line('$3')} AS m1000`,
       [users[u].id, room100, room1000],
     );
     if (check[0].rooms !== READER_ROOMS || check[0].m100 !== 100 || check[0].m1000 !== 1000) {
