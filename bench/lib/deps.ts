@@ -63,6 +63,7 @@ interface PgModule {
   Pool: new (config: PgConnectionConfig) => PgPool;
   Client: new (config: PgConnectionConfig) => PgClient;
   escapeIdentifier(identifier: string): string;
+  escapeLiteral(literal: string): string;
 }
 
 export const pg = load('pg') as PgModule;
