@@ -3,39 +3,51 @@
 -- export.firstRooms
 -- parameters: $1 ownerId, $2 sessionId, $3 take
 -- options: isoTimestamps, pooled
-SELECT r.id, r.title, r.created_at, r.updated_at, r.model, r.system_prompt, r.active_message_id FROM chat_rooms r
-WHERE r.owner_id = $1 AND EXISTS (SELECT FROM live_session($2, $1))
-ORDER BY r.created_at, r.id LIMIT $3;
+    SELECT r.id, r.title, r.created_at, r.updated_at, r.model, r.system_prompt, r.active_message_id,
+r.message_count FROM chat_rooms r
+    WHERE r.owner_id = $1 AND EXISTS (SELECT FROM live_session($2, $1))
+    ORDER BY r.created_at, r.id LIMIT $3;
 
 -- export.messages
--- parameters: $1 roomId, $2 afterAt, $3 afterId, $4 take, $5 budget
+-- parameters: $1 roomIds, $2 fromOrd, $3 afterAt, $4 afterId, $5 take, $6 budget
 -- options: isoTimestamps, pooled
-SELECT m.id, m.parent_id, m.role, m.content, m.status, m.model, m.created_at, m.fetched::int AS fetched
+SELECT m.ord::int AS ord, m.id, m.parent_id, m.role, m.content, m.status, m.model,
+       m.created_at, m.fetched::int AS fetched
 FROM (
   SELECT m.*, count(*) OVER () AS fetched,
-         sum(octet_length(m.content)) OVER (ORDER BY m.created_at, m.id ROWS UNBOUNDED PRECEDING)
+         sum(octet_length(m.content)) OVER (ORDER BY m.ord, m.created_at, m.id ROWS UNBOUNDED PRECEDING)
            - octet_length(m.content) AS before
   FROM (
-    SELECT m.id, m.parent_id, m.role, m.content, m.status, m.model, m.created_at
-    FROM messages m
-    WHERE m.chat_room_id = $1
-      AND (m.created_at, m.id) > ($2::timestamptz, $3::uuid)
-    ORDER BY m.created_at, m.id LIMIT $4
+    SELECT page.ord, m.*
+    FROM unnest($1::uuid[]) WITH ORDINALITY AS page(room_id, ord)
+    CROSS JOIN LATERAL (
+      SELECT m.id, m.parent_id, m.role, m.content, m.status, m.model, m.created_at
+      FROM messages m
+      WHERE m.chat_room_id = page.room_id
+        AND (m.created_at, m.id) > (
+          CASE WHEN page.ord = $2 THEN $3::timestamptz ELSE '-infinity' END,
+          CASE WHEN page.ord = $2 THEN $4::uuid ELSE '00000000-0000-0000-0000-000000000000' END)
+      ORDER BY m.created_at, m.id LIMIT $5
+    ) m
+    WHERE page.ord >= $2
+    ORDER BY page.ord, m.created_at, m.id LIMIT $5
   ) m
-) m WHERE m.before < $5
-ORDER BY m.created_at, m.id;
+) m WHERE m.before < $6
+ORDER BY m.ord, m.created_at, m.id;
 
 -- export.room
 -- parameters: $1 roomId, $2 ownerId, $3 sessionId
 -- options: isoTimestamps
-SELECT r.id, r.title, r.created_at, r.updated_at, r.model, r.system_prompt, r.active_message_id FROM chat_rooms r
-WHERE r.id = $1 AND r.owner_id = $2
-  AND EXISTS (SELECT FROM live_session($3, $2));
+    SELECT r.id, r.title, r.created_at, r.updated_at, r.model, r.system_prompt, r.active_message_id,
+r.message_count FROM chat_rooms r
+    WHERE r.id = $1 AND r.owner_id = $2
+      AND EXISTS (SELECT FROM live_session($3, $2));
 
 -- export.rooms
 -- parameters: $1 ownerId, $2 afterAt, $3 afterId, $4 take
 -- options: isoTimestamps, pooled
-SELECT r.id, r.title, r.created_at, r.updated_at, r.model, r.system_prompt, r.active_message_id FROM chat_rooms r
-WHERE r.owner_id = $1
-  AND (r.created_at, r.id) > ($2::timestamptz, $3::uuid)
-ORDER BY r.created_at, r.id LIMIT $4;
+    SELECT r.id, r.title, r.created_at, r.updated_at, r.model, r.system_prompt, r.active_message_id,
+r.message_count FROM chat_rooms r
+    WHERE r.owner_id = $1
+      AND (r.created_at, r.id) > ($2::timestamptz, $3::uuid)
+    ORDER BY r.created_at, r.id LIMIT $4;

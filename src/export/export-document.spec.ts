@@ -3,6 +3,7 @@ import {
   DOCUMENT_END,
   exportedMessage,
   exportFilename,
+  PieceWriter,
   ROOM_END,
   roomStart,
 } from './export-document';
@@ -17,9 +18,11 @@ const room: ExportRoomRow = {
   model: null,
   system_prompt: 'Be brief.',
   active_message_id: '6f1c1b8e-8a0e-4c4f-9d4a-2b7f0d3c9e51',
+  message_count: 2,
 };
 
 const message = (content: string): ExportMessageRow => ({
+  ord: 1,
   id: '6f1c1b8e-8a0e-4c4f-9d4a-2b7f0d3c9e51',
   parent_id: null,
   role: 'user',
@@ -92,5 +95,18 @@ describe('the export document’s pieces', () => {
     const sent = Buffer.from(piece, 'utf8').toString('utf8');
     expect(sent).toBe(piece);
     expect((JSON.parse(sent) as { content: string }).content).toBe(content);
+  });
+
+  it('are encoded as UTF-8 into one Buffer that grows as needed', () => {
+    const writer = new PieceWriter();
+    expect(writer.take()).toHaveLength(0);
+    const texts = ['{"a":', JSON.stringify('서울 😀 é'), ',', '"x"'.repeat(300_000), '}'];
+    for (const text of texts) writer.write(text);
+    const piece = writer.take();
+    expect(piece.toString('utf8')).toBe(texts.join(''));
+    expect(piece.length).toBe(Buffer.byteLength(texts.join('')));
+    // Taken: the next piece starts empty.
+    writer.write('[]');
+    expect(writer.take().toString('utf8')).toBe('[]');
   });
 });

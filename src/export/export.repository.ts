@@ -20,10 +20,16 @@ export interface ExportRoomRow {
   model: string | null;
   system_prompt: string | null;
   active_message_id: string | null;
+  /** Every message of the room when the page was read (it may grow meanwhile). */
+  message_count: number;
 }
 
-/** A message as the export writes it; `fetched`: how many rows the page read before its budget. */
+/**
+ * A message as the export writes it. `ord`: its room's place in the rooms read together
+ * (from 1); `fetched`: how many rows the page read before its byte budget cut it.
+ */
 export interface ExportMessageRow {
+  ord: number;
   id: string;
   parent_id: string | null;
   role: MessageRole;
@@ -46,7 +52,11 @@ export const START: Keyset = {
   afterId: '00000000-0000-0000-0000-000000000000',
 };
 
-const ROOM_COLUMNS = `r.id, r.title, r.created_at, r.updated_at, r.model, r.system_prompt, r.active_message_id`;
+/** Where a page of the messages of several rooms starts: after (room, created_at, id). */
+export type RoomsKeyset = Keyset & { fromOrd: number };
+
+const ROOM_COLUMNS = `r.id, r.title, r.created_at, r.updated_at, r.model, r.system_prompt, r.active_message_id,
+  r.message_count`;
 const iso = { isoTimestamps: true };
 /**
  * Pages of rooms (their system prompts) and of messages are large answers: on a pipelined
@@ -86,32 +96,47 @@ export const SQL = {
     iso,
   ),
 
-  // A page of a room's messages, every branch, in conversation order: at most `take` rows,
-  // and only while the content before each stays under `budget` bytes (the first row always,
-  // so a message larger than the budget is still read). octet_length() reads the stored size
-  // without de-TOASTing the text.
-  messages: statement<{ roomId: string; take: number; budget: number } & Keyset, ExportMessageRow>(
+  // A page of the messages of some rooms (`roomIds`, in their order), every branch, each room's
+  // in conversation order: at most `take` rows, and only while the content before each stays
+  // under `budget` bytes (the first row always, so a message larger than the budget is still
+  // read). Rooms of few messages are read together, a room of many alone: each room's scan
+  // starts at the keyset (from `fromOrd` on; the room at `fromOrd` after (afterAt, afterId))
+  // and reads no more than the page, over ix_messages_room_created. octet_length() reads the
+  // stored size without de-TOASTing the text.
+  messages: statement<
+    { roomIds: string[]; take: number; budget: number } & RoomsKeyset,
+    ExportMessageRow
+  >(
     'export.messages',
     (p) => `
-      SELECT m.id, m.parent_id, m.role, m.content, m.status, m.model, m.created_at, m.fetched::int AS fetched
+      SELECT m.ord::int AS ord, m.id, m.parent_id, m.role, m.content, m.status, m.model,
+             m.created_at, m.fetched::int AS fetched
       FROM (
         SELECT m.*, count(*) OVER () AS fetched,
-               sum(octet_length(m.content)) OVER (ORDER BY m.created_at, m.id ROWS UNBOUNDED PRECEDING)
+               sum(octet_length(m.content)) OVER (ORDER BY m.ord, m.created_at, m.id ROWS UNBOUNDED PRECEDING)
                  - octet_length(m.content) AS before
         FROM (
-          SELECT m.id, m.parent_id, m.role, m.content, m.status, m.model, m.created_at
-          FROM messages m
-          WHERE m.chat_room_id = ${p.roomId}
-            AND (m.created_at, m.id) > (${p.afterAt}::timestamptz, ${p.afterId}::uuid)
-          ORDER BY m.created_at, m.id LIMIT ${p.take}
+          SELECT page.ord, m.*
+          FROM unnest(${p.roomIds}::uuid[]) WITH ORDINALITY AS page(room_id, ord)
+          CROSS JOIN LATERAL (
+            SELECT m.id, m.parent_id, m.role, m.content, m.status, m.model, m.created_at
+            FROM messages m
+            WHERE m.chat_room_id = page.room_id
+              AND (m.created_at, m.id) > (
+                CASE WHEN page.ord = ${p.fromOrd} THEN ${p.afterAt}::timestamptz ELSE '-infinity' END,
+                CASE WHEN page.ord = ${p.fromOrd} THEN ${p.afterId}::uuid ELSE '${START.afterId}' END)
+            ORDER BY m.created_at, m.id LIMIT ${p.take}
+          ) m
+          WHERE page.ord >= ${p.fromOrd}
+          ORDER BY page.ord, m.created_at, m.id LIMIT ${p.take}
         ) m
       ) m WHERE m.before < ${p.budget}
-      ORDER BY m.created_at, m.id`,
+      ORDER BY m.ord, m.created_at, m.id`,
     bulk,
   ),
 };
 
-/** A page of messages, and whether the room has more after it. */
+/** A page of messages, and whether the rooms have more after it. */
 export interface MessagePage {
   rows: ExportMessageRow[];
   more: boolean;
@@ -142,11 +167,12 @@ export class ExportRepository {
   }
 
   /**
-   * The room's next messages after the keyset (every branch, conversation order): at most
-   * `take`, fewer when their content passes `budget` bytes (never none while some remain).
+   * The next messages of these rooms after the keyset (every branch, each room's in
+   * conversation order): at most `take`, fewer when their content passes `budget` bytes (never
+   * none while some remain).
    */
   async messages(
-    params: { roomId: string; take: number; budget: number } & Keyset,
+    params: { roomIds: string[]; take: number; budget: number } & RoomsKeyset,
   ): Promise<MessagePage> {
     // One row more than the page, to know whether the room goes on without asking again.
     const rows = await this.sql.rows(SQL.messages, { ...params, take: params.take + 1 });

@@ -8,13 +8,17 @@ import {
   DOCUMENT_END,
   exportedMessage,
   exportFilename,
+  PieceWriter,
   ROOM_END,
   roomStart,
 } from './export-document';
-import { ExportRepository, START, type ExportRoomRow, type Keyset } from './export.repository';
+import { ExportRepository, START, type ExportRoomRow, type RoomsKeyset } from './export.repository';
 import { PulledStream, type PulledStreamEnd } from './pulled-stream';
 
-/** Rooms read per statement (their heads: title, settings, active message). */
+/**
+ * Rooms read per statement (their heads: title, settings, active message), and most rooms
+ * whose messages are read together.
+ */
 export const EXPORT_ROOMS_PAGE = 100;
 /** Most messages read per statement. */
 export const EXPORT_MESSAGES_PAGE = 1000;
@@ -84,7 +88,7 @@ export class ExportService {
   private download(
     exportedAt: Date,
     requestId: string,
-    source: (signal: AbortSignal) => AsyncGenerator<string>,
+    source: (signal: AbortSignal) => AsyncGenerator<Buffer | string>,
   ): ExportDownload {
     return {
       filename: exportFilename(exportedAt),
@@ -92,16 +96,19 @@ export class ExportService {
     };
   }
 
-  /** The whole document, in pieces: its start, each room (a piece per page), its end. */
+  /**
+   * The whole document, in pieces: its start; the rooms, a group at a time, a piece per page of
+   * their messages; its end.
+   */
   private async *document(
     exportedAt: Date,
     rooms: AsyncIterable<ExportRoomRow> | Iterable<ExportRoomRow>,
     signal: AbortSignal,
-  ): AsyncGenerator<string> {
+  ): AsyncGenerator<Buffer | string> {
     yield documentStart(exportedAt);
     let first = true;
-    for await (const room of rooms) {
-      yield* this.roomPieces(room, first ? '' : ',', signal);
+    for await (const group of groupsOf(rooms)) {
+      yield* this.groupPieces(group, first, signal);
       first = false;
     }
     yield DOCUMENT_END;
@@ -118,44 +125,62 @@ export class ExportService {
       yield* page;
       if (page.length < EXPORT_ROOMS_PAGE) return;
       signal.throwIfAborted();
+      const last = page.at(-1)!;
       page = await this.exports.rooms({
         ownerId,
         take: EXPORT_ROOMS_PAGE,
-        ...keysetAfter(page.at(-1)!),
+        afterAt: last.created_at,
+        afterId: last.id,
       });
     }
   }
 
-  /** One room: its head with its first page of messages, then a piece per further page. */
-  private async *roomPieces(
-    room: ExportRoomRow,
-    separator: string,
+  /**
+   * A group of rooms read together: each room's head, then its messages, a piece per page
+   * (a page may end inside a room and the next go on from there, or span several rooms).
+   */
+  private async *groupPieces(
+    group: ExportRoomRow[],
+    firstOfDocument: boolean,
     signal: AbortSignal,
-  ): AsyncGenerator<string> {
-    const parts = [separator, roomStart(room)];
-    let keyset: Keyset = START;
+  ): AsyncGenerator<Buffer> {
+    const piece = new PieceWriter();
+    /** The room whose head is written and whose messages are being written (-1: none yet). */
+    let open = -1;
     let firstMessage = true;
+    const openThrough = (index: number) => {
+      while (open < index) {
+        if (open >= 0) piece.write(ROOM_END);
+        open++;
+        if (open > 0 || !firstOfDocument) piece.write(',');
+        piece.write(roomStart(group[open]));
+        firstMessage = true;
+      }
+    };
+    let keyset: RoomsKeyset = { fromOrd: 1, ...START };
     for (;;) {
       signal.throwIfAborted();
       const { rows, more } = await this.exports.messages({
-        roomId: room.id,
+        roomIds: group.map((room) => room.id),
         take: EXPORT_MESSAGES_PAGE,
         budget: EXPORT_PAGE_BYTES,
         ...keyset,
       });
       for (const row of rows) {
-        if (!firstMessage) parts.push(',');
-        parts.push(exportedMessage(row));
+        openThrough(row.ord - 1);
+        if (!firstMessage) piece.write(',');
+        piece.write(exportedMessage(row));
         firstMessage = false;
-        keyset = keysetAfter(row);
       }
       if (!more) {
-        parts.push(ROOM_END);
-        yield parts.join('');
+        openThrough(group.length - 1);
+        piece.write(ROOM_END);
+        yield piece.take();
         return;
       }
-      yield parts.join('');
-      parts.length = 0;
+      yield piece.take();
+      const last = rows.at(-1)!;
+      keyset = { fromOrd: last.ord, afterAt: last.created_at, afterId: last.id };
     }
   }
 
@@ -175,7 +200,26 @@ export class ExportService {
   }
 }
 
-const keysetAfter = (row: { created_at: string; id: string }): Keyset => ({
-  afterAt: row.created_at,
-  afterId: row.id,
-});
+/**
+ * The rooms in groups read together: consecutive rooms while their messages (as counted when
+ * the rooms were read) make at most a page, at most a page of rooms; a room of more messages
+ * alone. A thousand small rooms cost tens of statements, not a thousand.
+ */
+async function* groupsOf(
+  rooms: AsyncIterable<ExportRoomRow> | Iterable<ExportRoomRow>,
+): AsyncGenerator<ExportRoomRow[]> {
+  let group: ExportRoomRow[] = [];
+  let messages = 0;
+  for await (const room of rooms) {
+    const full =
+      group.length >= EXPORT_ROOMS_PAGE || messages + room.message_count > EXPORT_MESSAGES_PAGE;
+    if (group.length > 0 && full) {
+      yield group;
+      group = [];
+      messages = 0;
+    }
+    group.push(room);
+    messages += room.message_count;
+  }
+  if (group.length > 0) yield group;
+}

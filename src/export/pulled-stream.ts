@@ -9,7 +9,7 @@ export type PulledStreamEnd =
   | { outcome: 'failed'; bytes: number; error: unknown };
 
 /** The source of a pulled stream: the next piece each time it is asked. */
-export type PieceSource = (signal: AbortSignal) => AsyncIterator<string>;
+export type PieceSource = (signal: AbortSignal) => AsyncIterator<Buffer | string>;
 
 /** Thrown into a pulled stream whose source failed (the cause is the `onEnd` callback's). */
 export class CutOff extends Error {
@@ -32,7 +32,7 @@ export class CutOff extends Error {
  */
 export class PulledStream extends Readable {
   private readonly aborter = new AbortController();
-  private readonly pieces: AsyncIterator<string>;
+  private readonly pieces: AsyncIterator<Buffer | string>;
   private bytes = 0;
   private ended = false;
 
@@ -53,7 +53,7 @@ export class PulledStream extends Readable {
           this.push(null);
           return;
         }
-        const piece = Buffer.from(next.value, 'utf8');
+        const piece = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
         this.bytes += piece.length;
         this.push(piece);
       },
