@@ -3,6 +3,7 @@ import {
   DOCUMENT_END,
   exportedMessage,
   exportFilename,
+  GroupWriter,
   PieceWriter,
   ROOM_END,
   roomStart,
@@ -108,5 +109,35 @@ describe('the export document’s pieces', () => {
     // Taken: the next piece starts empty.
     writer.write('[]');
     expect(writer.take().toString('utf8')).toBe('[]');
+  });
+
+  it('write a group of rooms across pages: heads as their rooms come, empty rooms too', () => {
+    const rooms = ['a', 'b', 'c', 'd'].map((id) => ({ ...room, id, message_count: 1 }));
+    const row = (ord: number, content: string) => ({ ...message(content), ord });
+    const writer = new GroupWriter(rooms, false);
+    expect(writer.roomIds).toEqual(['a', 'b', 'c', 'd']);
+    writer.messages([row(1, 'a1')]);
+    const first = writer.take();
+    // A page that goes on in room a, skips b, and ends inside c; then the end (d is empty).
+    writer.messages([row(1, 'a2'), row(3, 'c1')]);
+    const second = writer.take();
+    writer.messages([row(3, 'c2')]);
+    const last = writer.end();
+    const text = Buffer.concat([first, second, last]).toString('utf8');
+    // Not the document's first group: it starts with the separator.
+    expect(text.startsWith(',{"id":"a"')).toBe(true);
+    const parsed = JSON.parse(`[${text.slice(1)}]`) as {
+      id: string;
+      messages: { content: string }[];
+    }[];
+    expect(parsed.map((r) => [r.id, r.messages.map((m) => m.content)])).toEqual([
+      ['a', ['a1', 'a2']],
+      ['b', []],
+      ['c', ['c1', 'c2']],
+      ['d', []],
+    ]);
+    // The document's first group starts with its first room.
+    const alone = new GroupWriter([rooms[0]], true);
+    expect(JSON.parse(alone.end().toString('utf8'))).toMatchObject({ id: 'a', messages: [] });
   });
 });

@@ -91,3 +91,55 @@ export class PieceWriter {
     this.buffer = larger;
   }
 }
+
+/**
+ * Writes a group of rooms read together, as pieces: each room's head when its first message
+ * (or the end) comes, its messages, the ends of the rooms.
+ */
+export class GroupWriter {
+  readonly roomIds: string[];
+  private readonly piece = new PieceWriter();
+  /** The room whose head is written and whose messages are being written (-1: none yet). */
+  private open = -1;
+  private firstMessage = true;
+
+  /** `firstOfDocument`: no room was written before this group (no separator before it). */
+  constructor(
+    private readonly rooms: ExportRoomRow[],
+    private readonly firstOfDocument: boolean,
+  ) {
+    this.roomIds = rooms.map((room) => room.id);
+  }
+
+  /** Messages of the group's rooms, in the order read (their rooms' `ord`, from 1). */
+  messages(rows: ExportMessageRow[]): void {
+    for (const row of rows) {
+      this.openThrough(row.ord - 1);
+      if (!this.firstMessage) this.piece.write(',');
+      this.piece.write(exportedMessage(row));
+      this.firstMessage = false;
+    }
+  }
+
+  /** What was written since the last piece. */
+  take(): Buffer {
+    return this.piece.take();
+  }
+
+  /** The last piece: the rooms left (without messages) and the end of the last room. */
+  end(): Buffer {
+    this.openThrough(this.rooms.length - 1);
+    this.piece.write(ROOM_END);
+    return this.piece.take();
+  }
+
+  private openThrough(index: number): void {
+    while (this.open < index) {
+      if (this.open >= 0) this.piece.write(ROOM_END);
+      this.open++;
+      if (this.open > 0 || !this.firstOfDocument) this.piece.write(',');
+      this.piece.write(roomStart(this.rooms[this.open]));
+      this.firstMessage = true;
+    }
+  }
+}

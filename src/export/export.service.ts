@@ -3,15 +3,7 @@ import type { Logger } from 'pino';
 import type { TokenCaller } from '../auth/auth-user';
 import { SessionsService } from '../auth/sessions.service';
 import { InjectLogger } from '../common/logging.module';
-import {
-  documentStart,
-  DOCUMENT_END,
-  exportedMessage,
-  exportFilename,
-  PieceWriter,
-  ROOM_END,
-  roomStart,
-} from './export-document';
+import { documentStart, DOCUMENT_END, exportFilename, GroupWriter } from './export-document';
 import { ExportRepository, START, type ExportRoomRow, type RoomsKeyset } from './export.repository';
 import { PulledStream, type PulledStreamEnd } from './pulled-stream';
 
@@ -144,44 +136,36 @@ export class ExportService {
     firstOfDocument: boolean,
     signal: AbortSignal,
   ): AsyncGenerator<Buffer> {
-    const piece = new PieceWriter();
-    /** The room whose head is written and whose messages are being written (-1: none yet). */
-    let open = -1;
-    let firstMessage = true;
-    const openThrough = (index: number) => {
-      while (open < index) {
-        if (open >= 0) piece.write(ROOM_END);
-        open++;
-        if (open > 0 || !firstOfDocument) piece.write(',');
-        piece.write(roomStart(group[open]));
-        firstMessage = true;
-      }
-    };
+    const writer = new GroupWriter(group, firstOfDocument);
     let keyset: RoomsKeyset = { fromOrd: 1, ...START };
     for (;;) {
       signal.throwIfAborted();
-      const { rows, more } = await this.exports.messages({
-        roomIds: group.map((room) => room.id),
-        take: EXPORT_MESSAGES_PAGE,
-        budget: EXPORT_PAGE_BYTES,
-        ...keyset,
-      });
-      for (const row of rows) {
-        openThrough(row.ord - 1);
-        if (!firstMessage) piece.write(',');
-        piece.write(exportedMessage(row));
-        firstMessage = false;
-      }
-      if (!more) {
-        openThrough(group.length - 1);
-        piece.write(ROOM_END);
-        yield piece.take();
+      const next = await this.page(writer, keyset);
+      if (!next) {
+        yield writer.end();
         return;
       }
-      yield piece.take();
-      const last = rows.at(-1)!;
-      keyset = { fromOrd: last.ord, afterAt: last.created_at, afterId: last.id };
+      yield writer.take();
+      keyset = next;
     }
+  }
+
+  /**
+   * Reads the group's next page into the writer; answers where the page after it starts, or
+   * null after the last. The rows are not kept past it: a generator waiting for the client
+   * would otherwise hold a whole page, long enough for the garbage collector to move it to the
+   * old generation, which grows the heap.
+   */
+  private async page(writer: GroupWriter, keyset: RoomsKeyset): Promise<RoomsKeyset | null> {
+    const { rows, more } = await this.exports.messages({
+      roomIds: writer.roomIds,
+      take: EXPORT_MESSAGES_PAGE,
+      budget: EXPORT_PAGE_BYTES,
+      ...keyset,
+    });
+    writer.messages(rows);
+    const last = rows.at(-1);
+    return more && last ? { fromOrd: last.ord, afterAt: last.created_at, afterId: last.id } : null;
   }
 
   /** A download that did not complete is logged: name and code only (driver messages can quote SQL). */
