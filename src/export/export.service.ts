@@ -31,9 +31,10 @@ export interface ExportDownload {
 /**
  * Exports of one room or of every room of the caller. The first statement proves the session
  * and ownership before anything is sent (so 401 and 404 are ordinary answers); then the
- * document is produced piece by piece from keyset pages as the client reads it: a room's head
- * and its first page of messages, then each further page. What the server holds is a page,
- * whatever the size of the account; a client that goes away stops the reading.
+ * document is produced piece by piece from keyset pages as the client reads it: the rooms in
+ * groups (small rooms together), a piece per page of their messages, with the heads of the
+ * rooms it reaches. What the server holds is a page, whatever the size of the account; a
+ * client that goes away stops the reading.
  */
 @Injectable()
 export class ExportService {
@@ -152,9 +153,7 @@ export class ExportService {
 
   /**
    * Reads the group's next page into the writer; answers where the page after it starts, or
-   * null after the last. The rows are not kept past it: a generator waiting for the client
-   * would otherwise hold a whole page, long enough for the garbage collector to move it to the
-   * old generation, which grows the heap.
+   * null after the last. Only that is kept while the client reads the piece, not the rows.
    */
   private async page(writer: GroupWriter, keyset: RoomsKeyset): Promise<RoomsKeyset | null> {
     const { rows, more } = await this.exports.messages({
