@@ -15,6 +15,7 @@ import { StrictValidationPipe } from './common/pipes/strict-validation.pipe';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
+import { ExportModule } from './export/export.module';
 import { buildTypeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
 import { SearchModule } from './search/search.module';
@@ -56,6 +57,7 @@ export class AppModule {
         ChatModule,
         AssistantModule,
         SearchModule,
+        ExportModule,
         HealthModule,
       ],
       providers: [

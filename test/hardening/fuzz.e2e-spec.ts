@@ -374,6 +374,8 @@ describe('hostile input, property-based (e2e)', () => {
       pathId().map((id) => ({ method: 'get', path: `/api/generations/${id}`, id })),
       pathId().map((id) => ({ method: 'get', path: `/api/generations/${id}/events`, id })),
       pathId().map((id) => ({ method: 'post', path: `/api/generations/${id}/cancel`, id })),
+      pathId().map((id) => ({ method: 'get', path: `/api/chat-rooms/${id}/export`, id })),
+      fc.constant({ method: 'get', path: '/api/users/me/export' }),
     );
   const authorization = () =>
     fc.oneof(
@@ -521,6 +523,7 @@ describe('hostile input, property-based (e2e)', () => {
       ['patch', '/api/chat-rooms/', '', '/api/chat-rooms'],
       ['delete', '/api/chat-rooms/', '', undefined],
       ['get', '/api/chat-rooms/', '/messages', undefined],
+      ['get', '/api/chat-rooms/', '/export', undefined],
       ['post', '/api/chat-rooms/', '/messages', '/messages'],
       ['post', '/api/chat-rooms/', '/generations', '/generations'],
       ['get', '/api/generations/', '', undefined],
