@@ -63,7 +63,8 @@ locked AS MATERIALIZED (
     AND EXISTS (SELECT FROM live_session($3, $2))
     AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) 
   FOR UPDATE
-), fresh AS MATERIALIZED (
+),
+fresh AS MATERIALIZED (
   SELECT l.id, l.version, l.active_message_id
   FROM locked l JOIN chat_rooms s ON s.id = l.id AND s.version = l.version
 ),
@@ -242,7 +243,8 @@ locked AS MATERIALIZED (
     AND EXISTS (SELECT FROM live_session($3, $2))
     AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) 
   FOR UPDATE
-), fresh AS MATERIALIZED (
+),
+fresh AS MATERIALIZED (
   SELECT l.id, l.version, l.active_message_id
   FROM locked l JOIN chat_rooms s ON s.id = l.id AND s.version = l.version
 ),

@@ -183,13 +183,14 @@ ORDER BY m.ord, m.created_at DESC, m.id DESC;
 -- messages.post
 -- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 role, $6 content
 -- options: isoTimestamps
-WITH locked AS MATERIALIZED (
-  SELECT r.id, r.active_message_id FROM chat_rooms r
-  WHERE r.id = $1 AND r.owner_id = $2
-    AND EXISTS (SELECT FROM live_session($3, $2))
-    AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) 
-  FOR UPDATE
-),
+WITH   locked AS MATERIALIZED (
+    SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
+    WHERE r.id = $1 AND r.owner_id = $2
+      AND EXISTS (SELECT FROM live_session($3, $2))
+      AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) 
+    FOR UPDATE
+  ),
+    
 ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
 room AS (
   UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
@@ -218,20 +219,22 @@ chosen_version, sibling_count)
       WHERE user_id = $7::uuid AND key = $8::text AND expires_at > now()
     ),
     
-    locked AS MATERIALIZED (
-      SELECT r.id, r.active_message_id FROM chat_rooms r
-      WHERE r.id = $1 AND r.owner_id = $2
-        AND EXISTS (SELECT FROM live_session($3, $2))
-        AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
-      FOR UPDATE
-    ),
-    ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
-    room AS (
-      UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
-        version = r.version + 1, active_message_id = ids.id
-      FROM locked, ids WHERE r.id = locked.id
-      RETURNING r.id, r.updated_at, r.version
-    ),
+    
+  locked AS MATERIALIZED (
+    SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
+    WHERE r.id = $1 AND r.owner_id = $2
+      AND EXISTS (SELECT FROM live_session($3, $2))
+      AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
+    FOR UPDATE
+  ),
+    
+ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
+room AS (
+  UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
+    version = r.version + 1, active_message_id = ids.id
+  FROM locked, ids WHERE r.id = locked.id
+  RETURNING r.id, r.updated_at, r.version
+),
     result AS (
     INSERT INTO messages AS m (id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
 chosen_version, sibling_count)
@@ -256,88 +259,14 @@ chosen_version, sibling_count)
 -- messages.postUnder
 -- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 parentId, $6 role, $7 content
 -- options: isoTimestamps
-WITH locked AS MATERIALIZED (
-  SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
-  WHERE r.id = $1 AND r.owner_id = $2
-    AND EXISTS (SELECT FROM live_session($3, $2))
-    AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) 
-  FOR UPDATE
-), fresh AS MATERIALIZED (
-  SELECT l.id, l.version, l.active_message_id
-  FROM locked l JOIN chat_rooms s ON s.id = l.id AND s.version = l.version
-),
-    placed AS MATERIALIZED (
-      SELECT fresh.id, fresh.version + 1 AS version FROM fresh
-      WHERE $5::uuid IS NULL
-         OR EXISTS (SELECT FROM messages m WHERE m.chat_room_id = fresh.id AND m.id = $5::uuid)
-    ),
-    walk AS MATERIALIZED (
-WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (
-  SELECT m.id, m.parent_id, m.created_at, m.on_active_path FROM messages m
-  WHERE m.chat_room_id = (SELECT id FROM placed) AND m.id = $5::uuid
-  UNION ALL
-  SELECT p.id, p.parent_id, p.created_at, p.on_active_path
-  FROM w JOIN messages p ON p.chat_room_id = (SELECT id FROM placed) AND p.id = w.parent_id
-  WHERE NOT w.on_path
-) SELECT id, created_at, on_path FROM w),
-    branch AS MATERIALIZED (SELECT id, created_at FROM walk WHERE on_path),
-    siblings AS MATERIALIZED (
-SELECT c.id FROM messages c WHERE c.chat_room_id = (SELECT id FROM placed) AND c.parent_id = $5::uuid
-UNION ALL
-SELECT c.id FROM messages c WHERE $5::uuid IS NULL AND c.chat_room_id = (SELECT id FROM placed) AND c.parent_id IS NULL),
-    moved AS (
-UPDATE messages m SET
-  on_active_path = coalesce(t.on_path, m.on_active_path),
-  chosen_version = CASE WHEN t.on_path AND NOT m.on_active_path THEN (SELECT version FROM placed) ELSE m.chosen_version END,
-  sibling_count = m.sibling_count + t.siblings
-FROM (
-  SELECT id, bool_or(on_path) AS on_path, sum(siblings)::int AS siblings FROM (SELECT id, true AS on_path, 0 AS siblings FROM walk WHERE NOT on_path
-       UNION ALL SELECT id, false, 0 FROM (
-SELECT m.id FROM messages m
-WHERE m.chat_room_id = (SELECT id FROM placed) AND m.on_active_path
-  AND (NOT EXISTS (SELECT FROM branch)
-       OR (m.created_at, m.id) > (SELECT b.created_at, b.id FROM branch b))) a
-       UNION ALL SELECT id, NULL, 1 FROM siblings) c GROUP BY id
-) t
-WHERE m.id = t.id AND EXISTS (SELECT FROM placed)
-  AND (m.on_active_path IS DISTINCT FROM coalesce(t.on_path, m.on_active_path) OR t.siblings <> 0)
-RETURNING m.id),
-    ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
-    room AS (
-      UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
-        version = placed.version, active_message_id = ids.id
-      FROM placed, ids WHERE r.id = placed.id
-      RETURNING r.id, r.updated_at, r.version
-    )
-      INSERT INTO messages AS m (id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
-chosen_version, sibling_count)
-      SELECT ids.id, room.id, $2, $6, $7, room.updated_at,
-             $5::uuid, true, room.version, (SELECT count(*) FROM siblings)::int + 1
-      FROM room, ids
-      RETURNING m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
-  m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
-  WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id) || m.id::text
-  ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) || m.id::text END AS sibling_ids;
-
--- messages.postUnder.keyed
--- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 parentId, $6 role, $7 content, $8 keyUserId, $9 key, $10 fingerprint, $11 ttlSeconds
-    WITH lock AS MATERIALIZED (
-      SELECT pg_try_advisory_xact_lock(
-        hashtextextended($8::uuid::text || ' ' || $9::text, 0)) AS free
-    ),
-    prior AS MATERIALIZED (
-      SELECT fingerprint, status, headers, body FROM idempotency_keys
-      WHERE user_id = $8::uuid AND key = $9::text AND expires_at > now()
-    ),
-    
-      
-  locked AS MATERIALIZED (
+WITH   locked AS MATERIALIZED (
     SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
     WHERE r.id = $1 AND r.owner_id = $2
       AND EXISTS (SELECT FROM live_session($3, $2))
-      AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
+      AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) 
     FOR UPDATE
-  ), fresh AS MATERIALIZED (
+  ),
+  fresh AS MATERIALIZED (
     SELECT l.id, l.version, l.active_message_id
     FROM locked l JOIN chat_rooms s ON s.id = l.id AND s.version = l.version
   ),
@@ -377,13 +306,91 @@ chosen_version, sibling_count)
   WHERE m.id = t.id AND EXISTS (SELECT FROM placed)
     AND (m.on_active_path IS DISTINCT FROM coalesce(t.on_path, m.on_active_path) OR t.siblings <> 0)
   RETURNING m.id),
-      ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
-      room AS (
-        UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
-          version = placed.version, active_message_id = ids.id
-        FROM placed, ids WHERE r.id = placed.id
-        RETURNING r.id, r.updated_at, r.version
+      
+ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
+room AS (
+  UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
+    version = placed.version, active_message_id = ids.id
+  FROM placed, ids WHERE r.id = placed.id
+  RETURNING r.id, r.updated_at, r.version
+)
+      INSERT INTO messages AS m (id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
+chosen_version, sibling_count)
+      SELECT ids.id, room.id, $2, $6, $7, room.updated_at,
+             $5::uuid, true, room.version, (SELECT count(*) FROM siblings)::int + 1
+      FROM room, ids
+      RETURNING m.id, m.chat_room_id, m.role, m.content, m.created_at, m.status,
+  m.model, m.generation_id, m.parent_id, CASE WHEN m.sibling_count = 1 THEN ARRAY[m.id::text]
+  WHEN m.parent_id IS NULL THEN ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id IS NULL ORDER BY s.created_at, s.id) || m.id::text
+  ELSE ARRAY(SELECT s.id::text FROM messages s WHERE s.chat_room_id = m.chat_room_id AND s.parent_id = m.parent_id ORDER BY s.created_at, s.id) || m.id::text END AS sibling_ids;
+
+-- messages.postUnder.keyed
+-- parameters: $1 roomId, $2 ownerId, $3 sessionId, $4 ifMatch, $5 parentId, $6 role, $7 content, $8 keyUserId, $9 key, $10 fingerprint, $11 ttlSeconds
+    WITH lock AS MATERIALIZED (
+      SELECT pg_try_advisory_xact_lock(
+        hashtextextended($8::uuid::text || ' ' || $9::text, 0)) AS free
+    ),
+    prior AS MATERIALIZED (
+      SELECT fingerprint, status, headers, body FROM idempotency_keys
+      WHERE user_id = $8::uuid AND key = $9::text AND expires_at > now()
+    ),
+    
+      
+  locked AS MATERIALIZED (
+    SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
+    WHERE r.id = $1 AND r.owner_id = $2
+      AND EXISTS (SELECT FROM live_session($3, $2))
+      AND ($4::int[] IS NULL OR r.version = ANY($4::int[])) AND (SELECT free FROM lock) AND NOT EXISTS (SELECT 1 FROM prior)
+    FOR UPDATE
+  ),
+  fresh AS MATERIALIZED (
+    SELECT l.id, l.version, l.active_message_id
+    FROM locked l JOIN chat_rooms s ON s.id = l.id AND s.version = l.version
+  ),
+      placed AS MATERIALIZED (
+        SELECT fresh.id, fresh.version + 1 AS version FROM fresh
+        WHERE $5::uuid IS NULL
+           OR EXISTS (SELECT FROM messages m WHERE m.chat_room_id = fresh.id AND m.id = $5::uuid)
       ),
+      walk AS MATERIALIZED (
+  WITH RECURSIVE w(id, parent_id, created_at, on_path) AS (
+    SELECT m.id, m.parent_id, m.created_at, m.on_active_path FROM messages m
+    WHERE m.chat_room_id = (SELECT id FROM placed) AND m.id = $5::uuid
+    UNION ALL
+    SELECT p.id, p.parent_id, p.created_at, p.on_active_path
+    FROM w JOIN messages p ON p.chat_room_id = (SELECT id FROM placed) AND p.id = w.parent_id
+    WHERE NOT w.on_path
+  ) SELECT id, created_at, on_path FROM w),
+      branch AS MATERIALIZED (SELECT id, created_at FROM walk WHERE on_path),
+      siblings AS MATERIALIZED (
+  SELECT c.id FROM messages c WHERE c.chat_room_id = (SELECT id FROM placed) AND c.parent_id = $5::uuid
+  UNION ALL
+  SELECT c.id FROM messages c WHERE $5::uuid IS NULL AND c.chat_room_id = (SELECT id FROM placed) AND c.parent_id IS NULL),
+      moved AS (
+  UPDATE messages m SET
+    on_active_path = coalesce(t.on_path, m.on_active_path),
+    chosen_version = CASE WHEN t.on_path AND NOT m.on_active_path THEN (SELECT version FROM placed) ELSE m.chosen_version END,
+    sibling_count = m.sibling_count + t.siblings
+  FROM (
+    SELECT id, bool_or(on_path) AS on_path, sum(siblings)::int AS siblings FROM (SELECT id, true AS on_path, 0 AS siblings FROM walk WHERE NOT on_path
+         UNION ALL SELECT id, false, 0 FROM (
+  SELECT m.id FROM messages m
+  WHERE m.chat_room_id = (SELECT id FROM placed) AND m.on_active_path
+    AND (NOT EXISTS (SELECT FROM branch)
+         OR (m.created_at, m.id) > (SELECT b.created_at, b.id FROM branch b))) a
+         UNION ALL SELECT id, NULL, 1 FROM siblings) c GROUP BY id
+  ) t
+  WHERE m.id = t.id AND EXISTS (SELECT FROM placed)
+    AND (m.on_active_path IS DISTINCT FROM coalesce(t.on_path, m.on_active_path) OR t.siblings <> 0)
+  RETURNING m.id),
+      
+ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
+room AS (
+  UPDATE chat_rooms r SET updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), r.updated_at + interval '1 millisecond'), message_count = r.message_count + 1,
+    version = placed.version, active_message_id = ids.id
+  FROM placed, ids WHERE r.id = placed.id
+  RETURNING r.id, r.updated_at, r.version
+),
     result AS (
       INSERT INTO messages AS m (id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
 chosen_version, sibling_count)

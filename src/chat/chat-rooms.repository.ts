@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { apiTimestamp } from '../database/iso-timestamps';
 import { Sql, type SqlRunner } from '../database/sql.service';
-import { statement, type Placeholders } from '../database/statement';
+import { statement } from '../database/statement';
 import { keyableStatement } from '../idempotency/idempotency-keys.repository';
 import type { ChatRoomResponseDto, ChatRoomSummaryDto } from './dto/chat-room-response.dto';
 import type { MessageResponseDto } from './dto/message-response.dto';
@@ -91,13 +91,6 @@ type Page = Caller & { limit: number; offset: number };
 /** `pattern` is a LIKE pattern (see containsPattern). */
 type TitlePage = Page & { pattern: string };
 const iso = { isoTimestamps: true };
-/** The placeholders lockedRoom() takes (a statement's `p` hands out one for any name it is asked). */
-const roomOf = (p: Placeholders<Caller & Versioned & { roomId: string }>) => ({
-  roomId: p.roomId,
-  ownerId: p.ownerId,
-  sessionId: p.sessionId,
-  ifMatch: p.ifMatch,
-});
 /** A write with the If-Match versions (null: none); see room-versions.ts. */
 type Versioned = { ifMatch: number[] | null };
 
@@ -199,7 +192,7 @@ export const SQL = {
   setActive: statement<Caller & Versioned & { roomId: string; messageId: string }, ChatRoomRow>(
     'chatRooms.setActive',
     (p) => `
-      WITH ${lockedRoom(roomOf(p))},
+      WITH ${lockedRoom(p)},
       target AS MATERIALIZED (
         SELECT m.id, fresh.version + 1 AS version FROM messages m, fresh
         WHERE m.chat_room_id = fresh.id AND m.id = ${p.messageId}::uuid
@@ -231,7 +224,7 @@ export const SQL = {
   >(
     'chatRooms.deleteMessage',
     (p) => `
-      WITH ${lockedRoom(roomOf(p))},
+      WITH ${lockedRoom(p)},
       target AS MATERIALIZED (
         SELECT m.id, m.parent_id, m.on_active_path, fresh.version + 1 AS version FROM messages m, fresh
         WHERE m.chat_room_id = fresh.id AND m.id = ${p.messageId}::uuid

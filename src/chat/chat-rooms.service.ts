@@ -132,7 +132,7 @@ export class ChatRoomsService {
     return { items, total, limit, offset };
   }
 
-  /** 2 statements, whatever the number of messages (on the active path or not). */
+  /** 2 statements, whatever the number of messages, on the active path or on other branches. */
   async findOne(caller: TokenCaller, roomId: string): Promise<ChatRoomResponseDto> {
     const room = await this.rooms.get({ roomId, ownerId: caller.id, sessionId: caller.sessionId });
     if (!room) return this.notFound(caller);

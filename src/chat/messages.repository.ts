@@ -11,8 +11,8 @@ import {
   childrenOf,
   descent,
   lockedRoom,
+  lockRoom,
   pathAfter,
-  versionMatches,
 } from './tree.sql';
 
 // Conversation order is (created_at, id): over the active path (ix_messages_active_path), or
@@ -102,6 +102,19 @@ function newestStatement(id: string, scope: Scope) {
 const INSERTED = `(id, chat_room_id, owner_id, role, content, created_at, parent_id, on_active_path,
   chosen_version, sibling_count)`;
 
+/**
+ * `ids` (the new message's id) and `room`: the room of CTE `from` (its id) with the message
+ * posted — the new active message, updatedAt, messageCount and `version`.
+ */
+const roomPosted = (from: string, version: string) => `
+  ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
+  room AS (
+    UPDATE chat_rooms r SET updated_at = ${NEXT_MESSAGE_AT}, message_count = r.message_count + 1,
+      version = ${version}, active_message_id = ids.id
+    FROM ${from}, ids WHERE r.id = ${from}.id
+    RETURNING r.id, r.updated_at, r.version
+  )`;
+
 /** The parameters of a post. `ifMatch`: the If-Match versions, null without (see room-versions.ts). */
 export interface PostParams {
   roomId: string;
@@ -120,20 +133,8 @@ export const SQL = {
   // message has no sibling and the path only grows.
   post: keyableStatement<PostParams, MessageRow>('messages.post', (p, gate) => ({
     with: `
-      locked AS MATERIALIZED (
-        SELECT r.id, r.active_message_id FROM chat_rooms r
-        WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
-          AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId}))
-          AND ${versionMatches('r.version', p.ifMatch)} ${gate}
-        FOR UPDATE
-      ),
-      ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
-      room AS (
-        UPDATE chat_rooms r SET updated_at = ${NEXT_MESSAGE_AT}, message_count = r.message_count + 1,
-          version = r.version + 1, active_message_id = ids.id
-        FROM locked, ids WHERE r.id = locked.id
-        RETURNING r.id, r.updated_at, r.version
-      )`,
+      ${lockRoom(p, gate)},
+      ${roomPosted('locked', 'r.version + 1')}`,
     write: `
       INSERT INTO messages AS m ${INSERTED}
       SELECT ids.id, room.id, ${p.ownerId}, ${p.role}, ${p.content}, room.updated_at,
@@ -149,7 +150,7 @@ export const SQL = {
     'messages.postUnder',
     (p, gate) => ({
       with: `
-        ${lockedRoom({ roomId: p.roomId, ownerId: p.ownerId, sessionId: p.sessionId, ifMatch: p.ifMatch, gate })},
+        ${lockedRoom(p, gate)},
         placed AS MATERIALIZED (
           SELECT fresh.id, fresh.version + 1 AS version FROM fresh
           WHERE ${p.parentId}::uuid IS NULL
@@ -165,13 +166,7 @@ export const SQL = {
           '(SELECT version FROM placed)',
           'placed',
         )}),
-        ids AS MATERIALIZED (SELECT gen_random_uuid() AS id),
-        room AS (
-          UPDATE chat_rooms r SET updated_at = ${NEXT_MESSAGE_AT}, message_count = r.message_count + 1,
-            version = placed.version, active_message_id = ids.id
-          FROM placed, ids WHERE r.id = placed.id
-          RETURNING r.id, r.updated_at, r.version
-        )`,
+        ${roomPosted('placed', 'placed.version')}`,
       write: `
         INSERT INTO messages AS m ${INSERTED}
         SELECT ids.id, room.id, ${p.ownerId}, ${p.role}, ${p.content}, room.updated_at,

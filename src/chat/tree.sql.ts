@@ -15,27 +15,39 @@ const CHOSEN_FIRST = 'c.chosen_version DESC, c.created_at DESC, c.id DESC';
 export const versionMatches = (version: string, versions: string) =>
   `(${versions}::int[] IS NULL OR ${version} = ANY(${versions}::int[]))`;
 
+/** The placeholders of a room write: the room, its caller, If-Match's versions. */
+export interface RoomWritePlaceholders {
+  readonly roomId: string;
+  readonly ownerId: string;
+  readonly sessionId: string;
+  readonly ifMatch: string;
+}
+
 /**
- * `locked` (the room, owned, the session live, the If-Match met, row-locked: its latest
- * version) and `fresh`: the same row when the statement's snapshot holds that very version.
- * When another change committed while this statement waited for the lock, `fresh` is empty,
- * the statement changes nothing, and the caller runs it again (see room-versions.ts).
+ * `locked`: the room, owned, the session live, the If-Match met, row-locked (so its latest
+ * version and active message). `gate` goes into its WHERE (an Idempotency-Key's, if any).
+ * Only the named placeholders are read: a statement's `p` hands out a new one for any name.
  */
-export function lockedRoom(p: {
-  roomId: string;
-  ownerId: string;
-  sessionId: string;
-  ifMatch: string;
-  gate?: string;
-}): string {
+export function lockRoom(p: RoomWritePlaceholders, gate = ''): string {
   return `
     locked AS MATERIALIZED (
       SELECT r.id, r.version, r.active_message_id FROM chat_rooms r
       WHERE r.id = ${p.roomId} AND r.owner_id = ${p.ownerId}
         AND EXISTS (SELECT FROM live_session(${p.sessionId}, ${p.ownerId}))
-        AND ${versionMatches('r.version', p.ifMatch)} ${p.gate ?? ''}
+        AND ${versionMatches('r.version', p.ifMatch)} ${gate}
       FOR UPDATE
-    ), fresh AS MATERIALIZED (
+    )`;
+}
+
+/**
+ * lockRoom()'s `locked`, and `fresh`: the same row when the statement's snapshot holds that
+ * very version. When another change committed while this statement waited for the lock,
+ * `fresh` is empty, the statement changes nothing, and the caller runs it again (see
+ * room-versions.ts).
+ */
+export function lockedRoom(p: RoomWritePlaceholders, gate = ''): string {
+  return `${lockRoom(p, gate)},
+    fresh AS MATERIALIZED (
       SELECT l.id, l.version, l.active_message_id
       FROM locked l JOIN chat_rooms s ON s.id = l.id AND s.version = l.version
     )`;

@@ -473,6 +473,16 @@ describe('conversation branches (e2e)', () => {
       const streaming = await room(r.id);
       expect(streaming.activeMessageId).toBe(reply);
       expect(ids(streaming.messages)).toEqual([root.id, u.id, reply]);
+      // The text streamed so far stored first, so that what "nothing changed" compares is still.
+      await eventually(
+        async () =>
+          (
+            await t.db.query<{ content: string }>('SELECT content FROM messages WHERE id = $1', [
+              reply,
+            ])
+          ).rows[0].content === 'partial ',
+        { message: 'the first token stored' },
+      );
       const everything = await all(r.id);
 
       for (const id of [reply, u.id, root.id]) {

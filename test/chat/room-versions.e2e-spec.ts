@@ -110,6 +110,13 @@ describe('room versions and If-Match (e2e)', () => {
       const got = await t.http.get(`/api/chat-rooms/${id}`).set(alice.auth).expect(200);
       expect(got.headers.etag).toBe('"1"');
       expect(got.body).toEqual(created.body);
+      // An SPA on another origin can read it, to send it back as If-Match.
+      const crossOrigin = await t.http
+        .get(`/api/chat-rooms/${id}`)
+        .set(alice.auth)
+        .set('Origin', 'http://spa.example')
+        .expect(200);
+      expect(crossOrigin.headers['access-control-expose-headers']?.split(/,\s*/)).toContain('etag');
       expect(await summaryOf(id)).toMatchObject({ version: 1, activeMessageId: null });
 
       const m = await post(id, { content: 'hello' });
