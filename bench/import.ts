@@ -17,8 +17,8 @@
  * processes, and the app's peak RSS above its RSS at rest before the upload (VmHWM, reset
  * before each phase); the progress every 10 s. The result is checked: every conversation
  * imported, none skipped or failed, the rooms and messages in the database, no stored chunk
- * left. Then `GET /api/users/me/export` of that account, `--export-runs` times, as
- * bench/export.ts measures it. Prints Markdown tables, with the load average beside.
+ * left. Then, the app restarted (the import leaves its heap grown), `GET /api/users/me/export`
+ * of that account, `--export-runs` times, as bench/export.ts measures it. Prints Markdown tables, with the load average beside.
  */
 import { request } from 'node:http';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
@@ -172,30 +172,35 @@ async function main(): Promise<void> {
   );
 
   const db = await createBenchDatabase(process.env.DATABASE_URL);
-  const port = await freePort();
-  const logFile = join(dir, 'app.log');
-  const app = await startServer({
-    target: 'app',
-    entry: join(ROOT, 'dist/main.js'),
-    cwd: ROOT,
-    port,
-    env: {
-      ...baseEnv(),
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.url,
-      JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
-      AUTH_RATE_LIMIT: '100000',
-      LOG_LEVEL: 'warn',
-      IMPORT_POLL_MS: '200',
-    },
-    logFile,
-    startTimeoutMs: 60_000,
-  }).catch(async (error: unknown) => {
+  const startApp = async (log: string) =>
+    startServer({
+      target: 'app',
+      entry: join(ROOT, 'dist/main.js'),
+      cwd: ROOT,
+      port: await freePort(),
+      env: {
+        ...baseEnv(),
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        DATABASE_URL: db.url,
+        JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
+        AUTH_RATE_LIMIT: '100000',
+        LOG_LEVEL: 'warn',
+        IMPORT_POLL_MS: '200',
+        // For a diagnosis: NODE_OPTIONS for the app, e.g. `--require <preload.js>` with a
+        // preload that calls v8.setFlagsFromString('--trace-gc') (refused in NODE_OPTIONS).
+        ...(process.env.BENCH_APP_NODE_OPTIONS
+          ? { NODE_OPTIONS: process.env.BENCH_APP_NODE_OPTIONS }
+          : {}),
+      },
+      logFile: join(dir, log),
+      startTimeoutMs: 60_000,
+    });
+  let app = await startApp('app.log').catch(async (error: unknown) => {
     await db.dispose(false);
     throw error;
   });
-  const probe = new ProcessProbe(app.pid);
+  let probe = new ProcessProbe(app.pid);
   const admin = new pg.Client({ connectionString: db.url, application_name: 'bench-import' });
   await admin.connect();
   const postgres = new PostgresCpu(admin, db.name);
@@ -301,6 +306,18 @@ async function main(): Promise<void> {
     const serverMs =
       state.finishedAt === null ? NaN : Date.parse(state.finishedAt) - Date.parse(state.createdAt);
 
+    const afterImportKb = probe.memory().rssKb;
+
+    // The export runs on a restarted app, as bench/export.ts measures it: the import leaves
+    // the process's heap grown (RSS is not given back), which would hide the export's own peak.
+    await app.stop();
+    app = await startApp('app-export.log');
+    probe = new ProcessProbe(app.pid);
+    const { rows: one } = await admin.query<{ id: string }>(
+      `SELECT r.id FROM chat_rooms r JOIN users u ON u.id = r.owner_id WHERE u.email = $1 LIMIT 1`,
+      ['bench-import@example.com'],
+    );
+    await download(app.baseUrl, `/api/chat-rooms/${one[0].id}/export`, token); // warm-up
     const exportRows: string[] = [];
     for (let run = 1; run <= EXPORT_RUNS; run++) {
       await sleep(1000);
@@ -342,7 +359,8 @@ async function main(): Promise<void> {
         `${fixed(cpu2 - cpu0, 2)} | ${fixed(pgUploadCpu + pgImportCpu, 2)} | ` +
         `${fixed((Math.max(uploadPeakKb, importPeakKb) - idleKb) / 1024)} |`,
       '',
-      `App RSS at rest before the upload: ${fixed(idleKb / 1024)} MB. Queued for ` +
+      `App RSS at rest before the upload: ${fixed(idleKb / 1024)} MB, after the import ` +
+        `${fixed(afterImportKb / 1024)} MB. Queued for ` +
         `${runningAt === null ? '?' : fixed(runningAt / 1000, 1)} s (as polled every ${POLL_MS} ms); ` +
         `the server's createdAt to finishedAt: ${fixed(serverMs / 1000, 2)} s. ` +
         `Checked: ${c.imported} imported, 0 skipped, 0 failed; ${counted[0].rooms} rooms and ` +
@@ -354,7 +372,7 @@ async function main(): Promise<void> {
       '| ---: | --- | ---: | ---: | ---: | ---: | --- |',
       ...progress,
       '',
-      `GET /api/users/me/export of the imported account (${CONVERSATIONS} rooms, ${file.messages} messages)`,
+      `GET /api/users/me/export of the imported account (${CONVERSATIONS} rooms, ${file.messages} messages), the app restarted`,
       '',
       '| run | document MB | first byte ms | total s | MB/s | app CPU s | app RSS at rest MB | app peak RSS above rest MB | load average |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
@@ -367,7 +385,7 @@ async function main(): Promise<void> {
     await app.stop();
     await db.dispose(false);
     // The app's log stays for a failed run.
-    if (KEEP_FILES || !passed) process.stdout.write(`kept ${dir} (the file and the app's log)\n`);
+    if (KEEP_FILES || !passed) process.stdout.write(`kept ${dir} (the files and the app's logs)\n`);
     else rmSync(dir, { recursive: true, force: true });
   }
   process.stdout.write(output.join('\n'));
