@@ -101,11 +101,14 @@ export class ImportsController {
       );
     }
     const length = Number(request.headers['content-length']);
-    const created = await this.imports.upload(
-      user,
-      upload.body,
-      Number.isSafeInteger(length) ? length : undefined,
-    );
+    const created = await this.imports
+      .upload(user, upload.body, Number.isSafeInteger(length) ? length : undefined)
+      .catch((error: unknown) => {
+        // Refused before the whole body was read: closing the connection spares reading the
+        // rest of it (up to the limit) just to keep the connection alive.
+        if (!upload.body.readableEnded) void reply.header('connection', 'close');
+        throw error;
+      });
     void reply.header('location', `/api/imports/${created.id}`);
     return created;
   }
