@@ -25,6 +25,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -47,6 +48,10 @@ const ImportId = () =>
 
 @ApiTags('imports')
 @ApiBearerAuth()
+@ApiUnauthorizedResponse({
+  type: ErrorResponseDto,
+  description: 'Missing, invalid or expired token, or its session has ended',
+})
 @Controller('imports')
 export class ImportsController {
   constructor(private readonly imports: ImportsService) {}
