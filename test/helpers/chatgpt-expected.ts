@@ -96,7 +96,8 @@ function seconds(value: unknown): number | null {
  * API.md "Export and import": the visible messages of users, the assistant and the system,
  * each under its nearest kept ancestor (a parent missing from `mapping` makes a root); times
  * in milliseconds, a child at least 1 ms after its parent; `current_node` (or the nearest kept
- * node above it) active, else the newest leaf as the branch routes pick one. A conversation
+ * node above it) active, followed down to the newest leaf below it, else the newest leaf as
+ * the branch routes pick one. A conversation
  * without `mapping` fails.
  */
 export function expectedChatGptRoom(conversation: any): ExpectedRoom | ExpectedFailure {
@@ -187,6 +188,13 @@ export function expectedChatGptRoom(conversation: any): ExpectedRoom | ExpectedF
       if (active === null || timeOf(id) >= timeOf(active)) active = id;
     }
   }
+  // Followed down to the newest leaf below it when it has replies (docs/api.md), as the
+  // branch routes keep an active message: the end of its path.
+  const below = (id: string): string[] => {
+    const children = [...kept.keys()].filter((child) => keptParent(child) === id);
+    return children.length === 0 ? [id] : children.flatMap(below);
+  };
+  active = below(active!).reduce((best, leaf) => (timeOf(leaf) >= timeOf(best) ? leaf : best));
   const activePath: string[] = [];
   for (let id: string | null = active; id !== null; id = keptParent(id))
     activePath.unshift(keyOf(id));
@@ -196,7 +204,7 @@ export function expectedChatGptRoom(conversation: any): ExpectedRoom | ExpectedF
     title,
     createdAt: new Date(createdMs).toISOString(),
     messages,
-    activeKey: keyOf(active!),
+    activeKey: keyOf(active),
     activePath,
     cut: wasCut,
   };

@@ -641,6 +641,8 @@ describe('imports (e2e)', () => {
         ['{"foo":1}', JSON_TYPE],
         ['{"format":"someone-else.export","rooms":[]}', JSON_TYPE],
         ['"conversations"', JSON_TYPE],
+        // A ZIP of a ChatGPT export without its conversations.
+        [zipBytes(EXPORT_COMPANIONS), ZIP_TYPE],
       ];
       for (const [body, type] of refused) {
         const res = await postImport(user, body, type);
@@ -826,10 +828,12 @@ describe('imports (e2e)', () => {
       expectErrorBody(await getImport(alice, MISSING), 404);
     });
 
-    it('401 without a token, on every route', async () => {
-      expectErrorBody(await t.http.get(IMPORTS), 401);
-      expectErrorBody(await t.http.get(`${IMPORTS}/${ids[0]}`), 401);
-      expectErrorBody(await postImport(null, conversationsJson(['plain'])), 401);
+    it.each([
+      ['GET /api/imports', () => t.http.get(IMPORTS)],
+      ['GET /api/imports/:importId', () => t.http.get(`${IMPORTS}/${ids[0]}`)],
+      ['POST /api/imports', () => postImport(null, conversationsJson(['plain']))],
+    ])('401 without a token: %s', async (_, request) => {
+      expectErrorBody(await request(), 401);
       expect((await listImports(alice)).total).toBe(3);
     });
   });
