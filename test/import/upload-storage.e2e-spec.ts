@@ -1,9 +1,11 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Client } from 'pg';
 import { CHUNK_BYTES } from '../../src/import/stored-upload';
 import { registerUser, type RegisteredUser } from '../factories/users';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { chatGptFixture } from '../helpers/chatgpt-fixtures';
+import { createTestDatabase } from '../helpers/database';
 import { eventually } from '../helpers/eventually';
 import { zipBytes } from '../helpers/zip-writer';
 
@@ -198,4 +200,73 @@ it('refuses a declared Content-Length over the bound before reading the body', a
   expect(answer).toBe(413);
   const { rows } = await t.db.query('SELECT id FROM imports WHERE owner_id = $1', [user.id]);
   expect(rows).toEqual([]);
+});
+
+describe('an instance that shuts down in the middle of an import', () => {
+  it('queues it again after the conversation in hand, and another instance finishes it', async () => {
+    const database = await createTestDatabase();
+    const env = { IMPORT_POLL_MS: '100' };
+    let first: TestApp | undefined = await startTestApp(env, { databaseUrl: database.url });
+    let second: TestApp | undefined;
+    try {
+      const user = await registerUser(first.http);
+      const file = JSON.stringify(conversations(1500, 10));
+      const res = await first.http
+        .post('/api/imports')
+        .set(user.auth)
+        .set('content-type', 'application/json')
+        .send(file)
+        .expect(202);
+      const importId = res.body.id as string;
+      await eventually(async () => {
+        const { rows } = await first!.db.query<{ next_index: number }>(
+          'SELECT next_index FROM imports WHERE id = $1',
+          [importId],
+        );
+        return rows[0].next_index > 0;
+      });
+      await first.db.end();
+      await first.app.close();
+      first = undefined;
+
+      const stopped = await (async () => {
+        const db = new Client({ connectionString: database.url });
+        await db.connect();
+        try {
+          const { rows } = await db.query<{
+            status: string;
+            runner_key: number | null;
+            next_index: number;
+          }>('SELECT status, runner_key, next_index FROM imports WHERE id = $1', [importId]);
+          return rows[0];
+        } finally {
+          await db.end();
+        }
+      })();
+      expect(stopped).toMatchObject({ status: 'queued', runner_key: null });
+      expect(stopped.next_index).toBeGreaterThan(0);
+      expect(stopped.next_index).toBeLessThan(1500);
+
+      second = await startTestApp(env, { databaseUrl: database.url });
+      const done = await eventually(
+        async () => {
+          const r = await second!.http.get(`/api/imports/${importId}`).set(user.auth).expect(200);
+          return r.body.status === 'complete' && r.body;
+        },
+        { timeoutMs: 90_000, message: 'the import finished on the second instance' },
+      );
+      expect(done.conversations).toEqual({ total: 1500, imported: 1500, skipped: 0, failed: 0 });
+      const { rows } = await second.db.query<{ rooms: number; sources: number }>(
+        `SELECT count(*)::int AS rooms, count(DISTINCT import_source)::int AS sources
+         FROM chat_rooms WHERE owner_id = $1`,
+        [user.id],
+      );
+      expect(rows[0]).toEqual({ rooms: 1500, sources: 1500 });
+    } finally {
+      await first?.db.end().catch(() => undefined);
+      await first?.app.close();
+      await second?.close();
+      await database.drop();
+    }
+  });
 });
