@@ -11,6 +11,7 @@ import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { errorBody, toErrorBody } from './common/filters/all-exceptions.filter';
 import { limitJsonDepth } from './common/json-body';
+import { streamUploads } from './import/upload-body';
 import { createLogger, logRequests, PinoNestLogger, requestId } from './common/logging.module';
 import { AppConfig, buildConfig, HttpLimits } from './config/configuration';
 import { createOpenApiDocument } from './openapi/openapi-document';
@@ -186,6 +187,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   });
   logRequests(fastify, logger);
   limitJsonDepth(fastify);
+  streamUploads(fastify);
   setUpSwagger(app);
   await app.init();
   return app;

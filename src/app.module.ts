@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
 import { ExportModule } from './export/export.module';
+import { ImportModule } from './import/import.module';
 import { buildTypeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
 import { SearchModule } from './search/search.module';
@@ -58,6 +59,7 @@ export class AppModule {
         AssistantModule,
         SearchModule,
         ExportModule,
+        ImportModule,
         HealthModule,
       ],
       providers: [

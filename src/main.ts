@@ -4,6 +4,7 @@ import { ConfigService } from '@nestjs/config';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { config as loadDotenv } from 'dotenv';
 import { createApp } from './app.factory';
+import { ImportRunner } from './import/import-runner';
 import { GenerationRegistry } from './assistant/generation-registry';
 import type { AppConfig } from './config/configuration';
 import { prepareRuntime, Runtime } from './config/runtime';
@@ -37,7 +38,9 @@ function handleShutdown(app: NestFastifyApplication, runtime: Runtime, timeoutMs
     // replies may finish; what is left is stored as interrupted a little before the timeout,
     // and their event streams end, so the server can close.
     const generations = app.get(GenerationRegistry).drain(timeoutMs - DRAIN_MARGIN_MS);
-    void Promise.all([app.getHttpAdapter().getInstance().close(), generations])
+    // A running import stops after its current conversation and is queued for any instance.
+    const imports = app.get(ImportRunner).stop();
+    void Promise.all([app.getHttpAdapter().getInstance().close(), generations, imports])
       .then(() => app.get(Sql).settle())
       .then(() => app.close())
       .then(() => runtime.stop())

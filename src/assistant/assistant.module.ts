@@ -15,8 +15,6 @@ import { GenerationRunner } from './generation-runner';
 import { GenerationsController } from './generations.controller';
 import { GenerationsRepository } from './generations.repository';
 import { GenerationsService } from './generations.service';
-import { InstanceLease } from './instance-lease';
-import { InstanceLeaseRepository } from './instance-lease.repository';
 import { ModelCatalog } from './model-catalog';
 import { ModelClient } from './model-client';
 import { OwedEnds } from './owed-ends';
@@ -38,7 +36,6 @@ import { StartQueue } from './start-queue';
     GenerationsRepository,
     RunningGenerationsRepository,
     EventStreamsRepository,
-    InstanceLeaseRepository,
     // The model
     ModelCatalog,
     ModelClient,
@@ -58,8 +55,7 @@ import { StartQueue } from './start-queue';
     EventStreamSlots,
     GenerationFollower,
     GenerationChanges,
-    // Instances: liveness and what dead ones left
-    InstanceLease,
+    // What dead instances left (liveness: InstanceLease, DatabaseModule)
     DeadInstanceSweeper,
   ],
   exports: [ModelCatalog],

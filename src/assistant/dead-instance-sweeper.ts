@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { PgPubSub } from '../database/pg-pubsub';
 import { GENERATION_CHANGED } from './assistant-channels';
 import { EventStreamSlots } from './event-stream-slots';
-import { InstanceLease } from './instance-lease';
+import { InstanceLease } from '../database/instance-lease';
 import { OwedEnds } from './owed-ends';
 import { RunningGenerationsRepository } from './running-generations.repository';
 

@@ -10,7 +10,7 @@ import { ConfigService } from '@nestjs/config';
 import type { TokenCaller } from '../auth/auth-user';
 import type { AppConfig, EventStreamsSection } from '../config/configuration';
 import { EventStreamsRepository } from './event-streams.repository';
-import { InstanceLease } from './instance-lease';
+import { InstanceLease } from '../database/instance-lease';
 import { ModelCatalog } from './model-catalog';
 
 /** What a refused stream's client is told to wait: streams close as their replies end. */

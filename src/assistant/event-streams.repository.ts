@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DatabaseError } from 'pg';
 import { Sql } from '../database/sql.service';
 import { statement } from '../database/statement';
-import { LIVE_LEASES } from './instance-lease.repository';
+import { LIVE_LEASES } from '../database/instance-lease.repository';
 
 /** Which cap refused a stream, or that its user is gone; null: its row is inserted. */
 export type StreamRefusal = 'session' | 'user' | 'unauthorized' | null;

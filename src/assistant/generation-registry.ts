@@ -4,7 +4,7 @@ import { EventStreamSlots } from './event-stream-slots';
 import type { StreamState } from './generation-events';
 import { GenerationFlusher } from './generation-flusher';
 import { GenerationRunner } from './generation-runner';
-import { InstanceLease } from './instance-lease';
+import { InstanceLease } from '../database/instance-lease';
 import { ModelCatalog } from './model-catalog';
 import { OwedEnds } from './owed-ends';
 import type { RunningGeneration } from './running-generation';

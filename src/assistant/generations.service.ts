@@ -29,7 +29,7 @@ import { initialStart, storedState, StreamState } from './generation-events';
 import { toGeneration } from './generation.mapper';
 import { GenerationRegistry } from './generation-registry';
 import { GenerationsRepository } from './generations.repository';
-import { InstanceLease } from './instance-lease';
+import { InstanceLease } from '../database/instance-lease';
 import { ModelCatalog } from './model-catalog';
 import { DEFAULT_TITLE } from './room-titler';
 import { StartQueue } from './start-queue';

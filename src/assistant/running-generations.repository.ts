@@ -7,7 +7,7 @@ import { GENERATION_CHANGED } from './assistant-channels';
 import type { GenerationErrorCode } from './entities/generation.entity';
 import type { GenerationRow } from './generation.mapper';
 import { NOW_MS, TODAY_UTC } from './generations.repository';
-import { instanceAlive } from './instance-lease.repository';
+import { instanceAlive } from '../database/instance-lease.repository';
 
 // The writes to generations still streaming: their text, their end, and the ends written for
 // them when their runner cannot write its own. Each is one statement (so one transaction), and

@@ -68,6 +68,14 @@ export interface EventStreamsSection {
   stallTimeoutMs: number;
 }
 
+/** (v3) Imports (src/import). */
+export interface ImportsSection {
+  maxBytes: number;
+  maxConversations: number;
+  maxMessages: number;
+  pollMs: number;
+}
+
 export interface AppConfig {
   app: AppSection;
   auth: AuthSection;
@@ -77,6 +85,7 @@ export interface AppConfig {
   idempotency: IdempotencySection;
   search: SearchSection;
   eventStreams: EventStreamsSection;
+  imports: ImportsSection;
 }
 
 function corsOrigins(env: EnvironmentVariables): string[] | boolean {
@@ -151,6 +160,12 @@ export function buildConfig(raw: Record<string, unknown>): AppConfig {
       perSession: env.EVENT_STREAMS_PER_SESSION,
       maxQueuedBytes: env.EVENT_STREAM_QUEUE_BYTES,
       stallTimeoutMs: env.EVENT_STREAM_STALL_MS,
+    },
+    imports: {
+      maxBytes: env.IMPORT_MAX_BYTES,
+      maxConversations: env.IMPORT_MAX_CONVERSATIONS,
+      maxMessages: env.IMPORT_MAX_MESSAGES,
+      pollMs: env.IMPORT_POLL_MS,
     },
   };
 }

@@ -310,6 +310,34 @@ export class EnvironmentVariables {
   @Min(500)
   @Max(3_600_000)
   EVENT_STREAM_STALL_MS = 30_000;
+
+  /** (v3) The largest import file, in bytes; a larger body is refused (413) as it streams. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(16 * 1024 * 1024 * 1024)
+  IMPORT_MAX_BYTES = 256 * 1024 * 1024;
+
+  /** Most conversations one import reads; past it the import stops as failed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  IMPORT_MAX_CONVERSATIONS = 100_000;
+
+  /** Most messages one import reads, all conversations together; past it the import stops. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000_000)
+  IMPORT_MAX_MESSAGES = 1_000_000;
+
+  /** How often an idle instance looks for imports to run (queued, or left by a dead instance). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  @Max(600_000)
+  IMPORT_POLL_MS = 5000;
 }
 
 const LLM_OPTIONAL = [

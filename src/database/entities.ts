@@ -6,6 +6,9 @@ import { Session } from '../auth/entities/session.entity';
 import { ChatRoom } from '../chat/entities/chat-room.entity';
 import { Message } from '../chat/entities/message.entity';
 import { IdempotencyKey } from '../idempotency/entities/idempotency-key.entity';
+import { ImportChunk } from '../import/entities/import-chunk.entity';
+import { ImportItem } from '../import/entities/import-item.entity';
+import { Import } from '../import/entities/import.entity';
 import { User } from '../users/entities/user.entity';
 
 /**
@@ -23,4 +26,7 @@ export const entities = [
   Session,
   RateLimit,
   IdempotencyKey,
+  Import,
+  ImportChunk,
+  ImportItem,
 ];

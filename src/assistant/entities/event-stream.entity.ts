@@ -34,7 +34,7 @@ export class EventStream {
   @Column({ type: 'uuid' })
   sessionId: string;
 
-  /** The opening instance's lease key (src/assistant/instance-lease.ts). */
+  /** The opening instance's lease key (src/database/instance-lease.ts). */
   @Column({ type: 'integer' })
   instanceKey: number;
 

@@ -18,6 +18,11 @@ import { Message } from './message.entity';
 @Index('ix_chat_rooms_owner_updated', ['ownerId', 'updatedAt', 'id'])
 // `q` on the room list: GIN (owner_id, title gin_trgm_ops), made by the migration MessageSearch.
 @Index('ix_chat_rooms_owner_title_trgm', { synchronize: false })
+// An import skips a conversation its owner already imported (src/import).
+@Index('uq_chat_rooms_owner_import_source', ['ownerId', 'importSource'], {
+  unique: true,
+  where: '"import_source" IS NOT NULL',
+})
 export class ChatRoom {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_chat_rooms' })
   id: string;
@@ -64,6 +69,10 @@ export class ChatRoom {
   /** The last message of the active path (a leaf); null in an empty room. */
   @Column({ type: 'uuid', nullable: true })
   activeMessageId: string | null;
+
+  /** Where an import took it from ('chatgpt:<conversation_id>', 'room:<room id>'); null: made here. */
+  @Column({ type: 'varchar', length: 300, nullable: true })
+  importSource: string | null;
 
   @CreateDateColumn({ type: 'timestamptz', precision: 3 })
   createdAt: Date;

@@ -3,7 +3,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The open event streams of every instance, for the per-user and per-session caps
  * (EVENT_STREAMS_PER_USER, EVENT_STREAMS_PER_SESSION). A row lives while its stream is open;
- * `instance_key` is the instance's lease (src/assistant/instance-lease.ts), so the rows of an
+ * `instance_key` is the instance's lease (src/database/instance-lease.ts), so the rows of an
  * instance that died are told apart and swept.
  *
  * event_stream_open() is the open in one statement: a function, because each statement in it

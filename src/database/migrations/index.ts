@@ -7,6 +7,7 @@ import { CreateIdempotencyKeys1796300000000 } from './1796300000000-CreateIdempo
 import { CreateEventStreams1796420000000 } from './1796420000000-CreateEventStreams';
 import { LiveSession1796500000000 } from './1796500000000-LiveSession';
 import { ConversationTrees1796600000000 } from './1796600000000-ConversationTrees';
+import { Imports1796700000000 } from './1796700000000-Imports';
 
 /**
  * Migrations in the order they run. Listed explicitly (not globbed) so the same classes load
@@ -22,4 +23,5 @@ export const migrations = [
   CreateEventStreams1796420000000,
   LiveSession1796500000000,
   ConversationTrees1796600000000,
+  Imports1796700000000,
 ];

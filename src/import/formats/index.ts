@@ -2,7 +2,12 @@
 export { type ByteSource, bufferByteSource, fileByteSource } from './byte-source';
 export { mapChatGptConversation } from './chatgpt.mapper';
 export { mapExportRoom } from './export-room.mapper';
-export { DEFAULT_IMPORT_LIMITS, type ImportLimits, importLimits } from './import-limits';
+export {
+  DEFAULT_IMPORT_LIMITS,
+  type ImportLimits,
+  formatBytes,
+  importLimits,
+} from './import-limits';
 export { ImportReadError, type ImportReadErrorCode, isImportReadError } from './import-read-error';
 export {
   DEFAULT_IMPORT_TITLE,

@@ -4,6 +4,7 @@ import type { UsageDay } from '../../assistant/entities/usage-day.entity';
 import type { Session } from '../../auth/entities/session.entity';
 import type { ChatRoom } from '../../chat/entities/chat-room.entity';
 import type { IdempotencyKey } from '../../idempotency/entities/idempotency-key.entity';
+import type { Import } from '../../import/entities/import.entity';
 import {
   Column,
   CreateDateColumn,
@@ -56,4 +57,7 @@ export class User {
 
   @OneToMany('EventStream', (stream: EventStream) => stream.user)
   eventStreams: EventStream[];
+
+  @OneToMany('Import', (imported: Import) => imported.owner)
+  imports: Import[];
 }

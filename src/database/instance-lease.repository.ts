@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ClientBase } from 'pg';
-import { queryConfig, statement } from '../database/statement';
+import { queryConfig, statement } from './statement';
 
 /** The first key of the two-key advisory locks that mark live instances ("CHAT"). */
 export const LEASE_CLASS = 0x43484154;

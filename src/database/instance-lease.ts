@@ -3,7 +3,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Client } from 'pg';
 import type { AppConfig } from '../config/configuration';
-import { pgConnectionOptions } from '../database/typeorm-options';
+import { pgConnectionOptions } from './typeorm-options';
 import { InstanceLeaseRepository } from './instance-lease.repository';
 
 const RECONNECT_MS = 1000;
@@ -27,7 +27,21 @@ export class InstanceLease implements OnApplicationShutdown {
     private readonly leases: InstanceLeaseRepository,
   ) {}
 
-  async acquire(): Promise<void> {
+  private acquiring: Promise<void> | null = null;
+
+  /**
+   * Takes a lease for this instance, once: every feature that records who runs its work
+   * (generations, imports) calls it before it starts; later calls wait for the first.
+   */
+  acquire(): Promise<void> {
+    this.acquiring ??= this.take().catch((error: unknown) => {
+      this.acquiring = null;
+      throw error;
+    });
+    return this.acquiring;
+  }
+
+  private async take(): Promise<void> {
     const db = this.config.get('database', { infer: true });
     const client = new Client({
       ...pgConnectionOptions(db),
@@ -63,7 +77,7 @@ export class InstanceLease implements OnApplicationShutdown {
     this.logger.warn('Lease connection lost: reconnecting');
     const retry = () => {
       if (this.closed) return;
-      this.acquire().catch(() => setTimeout(retry, RECONNECT_MS).unref());
+      this.take().catch(() => setTimeout(retry, RECONNECT_MS).unref());
     };
     setTimeout(retry, RECONNECT_MS).unref();
   }
