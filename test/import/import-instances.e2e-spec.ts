@@ -39,6 +39,8 @@ interface User {
 
 // Items are read in pages of this size (the route's default page).
 const ITEMS_PAGE = 1000;
+/** chat_rooms.import_source names a ChatGPT conversation as `chatgpt:<conversation_id>`. */
+const conversationOf = (source: string | null) => source?.replace(/^chatgpt:/, '') ?? null;
 
 /**
  * Imports run in the background on real processes of the service (src/main.ts) that share one
@@ -150,7 +152,7 @@ describe('imports across instances and kill -9 (e2e)', () => {
           'SELECT import_source AS source, id FROM chat_rooms WHERE owner_id = $1',
           [user.id],
         )
-      ).rows.map((r) => [r.source, r.id]),
+      ).rows.map((r) => [conversationOf(r.source), r.id]),
     );
 
   /**
@@ -189,7 +191,8 @@ describe('imports across instances and kill -9 (e2e)', () => {
     const expected = new Map(file.conversations.map((c) => [c.id, c]));
     const problems: string[] = [];
     for (const room of rooms.rows) {
-      const conversation = room.source === null ? undefined : expected.get(room.source);
+      const source = conversationOf(room.source);
+      const conversation = source === null ? undefined : expected.get(source);
       if (conversation === undefined) {
         problems.push(`${room.id}: a room from no conversation of the file (${room.source})`);
         continue;
@@ -231,7 +234,7 @@ describe('imports across instances and kill -9 (e2e)', () => {
     const rooms = await roomsOf(user);
     expect(rooms.size).toBe(count);
     // Each item names the one room of its conversation.
-    expect(items.map((i) => i.chatRoomId)).toEqual(items.map((i) => rooms.get(i.sourceId!)));
+    expect(items.map((i) => i.chatRoomId)).toEqual(items.map((i) => rooms.get(i.sourceId)));
     expect(await roomProblems(user, file)).toEqual([]);
     expect(await chunkCount(done.id)).toBe(0);
   }
@@ -258,7 +261,7 @@ describe('imports across instances and kill -9 (e2e)', () => {
 
   it('kill -9 mid-import, then a restart: it resumes and finishes, every conversation once and whole', async () => {
     // Large enough to take seconds: the kill must land while it runs.
-    const file = generateChatGptConversations(2000, { seed: 1 });
+    const file = generateChatGptConversations(1500, { seed: 1 });
     const count = file.conversations.length;
     const port = await freePort();
     const first = await launch(port);
@@ -297,15 +300,40 @@ describe('imports across instances and kill -9 (e2e)', () => {
 
   it('two instances on one database never run one import twice', async () => {
     const [a, b] = [apps.find(alive) ?? (await launch()), await launch()];
-    const file = generateChatGptConversations(250, { seed: 2 });
+    const file = generateChatGptConversations(100, { seed: 2 });
     const users = await Promise.all(Array.from({ length: 6 }, (_, i) => signUp(i % 2 ? a : b)));
-    // All at once, half to each instance: both instances poll while every one is queued.
-    const posted = await Promise.all(
-      users.map((user, i) => postImport(i % 2 ? a : b, user, file.json)),
-    );
-    const done = await Promise.all(
-      posted.map((accepted, i) => finished(i % 2 ? b : a, users[i], accepted.id, 90_000)),
-    );
+    // imports.runner_key is the lease of the instance running it (cleared when it finishes):
+    // sampled all along, an import never changes hands while both instances live.
+    const runners = new Map<string, Set<number>>();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const { rows } = await db.query<{ id: string; runner_key: number }>(
+          `SELECT id, runner_key FROM imports WHERE status = 'running' AND runner_key IS NOT NULL`,
+        );
+        for (const row of rows)
+          runners.set(row.id, (runners.get(row.id) ?? new Set()).add(row.runner_key));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    let posted: Import[];
+    let done: Import[];
+    try {
+      // All at once, half to each instance: both instances poll while every one is queued.
+      // Every user sends the same file: a conversation id is one room per user, not overall.
+      posted = await Promise.all(
+        users.map((user, i) => postImport(i % 2 ? a : b, user, file.json)),
+      );
+      done = await Promise.all(
+        posted.map((accepted, i) => finished(i % 2 ? b : a, users[i], accepted.id, 90_000)),
+      );
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    expect(runners.size).toBeGreaterThan(0);
+    for (const [id, keys] of runners)
+      expect({ id, runners: keys.size }).toEqual({ id, runners: 1 });
     for (const [i, user] of users.entries()) {
       await expectAllImported(a, user, done[i], file);
       // Each user sees one import, from either instance.
@@ -324,7 +352,7 @@ describe('imports across instances and kill -9 (e2e)', () => {
   it('an import accepted by an instance killed at once is run by another one', async () => {
     const running = apps.filter(alive);
     const [a, b] = [running[0] ?? (await launch()), running[1] ?? (await launch())];
-    const file = generateChatGptConversations(600, { seed: 3 });
+    const file = generateChatGptConversations(300, { seed: 3 });
     const user = await signUp(a);
 
     const accepted = await postImport(a, user, file.json);
