@@ -72,16 +72,7 @@ export interface RoomRows extends RoomHead {
 }
 
 /** What one conversation became, recorded with the import's progress. */
-export interface ItemRecord {
-  importId: string;
-  runnerKey: number;
-  index: number;
-  sourceId: string | null;
-  title: string | null;
-  status: ImportItemStatus;
-  chatRoomId: string | null;
-  reason: string | null;
-}
+export type ItemRecord = ImportItemRow & { importId: string; runnerKey: number };
 
 const ACTIVE = `('uploading', 'queued', 'running')`;
 const IMPORT_COLUMNS = `i.id, i.status, i.format, i.created_at, i.finished_at, i.reason, i.next_index,

@@ -13,25 +13,12 @@ import {
   waitForHealth,
 } from '../helpers/server-process';
 
+import type { ImportItemDto, ImportResponseDto } from '../../src/import/dto/import-response.dto';
+
 jest.setTimeout(150_000);
 
-interface ImportItem {
-  index: number;
-  sourceId: string | null;
-  title: string | null;
-  status: 'imported' | 'skipped' | 'failed';
-  chatRoomId: string | null;
-  reason: string | null;
-}
-interface Import {
-  id: string;
-  status: 'queued' | 'running' | 'complete' | 'failed';
-  format: string;
-  finishedAt: string | null;
-  reason: string | null;
-  conversations: { total: number; imported: number; skipped: number; failed: number };
-  items: ImportItem[];
-}
+type ImportItem = ImportItemDto;
+type Import = ImportResponseDto;
 interface User {
   id: string;
   token: string;

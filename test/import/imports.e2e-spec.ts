@@ -30,6 +30,8 @@ import { eventually } from '../helpers/eventually';
 import { expectErrorBody } from '../helpers/expect-error';
 import { type ZipEntryInput, zipBytes } from '../helpers/zip-writer';
 
+import type { ImportResponseDto } from '../../src/import/dto/import-response.dto';
+
 jest.setTimeout(60_000);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -38,25 +40,8 @@ const JSON_TYPE = 'application/json';
 const ZIP_TYPE = 'application/zip';
 const IMPORTS = '/api/imports';
 
-interface ImportItem {
-  index: number;
-  sourceId: string | null;
-  title: string | null;
-  status: 'imported' | 'skipped' | 'failed';
-  chatRoomId: string | null;
-  reason: string | null;
-}
 
-interface ImportBody {
-  id: string;
-  status: 'queued' | 'running' | 'complete' | 'failed';
-  format: 'chat-backend.export' | 'chatgpt' | 'chatgpt-zip';
-  createdAt: string;
-  finishedAt: string | null;
-  reason: string | null;
-  conversations: { total: number; imported: number; skipped: number; failed: number };
-  items: ImportItem[];
-}
+type ImportBody = ImportResponseDto;
 
 interface ExportMessage {
   id: string;
