@@ -16,7 +16,7 @@ INSERT INTO import_chunks (import_id, seq, data) VALUES ($1, $2, $3);
 -- imports.claim
 -- parameters: $1 runnerKey
 -- options: isoTimestamps, pooled
-    UPDATE imports i SET status = 'running', runner_key = $1
+    UPDATE imports i SET status = 'running', runner_key = $1, runs = i.runs + 1
     WHERE i.id = (
       SELECT c.id FROM imports c
       WHERE c.status IN ('queued', 'running')
@@ -26,7 +26,8 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
   AND l.classid = 1128808788::oid AND l.objid = c.runner_key::oid))
       ORDER BY c.created_at, c.id
       LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING i.id, i.owner_id, i.format, i.byte_size::float8 AS byte_size, i.next_index, i.created_at;
+    RETURNING i.id, i.owner_id, i.format, i.byte_size::float8 AS byte_size, i.next_index, i.runs,
+      i.created_at;
 
 -- imports.discard
 -- parameters: $1 importId

@@ -17,6 +17,12 @@ import { ImportsRepository, type ClaimedImport, type ItemRecord } from './import
 import { roomRows } from './room-rows';
 import { storedUpload } from './stored-upload';
 
+/**
+ * Claims an import may take. A run ends early only when its instance stops or the database
+ * fails it; one that no run can finish (its stored file unreadable) fails after these.
+ */
+export const MAX_RUNS = 10;
+
 /** This instance no longer runs the import (its lease was lost and another took it over). */
 class ImportTakenOver extends Error {}
 
@@ -94,6 +100,15 @@ export class ImportRunner implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async run(job: ClaimedImport): Promise<void> {
     const runnerKey = this.lease.key;
+    if (job.runs > MAX_RUNS) {
+      await this.repository.finish({
+        importId: job.id,
+        runnerKey,
+        status: 'failed',
+        reason: `The import was interrupted ${MAX_RUNS} times: the conversations before that stay imported.`,
+      });
+      return;
+    }
     if (job.next_index > 0) {
       this.logger.log({ msg: 'Resuming import', importId: job.id, from: job.next_index });
     }

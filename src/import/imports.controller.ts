@@ -25,6 +25,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -47,6 +48,10 @@ const ImportId = () =>
 
 @ApiTags('imports')
 @ApiBearerAuth()
+@ApiUnauthorizedResponse({
+  type: ErrorResponseDto,
+  description: 'Missing, invalid or expired token, or its session has ended',
+})
 @Controller('imports')
 export class ImportsController {
   constructor(private readonly imports: ImportsService) {}
@@ -101,11 +106,14 @@ export class ImportsController {
       );
     }
     const length = Number(request.headers['content-length']);
-    const created = await this.imports.upload(
-      user,
-      upload.body,
-      Number.isSafeInteger(length) ? length : undefined,
-    );
+    const created = await this.imports
+      .upload(user, upload.body, Number.isSafeInteger(length) ? length : undefined)
+      .catch((error: unknown) => {
+        // Refused before the whole body was read: closing the connection spares reading the
+        // rest of it (up to the limit) just to keep the connection alive.
+        if (!upload.body.readableEnded) void reply.header('connection', 'close');
+        throw error;
+      });
     void reply.header('location', `/api/imports/${created.id}`);
     return created;
   }

@@ -37,6 +37,8 @@ export interface ClaimedImport {
   format: ImportFormat;
   byte_size: number;
   next_index: number;
+  /** Claims so far, this one included. */
+  runs: number;
   created_at: string;
 }
 
@@ -70,16 +72,7 @@ export interface RoomRows extends RoomHead {
 }
 
 /** What one conversation became, recorded with the import's progress. */
-export interface ItemRecord {
-  importId: string;
-  runnerKey: number;
-  index: number;
-  sourceId: string | null;
-  title: string | null;
-  status: ImportItemStatus;
-  chatRoomId: string | null;
-  reason: string | null;
-}
+export type ItemRecord = ImportItemRow & { importId: string; runnerKey: number };
 
 const ACTIVE = `('uploading', 'queued', 'running')`;
 const IMPORT_COLUMNS = `i.id, i.status, i.format, i.created_at, i.finished_at, i.reason, i.next_index,
@@ -153,14 +146,15 @@ export const SQL = {
   claim: statement<{ runnerKey: number }, ClaimedImport>(
     'imports.claim',
     (p) => `
-      UPDATE imports i SET status = 'running', runner_key = ${p.runnerKey}
+      UPDATE imports i SET status = 'running', runner_key = ${p.runnerKey}, runs = i.runs + 1
       WHERE i.id = (
         SELECT c.id FROM imports c
         WHERE c.status IN ('queued', 'running')
           AND (c.status = 'queued' OR c.runner_key IS NULL OR NOT ${instanceAlive('c.runner_key')})
         ORDER BY c.created_at, c.id
         LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING i.id, i.owner_id, i.format, i.byte_size::float8 AS byte_size, i.next_index, i.created_at`,
+      RETURNING i.id, i.owner_id, i.format, i.byte_size::float8 AS byte_size, i.next_index, i.runs,
+        i.created_at`,
     bulkIso,
   ),
 

@@ -14,7 +14,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * One import per user uploading, queued or running (uq_imports_owner_active): the 429 is the
  * unique violation, race-free across instances. `runner_key` is the lease of the instance that
  * uploads or runs it (src/database/instance-lease.ts): when that instance dies, another resumes
- * the import after `next_index`, the first conversation not yet committed.
+ * the import after `next_index`, the first conversation not yet committed; `runs` counts the
+ * claims, so that an import no run can finish fails instead of being retried forever.
  *
  * chat_rooms.import_source ('chatgpt:<conversation_id>' or 'room:<room id>') makes a second
  * import of the same conversation by the same user a skip: unique per owner.
@@ -32,6 +33,7 @@ export class Imports1796700000000 implements MigrationInterface {
         "byte_size" bigint NOT NULL DEFAULT '0',
         "runner_key" integer,
         "next_index" integer NOT NULL DEFAULT '0',
+        "runs" integer NOT NULL DEFAULT '0',
         "imported" integer NOT NULL DEFAULT '0',
         "skipped" integer NOT NULL DEFAULT '0',
         "failed" integer NOT NULL DEFAULT '0',

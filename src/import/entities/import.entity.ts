@@ -61,6 +61,10 @@ export class Import {
   @Column({ type: 'integer', default: 0 })
   nextIndex: number;
 
+  /** How many times an instance claimed it: past MAX_RUNS it fails rather than retry forever. */
+  @Column({ type: 'integer', default: 0 })
+  runs: number;
+
   @Column({ type: 'integer', default: 0 })
   imported: number;
 
