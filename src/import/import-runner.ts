@@ -121,13 +121,25 @@ export class ImportRunner implements OnApplicationBootstrap, OnModuleDestroy {
         },
         now: new Date(job.created_at),
       });
-      for await (const conversation of opened.conversations) {
-        if (this.stopping) {
-          await this.repository.release({ importId: job.id, runnerKey });
-          return;
+      // The next conversation is read while the one before is being stored: reading is the
+      // app's CPU, storing PostgreSQL's, and they overlap. One is stored at a time, in order.
+      let storing: Promise<void> = Promise.resolve();
+      try {
+        for await (const conversation of opened.conversations) {
+          await storing;
+          if (this.stopping) {
+            await this.repository.release({ importId: job.id, runnerKey });
+            return;
+          }
+          if (conversation.index < job.next_index) continue;
+          storing = this.store(job, runnerKey, conversation);
+          storing.catch(() => undefined); // awaited before the next one, or below
         }
-        if (conversation.index < job.next_index) continue;
-        await this.store(job, runnerKey, conversation);
+        await storing;
+      } catch (error) {
+        // The conversation in hand ends (stored or not) before the import's end is written.
+        await storing.catch(() => undefined);
+        throw error;
       }
       await this.repository.finish({
         importId: job.id,
