@@ -68,7 +68,7 @@ describe('roomRows', () => {
     expect(rows.activeMessageId).toBe(m.get('c')!.id);
   });
 
-  it('follows an active message that has replies down to its newest leaf', () => {
+  it('follows an active message that has replies down through the newest reply at each step', () => {
     const conv = conversation(TREE, 'b');
     const rows = roomRows(conv, owner);
     const m = bySource(rows, conv);
