@@ -24,9 +24,18 @@ export interface ExpectedRoom {
   sourceId: string;
   title: string;
   createdAt: string;
+  /** `update_time`, never before `createdAt` nor before the newest message. */
+  updatedAt: string;
+  /** Whether no time was given at all, so that the room is dated `now` (see ExpectOptions). */
+  usedNow: boolean;
   /** In no particular order: compare by key. */
   messages: ExpectedMessage[];
   activeKey: string;
+  /**
+   * Every key the active message may have: `activeKey`, and the leaves as new as it below the
+   * same message (which of equally new leaves is "the newest" API.md leaves open).
+   */
+  activeChoices: string[];
   /** The keys from the root down to the active message. */
   activePath: string[];
   /** Whether a message had to be cut at 32,000 characters. */
@@ -40,6 +49,16 @@ export interface ExpectedFailure {
 }
 
 export const messageKey = (createdAt: string, role: string) => `${createdAt} ${role}`;
+
+export interface ExpectOptions {
+  /**
+   * What a message is known by: its createdAt and role (the default; unique inside each
+   * fixture, checked), or its `mapping` key (for generated conversations, where times tie).
+   */
+  keys?: 'time-role' | 'node';
+  /** The time (ms) of a conversation that gives none at all: when it was imported. */
+  now?: number;
+}
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -65,7 +84,12 @@ function render(message: any): string | RegExp | null {
   if (content === null || typeof content !== 'object') return null;
   if (content.content_type === 'code') {
     if (typeof content.text !== 'string' || content.text.trim() === '') return null;
-    return new RegExp(`^\`\`\`[\\w.+#-]*\\n${escape(content.text)}\\n\`\`\`$`);
+    // A fence longer than any run of backticks inside (else the block would end there), the
+    // same on both sides; a last line break may go with the closing fence.
+    const text: string = content.text;
+    const longestRun = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+    const body = text.endsWith('\n') ? `${escape(text.slice(0, -1))}\\n?` : escape(text);
+    return new RegExp(`^(\`{${Math.max(3, longestRun + 1)},})[\\w.+#-]*\\n${body}\\n\\1$`);
   }
   if (!['text', 'multimodal_text'].includes(content.content_type)) return null;
   if (!Array.isArray(content.parts)) return null;
@@ -98,9 +122,12 @@ function seconds(value: unknown): number | null {
  * in milliseconds, a child at least 1 ms after its parent; `current_node` (or the nearest kept
  * node above it) active, followed down to the newest leaf below it, else the newest leaf as
  * the branch routes pick one. A conversation
- * without `mapping` fails.
+ * without `mapping`, or without a visible message, fails.
  */
-export function expectedChatGptRoom(conversation: any): ExpectedRoom | ExpectedFailure {
+export function expectedChatGptRoom(
+  conversation: any,
+  options: ExpectOptions = {},
+): ExpectedRoom | ExpectedFailure {
   const sourceId: string = conversation.conversation_id ?? conversation.id;
   const title =
     typeof conversation.title === 'string' && conversation.title.trim() !== ''
@@ -138,6 +165,7 @@ export function expectedChatGptRoom(conversation: any): ExpectedRoom | ExpectedF
       model: typeof slug === 'string' ? slug : null,
     });
   }
+  if (kept.size === 0) return { failed: true, sourceId, title };
   const keptParent = (id: string): string | null => {
     let parent = parentOf(id);
     for (let steps = 0; parent !== null && !kept.has(parent); steps++) {
@@ -147,7 +175,10 @@ export function expectedChatGptRoom(conversation: any): ExpectedRoom | ExpectedF
     return parent;
   };
   const ownTimes = [...kept.values()].map((m) => m.ownMs).filter((ms) => ms !== null);
-  const createdMs = seconds(conversation.create_time) ?? Math.min(...ownTimes);
+  const givenMs =
+    seconds(conversation.create_time) ?? (ownTimes.length ? Math.min(...ownTimes) : null);
+  const createdMs = givenMs ?? options.now;
+  if (createdMs === undefined) throw new Error(`${sourceId} gives no time at all: pass \`now\``);
   const times = new Map<string, number>();
   const timeOf = (id: string): number => {
     const known = times.get(id);
@@ -160,7 +191,10 @@ export function expectedChatGptRoom(conversation: any): ExpectedRoom | ExpectedF
     return ms;
   };
 
-  const keyOf = (id: string) => messageKey(new Date(timeOf(id)).toISOString(), kept.get(id)!.role);
+  const keyOf = (id: string) =>
+    options.keys === 'node'
+      ? id
+      : messageKey(new Date(timeOf(id)).toISOString(), kept.get(id)!.role);
   const messages: ExpectedMessage[] = [...kept.entries()].map(([id, m]) => {
     const parent = keptParent(id);
     return {
@@ -176,25 +210,28 @@ export function expectedChatGptRoom(conversation: any): ExpectedRoom | ExpectedF
     throw new Error(`two messages of ${sourceId} share a time and a role: pick another key`);
   }
 
+  // The newest of these leaves, and those as new as it.
+  const newest = (leaves: string[]) => {
+    const ms = Math.max(...leaves.map(timeOf));
+    const tied = leaves.filter((leaf) => timeOf(leaf) === ms);
+    return { pick: tied[tied.length - 1], tied };
+  };
   let active: string | null =
     typeof conversation.current_node === 'string' && conversation.current_node in mapping
       ? conversation.current_node
       : null;
   while (active !== null && !kept.has(active)) active = parentOf(active);
-  if (active === null) {
-    const parents = new Set([...kept.keys()].map(keptParent));
-    for (const id of kept.keys()) {
-      if (parents.has(id)) continue;
-      if (active === null || timeOf(id) >= timeOf(active)) active = id;
-    }
-  }
   // Followed down to the newest leaf below it when it has replies (docs/api.md), as the
-  // branch routes keep an active message: the end of its path.
+  // branch routes keep an active message: the end of its path. Without one, the newest leaf.
   const below = (id: string): string[] => {
     const children = [...kept.keys()].filter((child) => keptParent(child) === id);
     return children.length === 0 ? [id] : children.flatMap(below);
   };
-  active = below(active!).reduce((best, leaf) => (timeOf(leaf) >= timeOf(best) ? leaf : best));
+  const parents = new Set([...kept.keys()].map(keptParent));
+  const { pick, tied } = newest(
+    active === null ? [...kept.keys()].filter((id) => !parents.has(id)) : below(active),
+  );
+  active = pick;
   const activePath: string[] = [];
   for (let id: string | null = active; id !== null; id = keptParent(id))
     activePath.unshift(keyOf(id));
@@ -203,8 +240,17 @@ export function expectedChatGptRoom(conversation: any): ExpectedRoom | ExpectedF
     sourceId,
     title,
     createdAt: new Date(createdMs).toISOString(),
+    updatedAt: new Date(
+      Math.max(
+        seconds(conversation.update_time) ?? createdMs,
+        createdMs,
+        ...[...kept.keys()].map(timeOf),
+      ),
+    ).toISOString(),
+    usedNow: givenMs === null,
     messages,
     activeKey: keyOf(active),
+    activeChoices: tied.map(keyOf),
     activePath,
     cut: wasCut,
   };
