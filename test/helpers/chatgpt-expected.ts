@@ -32,8 +32,8 @@ export interface ExpectedRoom {
   messages: ExpectedMessage[];
   activeKey: string;
   /**
-   * Every key the active message may have: `activeKey`, and the leaves as new as it below the
-   * same message (which of equally new leaves is "the newest" API.md leaves open).
+   * Every key the active message may have: `activeKey`, and the leaves reached through replies
+   * (or, without an active message, the leaves) as new as the ones taken: API.md leaves ties open.
    */
   activeChoices: string[];
   /** The keys from the root down to the active message. */
@@ -120,8 +120,8 @@ function seconds(value: unknown): number | null {
  * API.md "Export and import": the visible messages of users, the assistant and the system,
  * each under its nearest kept ancestor (a parent missing from `mapping` makes a root); times
  * in milliseconds, a child at least 1 ms after its parent; `current_node` (or the nearest kept
- * node above it) active, followed down to the newest leaf below it, else the newest leaf as
- * the branch routes pick one. A conversation
+ * node above it) active, followed down through the newest reply at each step, else the
+ * newest leaf. A conversation
  * without `mapping`, or without a visible message, fails.
  */
 export function expectedChatGptRoom(
@@ -221,16 +221,21 @@ export function expectedChatGptRoom(
       ? conversation.current_node
       : null;
   while (active !== null && !kept.has(active)) active = parentOf(active);
-  // Followed down to the newest leaf below it when it has replies (docs/api.md), as the
-  // branch routes keep an active message: the end of its path. Without one, the newest leaf.
-  const below = (id: string): string[] => {
-    const children = [...kept.keys()].filter((child) => keptParent(child) === id);
-    return children.length === 0 ? [id] : children.flatMap(below);
+  // With replies, followed down through the newest reply at each step (docs/api.md), as a
+  // switch goes down: the branch routes keep an active message at the end of its path. Without
+  // one, the newest leaf. Replies as new as each other may each be taken (`tied`).
+  const children = (id: string) => [...kept.keys()].filter((child) => keptParent(child) === id);
+  const down = (id: string): string[] => {
+    const replies = children(id);
+    if (replies.length === 0) return [id];
+    const ms = Math.max(...replies.map(timeOf));
+    return replies.filter((reply) => timeOf(reply) === ms).flatMap(down);
   };
   const parents = new Set([...kept.keys()].map(keptParent));
-  const { pick, tied } = newest(
-    active === null ? [...kept.keys()].filter((id) => !parents.has(id)) : below(active),
-  );
+  const { pick, tied } =
+    active === null
+      ? newest([...kept.keys()].filter((id) => !parents.has(id)))
+      : { pick: down(active).at(-1)!, tied: down(active) };
   active = pick;
   const activePath: string[] = [];
   for (let id: string | null = active; id !== null; id = keptParent(id))

@@ -892,7 +892,8 @@ describe('import properties (e2e)', () => {
           [
             [
               // current_node is a question with two answers, the older one since followed up:
-              // the newest leaf below it is that follow-up, not the newer answer.
+              // the active message goes down through the newest reply (the newer answer), as a
+              // switch does, not to the newest leaf (the follow-up below the older answer).
               {
                 nodes: [
                   node(0, 'user', 'Bake or buy?'),
