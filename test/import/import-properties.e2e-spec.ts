@@ -9,6 +9,7 @@ import {
   expectedChatGptRoom,
 } from '../helpers/chatgpt-expected';
 import { eventually } from '../helpers/eventually';
+import { type ExportRoom, exportShape } from '../helpers/export-shape';
 
 import type { ImportResponseDto } from '../../src/import/dto/import-response.dto';
 
@@ -29,27 +30,6 @@ const REPLAY = {
 };
 
 type ImportBody = ImportResponseDto;
-
-interface ExportMessage {
-  id: string;
-  parentId: string | null;
-  role: string;
-  content: string;
-  status: string;
-  model: string | null;
-  createdAt: string;
-}
-
-interface ExportRoom {
-  id: string;
-  title: string;
-  createdAt: string;
-  updatedAt: string;
-  model: string | null;
-  systemPrompt: string | null;
-  activeMessageId: string | null;
-  messages: ExportMessage[];
-}
 
 // Texts that are easy to get wrong on the way through JSON, SQL and back.
 const PIECES = [
@@ -82,42 +62,10 @@ const textArb = fc
 /** Not only white space: what a posted message and a room title must be. */
 const visibleTextArb = textArb.map((text) => (/\S/.test(text) ? text : `${text}.`));
 
-/** Every message of an export room named by the path down to it: the tree without its ids. */
-function shape(room: ExportRoom) {
-  const byId = new Map(room.messages.map((m) => [m.id, m]));
-  const pathOf = (id: string | null): string[] => {
-    const path: string[] = [];
-    for (let m = id === null ? undefined : byId.get(id); m;) {
-      path.unshift(`${m.role} @${m.createdAt}: ${m.content}`);
-      m = m.parentId === null ? undefined : byId.get(m.parentId);
-      if (path.length > room.messages.length) throw new Error('a loop of parents');
-    }
-    return path;
-  };
-  return {
-    title: room.title,
-    createdAt: room.createdAt,
-    updatedAt: room.updatedAt,
-    model: room.model,
-    systemPrompt: room.systemPrompt,
-    messages: room.messages
-      .map((m) => ({
-        path: pathOf(m.id),
-        role: m.role,
-        content: m.content,
-        status: m.status,
-        model: m.model,
-        createdAt: m.createdAt,
-      }))
-      .sort((a, b) => (JSON.stringify(a.path) < JSON.stringify(b.path) ? -1 : 1)),
-    activePath: pathOf(room.activeMessageId),
-  };
-}
-
 /** The rooms' shapes oldest first; rooms created in the same millisecond by their shape. */
 const shapesInOrder = (rooms: ExportRoom[]) =>
   rooms
-    .map((room) => ({ createdAt: room.createdAt, shape: shape(room) }))
+    .map((room) => ({ createdAt: room.createdAt, shape: exportShape(room) }))
     .sort((a, b) =>
       a.createdAt !== b.createdAt
         ? a.createdAt < b.createdAt

@@ -27,6 +27,7 @@ import {
   conversationsJson,
 } from '../helpers/chatgpt-fixtures';
 import { eventually } from '../helpers/eventually';
+import { type ExportRoom, exportShape } from '../helpers/export-shape';
 import { expectErrorBody } from '../helpers/expect-error';
 import { type ZipEntryInput, zipBytes } from '../helpers/zip-writer';
 
@@ -40,29 +41,7 @@ const JSON_TYPE = 'application/json';
 const ZIP_TYPE = 'application/zip';
 const IMPORTS = '/api/imports';
 
-
 type ImportBody = ImportResponseDto;
-
-interface ExportMessage {
-  id: string;
-  parentId: string | null;
-  role: string;
-  content: string;
-  status: string;
-  model: string | null;
-  createdAt: string;
-}
-
-interface ExportRoom {
-  id: string;
-  title: string;
-  createdAt: string;
-  updatedAt: string;
-  model: string | null;
-  systemPrompt: string | null;
-  activeMessageId: string | null;
-  messages: ExportMessage[];
-}
 
 interface ExportDocument {
   format: string;
@@ -107,37 +86,6 @@ const shardedZip = () => {
     },
   ]);
 };
-
-/** Every message of an export room named by the path down to it: the tree without its ids. */
-function shape(room: ExportRoom) {
-  const byId = new Map(room.messages.map((m) => [m.id, m]));
-  const pathOf = (id: string | null): string[] => {
-    const path: string[] = [];
-    for (let m = id === null ? undefined : byId.get(id); m;) {
-      path.unshift(`${m.role} @${m.createdAt}: ${m.content}`);
-      m = m.parentId === null ? undefined : byId.get(m.parentId);
-      if (path.length > room.messages.length) throw new Error('a loop of parents');
-    }
-    return path;
-  };
-  return {
-    title: room.title,
-    createdAt: room.createdAt,
-    model: room.model,
-    systemPrompt: room.systemPrompt,
-    messages: room.messages
-      .map((m) => ({
-        path: pathOf(m.id),
-        role: m.role,
-        content: m.content,
-        status: m.status,
-        model: m.model,
-        createdAt: m.createdAt,
-      }))
-      .sort((a, b) => (JSON.stringify(a.path) < JSON.stringify(b.path) ? -1 : 1)),
-    activePath: pathOf(room.activeMessageId),
-  };
-}
 
 const byTitle = (rooms: ExportRoom[]) => [...rooms].sort((a, b) => (a.title < b.title ? -1 : 1));
 
@@ -550,7 +498,7 @@ describe('imports (e2e)', () => {
       ).toEqual(rooms.map((r) => ({ sourceId: r.id, title: r.title, status: 'imported' })));
 
       const bobExport = (await exportOf(bob)).document;
-      expect(byTitle(bobExport.rooms).map(shape)).toEqual(byTitle(rooms).map(shape));
+      expect(byTitle(bobExport.rooms).map(exportShape)).toEqual(byTitle(rooms).map(exportShape));
       // New rooms and messages: nothing of Alice's is shared.
       const aliceIds = new Set(rooms.flatMap((r) => [r.id, ...r.messages.map((m) => m.id)]));
       const bobIds = bobExport.rooms.flatMap((r) => [r.id, ...r.messages.map((m) => m.id)]);
