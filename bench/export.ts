@@ -21,7 +21,7 @@ import { pg } from './lib/deps';
 import { type Download, download } from './lib/export-download';
 import { freePort } from './lib/net';
 import { ProcessProbe } from './lib/proc';
-import { baseEnv, startServer } from './lib/servers';
+import { productionAppEnv, startServer } from './lib/servers';
 
 const ROOT = resolve(__dirname, '..');
 const arg = (name: string, fallback: string) =>
@@ -104,13 +104,7 @@ async function main(): Promise<void> {
     cwd: ROOT,
     port,
     env: {
-      ...baseEnv(),
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.url,
-      JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
-      AUTH_RATE_LIMIT: '100000',
-      LOG_LEVEL: 'warn',
+      ...productionAppEnv(db.url),
     },
     logFile: join(logDir, 'app.log'),
     startTimeoutMs: 60_000,

@@ -30,7 +30,7 @@ import { pg, type PgClient } from './lib/deps';
 import { type Download, download } from './lib/export-download';
 import { freePort } from './lib/net';
 import { ProcessProbe } from './lib/proc';
-import { baseEnv, startServer } from './lib/servers';
+import { productionAppEnv, startServer } from './lib/servers';
 
 const ROOT = resolve(__dirname, '..');
 const arg = (name: string, fallback: string) =>
@@ -179,13 +179,7 @@ async function main(): Promise<void> {
       cwd: ROOT,
       port: await freePort(),
       env: {
-        ...baseEnv(),
-        NODE_ENV: 'production',
-        HOST: '127.0.0.1',
-        DATABASE_URL: db.url,
-        JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
-        AUTH_RATE_LIMIT: '100000',
-        LOG_LEVEL: 'warn',
+        ...productionAppEnv(db.url),
         IMPORT_POLL_MS: '200',
         // For a diagnosis: NODE_OPTIONS for the app, e.g. `--require <preload.js>` with a
         // preload that calls v8.setFlagsFromString('--trace-gc') (refused in NODE_OPTIONS).

@@ -20,7 +20,7 @@ import { startFakeModel } from '../test/helpers/fake-model';
 import { createBenchDatabase } from './lib/database';
 import { freePort, withUrl } from './lib/net';
 import { ProcessProbe } from './lib/proc';
-import { baseEnv, startServer } from './lib/servers';
+import { productionAppEnv, startServer } from './lib/servers';
 import { CountingProxy } from './lib/sql-counter';
 
 const ROOT = resolve(__dirname, '..');
@@ -154,18 +154,12 @@ async function main(): Promise<void> {
     cwd: ROOT,
     port,
     env: {
-      ...baseEnv(),
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      DATABASE_URL: withUrl(db.url, { host: '127.0.0.1', port: proxy.port }),
-      JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
+      ...productionAppEnv(withUrl(db.url, { host: '127.0.0.1', port: proxy.port })),
       LLM_BASE_URL: fake.url,
       LLM_MODEL: 'bench-model',
       LLM_AUTO_TITLE: 'false',
       LLM_MAX_CONCURRENT_PER_USER: '1000',
-      AUTH_RATE_LIMIT: '100000',
       DB_POOL_SIZE: POOL_SIZE,
-      LOG_LEVEL: 'warn',
     },
     logFile: join(logDir, 'app.log'),
     startTimeoutMs: 60_000,

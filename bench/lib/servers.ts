@@ -39,6 +39,19 @@ export function baseEnv(): Record<string, string> {
   return env;
 }
 
+/** The built app as production runs it, for one bench client: no rate limit in the way. */
+export function productionAppEnv(databaseUrl: string): Record<string, string> {
+  return {
+    ...baseEnv(),
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789',
+    AUTH_RATE_LIMIT: '100000',
+    LOG_LEVEL: 'warn',
+  };
+}
+
 export async function startServer(spec: ServerSpec): Promise<ServerHandle> {
   const log = createWriteStream(spec.logFile, { flags: 'w' });
   await once(log, 'open');
