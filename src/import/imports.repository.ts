@@ -343,40 +343,17 @@ export class ImportsRepository {
     return row ?? null;
   }
 
-  /** The room for a conversation, created or found; null when a concurrent insert won (retry). */
+  /**
+   * The room for a conversation, created or found; null when another transaction inserted the
+   * same source meanwhile (not yet visible): the conversation is then recorded as skipped.
+   */
   async room(tx: SqlRunner, rows: RoomRows): Promise<{ id: string; created: boolean } | null> {
-    const [row] = await tx.rows(SQL.room, {
-      roomId: rows.roomId,
-      ownerId: rows.ownerId,
-      title: rows.title,
-      model: rows.model,
-      systemPrompt: rows.systemPrompt,
-      createdAt: rows.createdAt,
-      updatedAt: rows.updatedAt,
-      activeMessageId: rows.activeMessageId,
-      importSource: rows.importSource,
-      sameId: rows.sameId,
-      messageCount: rows.ids.length,
-    });
+    const [row] = await tx.rows(SQL.room, { ...rows, messageCount: rows.ids.length });
     return row ?? null;
   }
 
   async messages(tx: SqlRunner, rows: RoomRows): Promise<void> {
-    if (rows.ids.length === 0) return;
-    await tx.rows(SQL.messages, {
-      roomId: rows.roomId,
-      ownerId: rows.ownerId,
-      ids: rows.ids,
-      parentIds: rows.parentIds,
-      roles: rows.roles,
-      contents: rows.contents,
-      statuses: rows.statuses,
-      models: rows.models,
-      createdAts: rows.createdAts,
-      onActivePath: rows.onActivePath,
-      chosenVersions: rows.chosenVersions,
-      siblingCounts: rows.siblingCounts,
-    });
+    if (rows.ids.length > 0) await tx.rows(SQL.messages, rows);
   }
 
   /** False when this instance no longer runs the import. */

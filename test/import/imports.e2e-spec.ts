@@ -689,6 +689,8 @@ describe('imports (e2e)', () => {
           'the second POST',
         );
         expectErrorBody(second, 429);
+        // When to ask again, as the other 429s of the API say it.
+        expect(second.headers['retry-after']).toBe('10');
         const zip = await postImport(user, chatGptZip(), ZIP_TYPE);
         expectErrorBody(zip, 429);
         const running = await getImport(user, firstId);
